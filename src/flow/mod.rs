@@ -1,4 +1,16 @@
 //! Flows and the pure engine that runs them. No IO, no async, no clock of its
 //! own: (flow, DID entry, request, now) in, answer out.
 
+pub mod engine;
 pub mod model;
+pub mod pattern;
+pub mod schedule;
+pub mod state;
+pub mod validate;
+
+#[cfg(test)]
+mod proptests;
+
+pub use engine::{Decision, Fallback, FlowProblem, StepOutcome, decide};
+pub use state::CallState;
+pub use validate::{FlowIssue, Severity, validate};

@@ -40,8 +40,10 @@ pub struct DidEntry {
     pub language: Option<Language>,
 }
 
+// No `deny_unknown_fields` here: serde does not support it together with
+// `flatten` (every node was rejected with "unknown field `kind`"). Unknown
+// fields are still rejected, by each kind's own struct.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Node {
     pub key: NodeKey,
     /// Language of this node's prompts; `None`: inherited (caller's choice, DID, tenant).
@@ -287,4 +289,29 @@ fn default_max_dial() -> i64 {
 
 fn default_max_call() -> i64 {
     3600
+}
+
+/// The valid ranges of the numeric fields above. `validate` enforces them;
+/// the engine also clamps to them, so that even a flow that never went
+/// through validation yields answers Voicenter accepts. Every bound fits an
+/// XML-RPC `<int>` (32 bits).
+pub mod limits {
+    use std::ops::RangeInclusive;
+
+    /// `LOOP`, `NEXT_MENU_LOOP`.
+    pub const LOOPS: RangeInclusive<i64> = 1..=10;
+    /// `DELAY`, `NEXT_MENU_WAIT`.
+    pub const DELAY_SECS: RangeInclusive<i64> = 0..=30;
+    /// `SIZE`, `NEXT_MENU_SIZE` of a menu.
+    pub const MAX_DIGITS: RangeInclusive<i64> = 1..=20;
+    /// A menu's `max_retries`.
+    pub const MAX_RETRIES: RangeInclusive<u32> = 0..=10;
+    /// `CALL_MAX_DIAL`.
+    pub const MAX_DIAL_SECS: RangeInclusive<i64> = 1..=300;
+    /// `CALL_MAX`, and `MAXDURATION` of a silent record.
+    pub const MAX_CALL_SECS: RangeInclusive<i64> = 1..=86_400;
+    /// `HANGUP_CAUSE`: a Q.850 cause.
+    pub const HANGUP_CAUSE: RangeInclusive<i64> = 1..=127;
+    /// `LAYER` of a VO action.
+    pub const LAYER: RangeInclusive<i64> = 0..=i32::MAX as i64;
 }

@@ -1,0 +1,308 @@
+//! Is a schedule open at an instant?
+//!
+//! Everything is judged on the wall clock of the tenant's time zone, computed
+//! from the UTC instant with the zone's rules, so daylight saving changes are
+//! handled by construction: on the spring-forward day the skipped hour never
+//! happens (an interval lying entirely inside it does not open that day), and
+//! on the fall-back day the repeated hour happens twice (an interval covering
+//! it is open both times).
+//!
+//! Weekly hours: open on `day` from `opens` (inclusive) to `closes`
+//! (exclusive). `closes` 00:00 is midnight at the end of the day (00:00–00:00
+//! is the whole day); `closes` before `opens` runs past midnight into the next
+//! day; `closes` equal to any other `opens` is an empty interval, never open
+//! (validation reports it).
+//!
+//! Holidays are local dates. A holiday closes the whole local day, and also
+//! the after-midnight part of an interval that opened on it: a night shift
+//! that never started does not resume at midnight.
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+
+use super::model::{OpeningHours, Schedule};
+
+/// Is the schedule open at `now`, in time zone `tz`?
+pub fn is_open(schedule: &Schedule, tz: Tz, now: DateTime<Utc>) -> bool {
+    let local = now.with_timezone(&tz).naive_local();
+    let (date, time) = (local.date(), local.time());
+    if is_holiday_on(schedule, date) {
+        return false;
+    }
+    let day = date.weekday();
+    let yesterday_was_holiday = date
+        .pred_opt()
+        .is_some_and(|yesterday| is_holiday_on(schedule, yesterday));
+    schedule.hours.iter().any(|hours| {
+        let OpeningHours { opens, closes, .. } = *hours;
+        if closes == NaiveTime::MIN {
+            hours.day == day && time >= opens
+        } else if opens < closes {
+            hours.day == day && (opens..closes).contains(&time)
+        } else if closes < opens {
+            (hours.day == day && time >= opens)
+                || (hours.day.succ() == day && time < closes && !yesterday_was_holiday)
+        } else {
+            false
+        }
+    })
+}
+
+/// Is `now`, in time zone `tz`, on one of the schedule's holidays?
+pub fn is_holiday(schedule: &Schedule, tz: Tz, now: DateTime<Utc>) -> bool {
+    is_holiday_on(schedule, now.with_timezone(&tz).date_naive())
+}
+
+/// An interval that can never be open: `opens` equal to `closes`, other than
+/// the whole day 00:00–00:00.
+pub fn is_empty_interval(hours: &OpeningHours) -> bool {
+    hours.opens == hours.closes && hours.closes != NaiveTime::MIN
+}
+
+fn is_holiday_on(schedule: &Schedule, date: NaiveDate) -> bool {
+    schedule.holidays.iter().any(|holiday| holiday.date == date)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Weekday};
+
+    use super::*;
+    use crate::flow::model::Holiday;
+
+    const JERUSALEM: Tz = chrono_tz::Asia::Jerusalem;
+
+    fn time(text: &str) -> NaiveTime {
+        NaiveTime::parse_from_str(text, "%H:%M").expect("test time")
+    }
+
+    fn date(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("test date")
+    }
+
+    fn hours(day: Weekday, opens: &str, closes: &str) -> OpeningHours {
+        OpeningHours {
+            day,
+            opens: time(opens),
+            closes: time(closes),
+        }
+    }
+
+    fn schedule(hours: Vec<OpeningHours>, holidays: &[&str]) -> Schedule {
+        Schedule {
+            key: "office".into(),
+            name: "Office".into(),
+            hours,
+            holidays: holidays
+                .iter()
+                .map(|d| Holiday {
+                    date: date(d),
+                    name: String::new(),
+                })
+                .collect(),
+        }
+    }
+
+    /// A local wall-clock time in Jerusalem, as a UTC instant (the earlier one when ambiguous).
+    fn jerusalem(text: &str) -> DateTime<Utc> {
+        let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("test");
+        JERUSALEM
+            .from_local_datetime(&naive)
+            .earliest()
+            .expect("existing local time")
+            .with_timezone(&Utc)
+    }
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("test");
+        Utc.from_utc_datetime(&naive)
+    }
+
+    // 2024-06-02 is a Sunday.
+    #[test]
+    fn weekly_hours_open_inclusive_close_exclusive() {
+        let s = schedule(vec![hours(Weekday::Sun, "08:00", "17:00")], &[]);
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-02 07:59")));
+        assert!(is_open(&s, JERUSALEM, jerusalem("2024-06-02 08:00")));
+        assert!(is_open(&s, JERUSALEM, jerusalem("2024-06-02 16:59")));
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-02 17:00")));
+        // Same time on a Monday: closed.
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-03 09:00")));
+    }
+
+    #[test]
+    fn judged_on_the_tenant_wall_clock_not_utc() {
+        let s = schedule(vec![hours(Weekday::Sun, "08:00", "17:00")], &[]);
+        // 06:30 UTC is 09:30 in Jerusalem in June (UTC+3).
+        assert!(is_open(&s, JERUSALEM, utc("2024-06-02 06:30")));
+        assert!(!is_open(&s, chrono_tz::UTC, utc("2024-06-02 06:30")));
+        // 22:30 UTC on Saturday is already 01:30 Sunday in Jerusalem.
+        let sunday_night = schedule(vec![hours(Weekday::Sun, "00:00", "02:00")], &[]);
+        assert!(is_open(&sunday_night, JERUSALEM, utc("2024-06-01 22:30")));
+    }
+
+    #[test]
+    fn closing_at_midnight_means_end_of_day() {
+        let s = schedule(vec![hours(Weekday::Sun, "20:00", "00:00")], &[]);
+        assert!(is_open(&s, JERUSALEM, jerusalem("2024-06-02 23:59")));
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-03 00:00")));
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-02 19:59")));
+    }
+
+    #[test]
+    fn whole_day() {
+        let s = schedule(vec![hours(Weekday::Sun, "00:00", "00:00")], &[]);
+        assert!(is_open(&s, JERUSALEM, jerusalem("2024-06-02 00:00")));
+        assert!(is_open(&s, JERUSALEM, jerusalem("2024-06-02 23:59")));
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-03 00:00")));
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-01 23:59")));
+    }
+
+    #[test]
+    fn spans_midnight_into_the_next_day() {
+        let s = schedule(vec![hours(Weekday::Sun, "22:00", "02:00")], &[]);
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-02 21:59")));
+        assert!(is_open(&s, JERUSALEM, jerusalem("2024-06-02 22:00")));
+        assert!(is_open(&s, JERUSALEM, jerusalem("2024-06-03 00:00")));
+        assert!(is_open(&s, JERUSALEM, jerusalem("2024-06-03 01:59")));
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-03 02:00")));
+        // The early hours of Sunday belong to Saturday's interval, which does not exist.
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-02 01:00")));
+    }
+
+    #[test]
+    fn saturday_night_wraps_to_sunday() {
+        let s = schedule(vec![hours(Weekday::Sat, "23:00", "01:00")], &[]);
+        assert!(is_open(&s, JERUSALEM, jerusalem("2024-06-02 00:30")));
+    }
+
+    #[test]
+    fn empty_interval_never_opens() {
+        let h = hours(Weekday::Sun, "09:00", "09:00");
+        assert!(is_empty_interval(&h));
+        assert!(!is_empty_interval(&hours(Weekday::Sun, "00:00", "00:00")));
+        assert!(!is_empty_interval(&hours(Weekday::Sun, "09:00", "09:01")));
+        let s = schedule(vec![h], &[]);
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-02 09:00")));
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-02 12:00")));
+    }
+
+    #[test]
+    fn several_intervals_a_day() {
+        let s = schedule(
+            vec![
+                hours(Weekday::Sun, "08:00", "12:00"),
+                hours(Weekday::Sun, "13:00", "17:00"),
+            ],
+            &[],
+        );
+        assert!(is_open(&s, JERUSALEM, jerusalem("2024-06-02 11:00")));
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-02 12:30")));
+        assert!(is_open(&s, JERUSALEM, jerusalem("2024-06-02 13:00")));
+    }
+
+    #[test]
+    fn no_hours_never_open() {
+        let s = schedule(vec![], &[]);
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-02 12:00")));
+    }
+
+    #[test]
+    fn holiday_closes_the_whole_local_day() {
+        let s = schedule(vec![hours(Weekday::Sun, "00:00", "00:00")], &["2024-06-02"]);
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-02 12:00")));
+        assert!(is_holiday(&s, JERUSALEM, jerusalem("2024-06-02 00:00")));
+        assert!(is_holiday(&s, JERUSALEM, jerusalem("2024-06-02 23:59")));
+        assert!(!is_holiday(&s, JERUSALEM, jerusalem("2024-06-03 00:00")));
+        assert!(!is_holiday(&s, JERUSALEM, jerusalem("2024-06-01 23:59")));
+        // The next Sunday is an ordinary one.
+        assert!(is_open(&s, JERUSALEM, jerusalem("2024-06-09 12:00")));
+    }
+
+    #[test]
+    fn holiday_is_a_local_date() {
+        let s = schedule(vec![], &["2024-06-02"]);
+        // 21:30 UTC on June 1st is already 00:30 on June 2nd in Jerusalem.
+        assert!(is_holiday(&s, JERUSALEM, utc("2024-06-01 21:30")));
+        assert!(!is_holiday(&s, chrono_tz::UTC, utc("2024-06-01 21:30")));
+    }
+
+    #[test]
+    fn holiday_cancels_a_night_shift_that_would_open_on_it() {
+        let s = schedule(vec![hours(Weekday::Sun, "22:00", "02:00")], &["2024-06-02"]);
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-02 23:00")));
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-03 01:00")));
+    }
+
+    #[test]
+    fn holiday_closes_the_after_midnight_part_too() {
+        // The shift opened the day before the holiday; the holiday still closes its own day.
+        let s = schedule(vec![hours(Weekday::Sun, "22:00", "02:00")], &["2024-06-03"]);
+        assert!(is_open(&s, JERUSALEM, jerusalem("2024-06-02 23:00")));
+        assert!(!is_open(&s, JERUSALEM, jerusalem("2024-06-03 01:00")));
+    }
+
+    #[test]
+    fn dst_spring_forward_in_jerusalem() {
+        // Friday 2024-03-29: clocks go from 02:00 (UTC+2) to 03:00 (UTC+3).
+        assert_eq!(
+            utc("2024-03-29 00:00")
+                .with_timezone(&JERUSALEM)
+                .to_rfc3339(),
+            "2024-03-29T03:00:00+03:00"
+        );
+        let s = schedule(vec![hours(Weekday::Fri, "08:00", "13:00")], &[]);
+        // 08:00 local is 05:00 UTC on the change day, 06:00 UTC the Friday before.
+        assert!(!is_open(&s, JERUSALEM, utc("2024-03-29 04:59")));
+        assert!(is_open(&s, JERUSALEM, utc("2024-03-29 05:00")));
+        assert!(is_open(&s, JERUSALEM, utc("2024-03-22 06:00")));
+        assert!(!is_open(&s, JERUSALEM, utc("2024-03-22 05:30")));
+        // An interval inside the skipped hour never opens that day...
+        let skipped = schedule(vec![hours(Weekday::Fri, "02:15", "02:45")], &[]);
+        let mut instant = utc("2024-03-28 21:00");
+        while instant < utc("2024-03-29 03:00") {
+            assert!(!is_open(&skipped, JERUSALEM, instant), "{instant}");
+            instant += chrono::Duration::minutes(5);
+        }
+        // ...but one that covers it closes on time: 01:00-04:00 lasts two real hours.
+        let night = schedule(vec![hours(Weekday::Fri, "01:00", "04:00")], &[]);
+        assert!(!is_open(&night, JERUSALEM, utc("2024-03-28 22:59")));
+        assert!(is_open(&night, JERUSALEM, utc("2024-03-28 23:00")));
+        assert!(is_open(&night, JERUSALEM, utc("2024-03-29 00:59")));
+        assert!(!is_open(&night, JERUSALEM, utc("2024-03-29 01:00")));
+    }
+
+    #[test]
+    fn dst_fall_back_in_jerusalem() {
+        // Sunday 2024-10-27: clocks go from 02:00 (UTC+3) back to 01:00 (UTC+2).
+        assert_eq!(
+            utc("2024-10-26 23:00")
+                .with_timezone(&JERUSALEM)
+                .to_rfc3339(),
+            "2024-10-27T01:00:00+02:00"
+        );
+        let s = schedule(vec![hours(Weekday::Sun, "08:00", "17:00")], &[]);
+        // After the change 08:00 local is 06:00 UTC (it was 05:00 the Sunday before).
+        assert!(!is_open(&s, JERUSALEM, utc("2024-10-27 05:59")));
+        assert!(is_open(&s, JERUSALEM, utc("2024-10-27 06:00")));
+        assert!(is_open(&s, JERUSALEM, utc("2024-10-20 05:00")));
+        assert!(!is_open(&s, JERUSALEM, utc("2024-10-27 15:00")));
+        assert!(is_open(&s, JERUSALEM, utc("2024-10-27 14:59")));
+        // The repeated hour 01:00-02:00 happens twice: an interval covering it is open both times.
+        let repeated = schedule(vec![hours(Weekday::Sun, "01:00", "02:00")], &[]);
+        assert!(is_open(&repeated, JERUSALEM, utc("2024-10-26 22:30")));
+        assert!(is_open(&repeated, JERUSALEM, utc("2024-10-26 23:30")));
+        assert!(!is_open(&repeated, JERUSALEM, utc("2024-10-27 00:00")));
+        assert!(!is_open(&repeated, JERUSALEM, utc("2024-10-26 21:59")));
+    }
+
+    #[test]
+    fn holiday_across_dst_day() {
+        let s = schedule(vec![], &["2024-10-27"]);
+        // The local day 2024-10-27 lasts 25 hours: 21:00 UTC on the 26th to 22:00 UTC on the 27th.
+        assert!(!is_holiday(&s, JERUSALEM, utc("2024-10-26 20:59")));
+        assert!(is_holiday(&s, JERUSALEM, utc("2024-10-26 21:00")));
+        assert!(is_holiday(&s, JERUSALEM, utc("2024-10-27 21:59")));
+        assert!(!is_holiday(&s, JERUSALEM, utc("2024-10-27 22:00")));
+    }
+}

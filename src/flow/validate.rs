@@ -1,0 +1,948 @@
+//! Flow validation: everything the engine would otherwise discover mid-call.
+//!
+//! A flow with no [`Severity::Error`] issue never makes the engine report a
+//! `FlowProblem` for identifiers it produced itself. Warnings point at
+//! things that are legal but probably unintended (unreachable nodes).
+//!
+//! Paths follow the JSON shape of the nodes (`nodes.sales.routes[2].target`,
+//! `nodes.confirm.menu.prompt.rec`, `schedules.office.hours[0]`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Display;
+use std::ops::RangeInclusive;
+
+use serde::Serialize;
+
+use super::engine::RULE_HOP_LIMIT;
+use super::model::{
+    Call, Condition, DigitsSource, Flow, Menu, Node, NodeKind, Prompt, Schedule, limits,
+};
+use super::pattern;
+use super::schedule::is_empty_interval;
+use super::state;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The flow must not be saved: some call would hit a `FlowProblem`.
+    Error,
+    /// Legal but probably unintended.
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowIssue {
+    pub severity: Severity,
+    /// Where: `nodes.sales.routes[2].target`.
+    pub path: String,
+    pub message: String,
+}
+
+impl FlowIssue {
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Checks a whole flow. `entry_nodes`: the entry nodes of the tenant's DIDs;
+/// nodes that none of them leads to get a warning (none when there is no
+/// entry yet: a flow being designed before its DID is assigned).
+///
+/// Issues come nodes first, then schedules, then entries, then rule-graph
+/// issues, then unreachable nodes; nodes and schedules in key order.
+pub fn validate(flow: &Flow, entry_nodes: &[&str]) -> Vec<FlowIssue> {
+    let mut checker = Checker {
+        flow,
+        issues: Vec::new(),
+    };
+    for (key, node) in sorted(&flow.nodes) {
+        checker.node(key, node);
+    }
+    for (key, schedule) in sorted(&flow.schedules) {
+        checker.schedule(key, schedule);
+    }
+    for (index, entry) in entry_nodes.iter().enumerate() {
+        if !flow.nodes.contains_key(*entry) {
+            checker.error(
+                format!("entry_nodes[{index}]"),
+                format!("no node {entry:?}"),
+            );
+        }
+    }
+    checker.rule_graph();
+    checker.reachability(entry_nodes);
+    checker.issues
+}
+
+/// The nodes `node` can lead to (routes, fallbacks, failover, rule targets),
+/// sorted, without duplicates: what storage keeps in its reference table.
+pub fn referenced_nodes(node: &Node) -> Vec<&str> {
+    keys_only(node_refs(node))
+}
+
+/// The schedules `node` uses in its rule conditions, sorted, without duplicates.
+pub fn referenced_schedules(node: &Node) -> Vec<&str> {
+    keys_only(schedule_refs(node))
+}
+
+fn keys_only(refs: Vec<(String, &str)>) -> Vec<&str> {
+    let mut keys: Vec<&str> = refs.into_iter().map(|(_, key)| key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// Every node reference of `node`, with its path relative to the node.
+fn node_refs(node: &Node) -> Vec<(String, &str)> {
+    match &node.kind {
+        NodeKind::Menu(menu) => menu_refs("", menu),
+        NodeKind::SayDigits(say) => menu_refs("menu.", &say.menu),
+        NodeKind::Call(call) => call
+            .failover
+            .iter()
+            .map(|key| ("failover".to_owned(), key.as_str()))
+            .collect(),
+        NodeKind::Rules(rules) => rules
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(index, rule)| (format!("rules[{index}].target"), rule.target.as_str()))
+            .chain([("default".to_owned(), rules.default.as_str())])
+            .collect(),
+        NodeKind::Hangup(_) | NodeKind::Vo(_) | NodeKind::SilentRecord(_) => Vec::new(),
+    }
+}
+
+fn menu_refs<'a>(prefix: &str, menu: &'a Menu) -> Vec<(String, &'a str)> {
+    let routes = menu.routes.iter().enumerate().map(|(index, route)| {
+        (
+            format!("{prefix}routes[{index}].target"),
+            route.target.as_str(),
+        )
+    });
+    let fallbacks = [
+        ("on_timeout", &menu.on_timeout),
+        ("on_invalid", &menu.on_invalid),
+        ("on_exhausted", &menu.on_exhausted),
+    ]
+    .into_iter()
+    .filter_map(|(field, key)| Some((format!("{prefix}{field}"), key.as_deref()?)));
+    routes.chain(fallbacks).collect()
+}
+
+/// Every schedule reference of `node`, with its path relative to the node.
+fn schedule_refs(node: &Node) -> Vec<(String, &str)> {
+    let NodeKind::Rules(rules) = &node.kind else {
+        return Vec::new();
+    };
+    rules
+        .rules
+        .iter()
+        .enumerate()
+        .filter_map(|(index, rule)| match &rule.when {
+            Condition::Open { schedule } | Condition::Holiday { schedule } => {
+                Some((format!("rules[{index}].when.schedule"), schedule.as_str()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn sorted<V>(map: &HashMap<String, V>) -> Vec<(&str, &V)> {
+    let mut entries: Vec<(&str, &V)> = map
+        .iter()
+        .map(|(key, value)| (key.as_str(), value))
+        .collect();
+    entries.sort_unstable_by_key(|(key, _)| *key);
+    entries
+}
+
+struct Checker<'a> {
+    flow: &'a Flow,
+    issues: Vec<FlowIssue>,
+}
+
+impl<'a> Checker<'a> {
+    fn issue(&mut self, severity: Severity, path: String, message: impl Into<String>) {
+        self.issues.push(FlowIssue {
+            severity,
+            path,
+            message: message.into(),
+        });
+    }
+
+    fn error(&mut self, path: String, message: impl Into<String>) {
+        self.issue(Severity::Error, path, message);
+    }
+
+    fn node(&mut self, key: &str, node: &Node) {
+        let at = format!("nodes.{key}");
+        self.key(&at, key, &node.key);
+        for (field, target) in node_refs(node) {
+            if !self.flow.nodes.contains_key(target) {
+                self.error(format!("{at}.{field}"), format!("no node {target:?}"));
+            }
+        }
+        for (field, schedule) in schedule_refs(node) {
+            if !self.flow.schedules.contains_key(schedule) {
+                self.error(format!("{at}.{field}"), format!("no schedule {schedule:?}"));
+            }
+        }
+        match &node.kind {
+            NodeKind::Menu(menu) => self.menu(&at, menu),
+            NodeKind::SayDigits(say) => {
+                if let DigitsSource::Literal(digits) = &say.digits
+                    && (digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    self.error(format!("{at}.digits.value"), "must be digits 0-9");
+                }
+                self.required(format!("{at}.intro_rec"), &say.intro_rec);
+                self.menu(&format!("{at}.menu"), &say.menu);
+            }
+            NodeKind::Call(call) => self.call(&at, call),
+            NodeKind::Hangup(hangup) => {
+                self.optional(format!("{at}.rec"), &hangup.rec);
+                if let Some(cause) = hangup.cause {
+                    self.range(format!("{at}.cause"), cause, &limits::HANGUP_CAUSE);
+                }
+            }
+            NodeKind::Vo(vo) => {
+                self.range(format!("{at}.layer"), vo.layer, &limits::LAYER);
+                self.prompt(&format!("{at}.prompt"), &vo.prompt);
+            }
+            NodeKind::SilentRecord(record) => {
+                self.optional(format!("{at}.rec"), &record.rec);
+                if let Some(secs) = record.max_duration_secs {
+                    self.range(
+                        format!("{at}.max_duration_secs"),
+                        secs,
+                        &limits::MAX_CALL_SECS,
+                    );
+                }
+            }
+            NodeKind::Rules(rules) => {
+                for (index, rule) in rules.rules.iter().enumerate() {
+                    self.condition(&format!("{at}.rules[{index}].when"), &rule.when);
+                }
+            }
+        }
+    }
+
+    /// A node's or a schedule's key, as stored (`key`) and as written in it (`own`).
+    fn key(&mut self, at: &str, key: &str, own: &str) {
+        if !state::is_valid_key(key) {
+            self.error(
+                format!("{at}.key"),
+                format!(
+                    "{key:?} is not a valid key: 1 to {} of A-Z a-z 0-9 _ . - (and not -1)",
+                    state::MAX_KEY_LEN
+                ),
+            );
+        }
+        if own != key {
+            self.error(
+                format!("{at}.key"),
+                format!("{own:?} differs from the key {key:?} it is stored under"),
+            );
+        }
+    }
+
+    fn menu(&mut self, at: &str, menu: &Menu) {
+        self.prompt(&format!("{at}.prompt"), &menu.prompt);
+        self.range(
+            format!("{at}.max_digits"),
+            menu.max_digits,
+            &limits::MAX_DIGITS,
+        );
+        self.range(
+            format!("{at}.max_retries"),
+            i64::from(menu.max_retries),
+            &widen(&limits::MAX_RETRIES),
+        );
+        self.optional(format!("{at}.retry_rec"), &menu.retry_rec);
+        for (index, route) in menu.routes.iter().enumerate() {
+            let path = format!("{at}.routes[{index}].digits");
+            match pattern::parse(&route.digits) {
+                Err(error) => self.error(path, error.to_string()),
+                Ok(parsed)
+                    if i64::try_from(parsed.min_len).unwrap_or(i64::MAX) > menu.max_digits =>
+                {
+                    self.error(
+                        path,
+                        format!(
+                            "needs at least {} digits but the menu collects at most {} (max_digits): it can never match",
+                            parsed.min_len, menu.max_digits
+                        ),
+                    );
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    fn prompt(&mut self, at: &str, prompt: &Prompt) {
+        self.required(format!("{at}.rec"), &prompt.rec);
+        self.range(format!("{at}.loops"), prompt.loops, &limits::LOOPS);
+        self.range(format!("{at}.delay"), prompt.delay, &limits::DELAY_SECS);
+    }
+
+    fn call(&mut self, at: &str, call: &Call) {
+        self.dialable(format!("{at}.target"), &call.target);
+        if let Some(caller_id) = &call.caller_id {
+            self.dialable(format!("{at}.caller_id"), caller_id);
+        }
+        self.optional(format!("{at}.caller_rec"), &call.caller_rec);
+        self.optional(format!("{at}.moh_class"), &call.moh_class);
+        self.optional(format!("{at}.target_rec"), &call.target_rec);
+        if let Some(dtmf) = &call.dtmf_play {
+            // What Asterisk's SendDTMF plays: DTMF keys, and `w` for a half-second pause.
+            if dtmf.is_empty() || !dtmf.chars().all(|c| "0123456789*#ABCDabcdwW".contains(c)) {
+                self.error(
+                    format!("{at}.dtmf_play"),
+                    "must be DTMF keys (0-9 * # A-D) and w (pause)",
+                );
+            }
+        }
+        self.range(
+            format!("{at}.max_dial_secs"),
+            call.max_dial_secs,
+            &limits::MAX_DIAL_SECS,
+        );
+        self.range(
+            format!("{at}.max_call_secs"),
+            call.max_call_secs,
+            &limits::MAX_CALL_SECS,
+        );
+        for (index, dialstring) in call.dialstrings.iter().enumerate() {
+            self.required(format!("{at}.dialstrings[{index}]"), dialstring);
+        }
+    }
+
+    fn condition(&mut self, at: &str, condition: &Condition) {
+        let (field, numbers) = match condition {
+            Condition::CallerIn { numbers } | Condition::DidIn { numbers } => ("numbers", numbers),
+            Condition::CallerPrefix { prefixes } => ("prefixes", prefixes),
+            Condition::Open { .. } | Condition::Holiday { .. } | Condition::CallerHidden => return,
+        };
+        if numbers.is_empty() {
+            self.error(
+                format!("{at}.{field}"),
+                "empty: the condition would never hold",
+            );
+        }
+        for (index, number) in numbers.iter().enumerate() {
+            let has_digit = number.bytes().any(|b| b.is_ascii_digit());
+            let only_number = number
+                .chars()
+                .all(|c| c.is_ascii_digit() || "+-() .".contains(c));
+            if !has_digit || !only_number {
+                self.error(
+                    format!("{at}.{field}[{index}]"),
+                    format!("{number:?} is not a phone number (digits, with + - ( ) . and spaces)"),
+                );
+            }
+        }
+    }
+
+    fn schedule(&mut self, key: &str, schedule: &Schedule) {
+        let at = format!("schedules.{key}");
+        self.key(&at, key, &schedule.key);
+        for (index, hours) in schedule.hours.iter().enumerate() {
+            if is_empty_interval(hours) {
+                self.error(
+                    format!("{at}.hours[{index}]"),
+                    "opens and closes at the same time: never open (00:00-00:00 is the whole day)",
+                );
+            }
+        }
+    }
+
+    /// Rule nodes must end at a node that answers: no loop among them, and no
+    /// chain longer than the engine follows.
+    fn rule_graph(&mut self) {
+        // Rule node → the rule nodes it leads to.
+        let graph: BTreeMap<&str, Vec<&str>> = sorted(&self.flow.nodes)
+            .into_iter()
+            .filter(|(_, node)| matches!(node.kind, NodeKind::Rules(_)))
+            .map(|(key, node)| {
+                let next = referenced_nodes(node)
+                    .into_iter()
+                    .filter(|target| {
+                        self.flow
+                            .nodes
+                            .get(*target)
+                            .is_some_and(|node| matches!(node.kind, NodeKind::Rules(_)))
+                    })
+                    .collect();
+                (key, next)
+            })
+            .collect();
+        let chains = longest_chains(&graph);
+        if let Some((start, length)) = chains
+            .iter()
+            .filter(|(_, length)| **length > RULE_HOP_LIMIT)
+            .max_by_key(|(key, length)| (**length, std::cmp::Reverse(**key)))
+        {
+            self.error(
+                format!("nodes.{start}"),
+                format!(
+                    "{length} rule nodes in a row start here: at most {RULE_HOP_LIMIT} are followed"
+                ),
+            );
+        }
+        for cycle in cycles(&graph, &chains) {
+            let mut shown = cycle.join(" → ");
+            shown.push_str(" → ");
+            shown.push_str(cycle[0]);
+            self.error(
+                format!("nodes.{}", cycle[0]),
+                format!("rule loop: {shown}; rules must end at a node that answers"),
+            );
+        }
+    }
+
+    fn reachability(&mut self, entry_nodes: &[&str]) {
+        if entry_nodes.is_empty() {
+            return;
+        }
+        let mut reached: HashSet<&str> = HashSet::new();
+        let mut todo: Vec<&str> = entry_nodes.to_vec();
+        while let Some(key) = todo.pop() {
+            let Some(node) = self.flow.nodes.get(key) else {
+                continue;
+            };
+            if reached.insert(key) {
+                todo.extend(referenced_nodes(node));
+            }
+        }
+        for (key, _) in sorted(&self.flow.nodes) {
+            if !reached.contains(key) {
+                self.issue(
+                    Severity::Warning,
+                    format!("nodes.{key}"),
+                    "no DID's entry node leads here",
+                );
+            }
+        }
+    }
+
+    fn required(&mut self, path: String, text: &str) {
+        if text.trim().is_empty() {
+            self.error(path, "must not be empty");
+        }
+    }
+
+    fn optional(&mut self, path: String, text: &Option<String>) {
+        if let Some(text) = text {
+            self.required(path, text);
+        }
+    }
+
+    fn dialable(&mut self, path: String, number: &str) {
+        if number.is_empty()
+            || !number
+                .chars()
+                .all(|c| c.is_ascii_digit() || "+*#".contains(c))
+        {
+            self.error(path, "must be a number to dial: digits, +, * and #");
+        }
+    }
+
+    fn range(&mut self, path: String, value: i64, range: &RangeInclusive<i64>) {
+        if !range.contains(&value) {
+            self.error(path, out_of_range(value, range));
+        }
+    }
+}
+
+fn widen(range: &RangeInclusive<u32>) -> RangeInclusive<i64> {
+    i64::from(*range.start())..=i64::from(*range.end())
+}
+
+fn out_of_range(value: i64, range: &RangeInclusive<impl Display>) -> String {
+    format!(
+        "{value} is out of range {}..={}",
+        range.start(),
+        range.end()
+    )
+}
+
+/// For each rule node not on or leading into a loop: how many rule nodes
+/// in a row the longest chain from it passes (itself included). Kahn's
+/// algorithm on the reversed graph: iterative, so that no flow can overflow
+/// the stack.
+fn longest_chains<'a>(graph: &BTreeMap<&'a str, Vec<&'a str>>) -> BTreeMap<&'a str, usize> {
+    let mut pending: HashMap<&str, usize> =
+        graph.iter().map(|(key, next)| (*key, next.len())).collect();
+    let mut before: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (key, next) in graph {
+        for target in next {
+            before.entry(*target).or_default().push(*key);
+        }
+    }
+    let mut ready: Vec<&str> = graph
+        .iter()
+        .filter(|(_, next)| next.is_empty())
+        .map(|(key, _)| *key)
+        .collect();
+    let mut chains = BTreeMap::new();
+    while let Some(key) = ready.pop() {
+        let longest_next = graph
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter_map(|target| chains.get(target))
+            .max()
+            .copied()
+            .unwrap_or(0);
+        chains.insert(key, longest_next + 1);
+        for previous in before.get(key).into_iter().flatten() {
+            if let Some(count) = pending.get_mut(previous) {
+                *count -= 1;
+                if *count == 0 {
+                    ready.push(previous);
+                }
+            }
+        }
+    }
+    chains
+}
+
+/// The loops among rule nodes, each once, each starting at the first of its
+/// nodes met in key order. `chains` holds the nodes that lead to no loop:
+/// every other node has a successor that is not in it either, so walking
+/// such successors must come back to a node already walked.
+fn cycles<'a>(
+    graph: &BTreeMap<&'a str, Vec<&'a str>>,
+    chains: &BTreeMap<&'a str, usize>,
+) -> Vec<Vec<&'a str>> {
+    let mut walked: HashSet<&str> = HashSet::new();
+    let mut found = Vec::new();
+    for &start in graph.keys() {
+        if chains.contains_key(start) || walked.contains(start) {
+            continue;
+        }
+        let mut path: Vec<&str> = Vec::new();
+        let mut current = Some(start);
+        while let Some(key) = current {
+            if let Some(at) = path.iter().position(|walked| *walked == key) {
+                found.push(path.split_off(at));
+                break;
+            }
+            if !walked.insert(key) {
+                // Leads into a loop found from an earlier start.
+                break;
+            }
+            path.push(key);
+            current = graph
+                .get(key)
+                .into_iter()
+                .flatten()
+                .copied()
+                .find(|next| !chains.contains_key(next));
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::voicenter::types::Language;
+
+    fn flow(nodes: serde_json::Value) -> Flow {
+        let nodes: Vec<Node> = serde_json::from_value(nodes).expect("test nodes");
+        Flow {
+            time_zone: chrono_tz::Asia::Jerusalem,
+            language: Language::He,
+            nodes: nodes
+                .into_iter()
+                .map(|node| (node.key.clone(), node))
+                .collect(),
+            schedules: HashMap::new(),
+        }
+    }
+
+    fn node(value: serde_json::Value) -> Node {
+        serde_json::from_value(value).expect("test node")
+    }
+
+    /// The (path, first words of the message) of every error.
+    fn errors(flow: &Flow, entries: &[&str]) -> Vec<(String, String)> {
+        validate(flow, entries)
+            .into_iter()
+            .filter(FlowIssue::is_error)
+            .map(|issue| (issue.path, issue.message))
+            .collect()
+    }
+
+    #[track_caller]
+    fn assert_error(flow: &Flow, path: &str, message_part: &str) {
+        let errors = errors(flow, &[]);
+        assert!(
+            errors
+                .iter()
+                .any(|(p, m)| p == path && m.contains(message_part)),
+            "no error at {path} containing {message_part:?} in {errors:#?}"
+        );
+    }
+
+    fn sound() -> Flow {
+        flow(json!([
+            {"key": "main", "kind": "menu", "prompt": {"rec": "welcome"}, "max_digits": 2,
+             "routes": [
+                {"digits": "1", "target": "hours"},
+                {"digits": "_[2-3]", "target": "confirm", "set_language": "en"},
+                {"digits": "_X.", "target": "bye"}
+             ],
+             "on_timeout": "bye", "on_invalid": "main", "on_exhausted": "bye"},
+            {"key": "hours", "kind": "rules", "rules": [
+                {"when": {"type": "caller_prefix", "prefixes": ["+972 50"]}, "target": "sales"}
+             ], "default": "bye"},
+            {"key": "sales", "kind": "call", "target": "0501111111", "failover": "vm"},
+            {"key": "confirm", "kind": "say_digits", "digits": {"from": "literal", "value": "123"},
+             "intro_rec": "you_said", "menu": {"prompt": {"rec": "p"}, "routes": []}},
+            {"key": "vm", "kind": "silent_record", "max_duration_secs": 120},
+            {"key": "bye", "kind": "hangup", "rec": "bye", "cause": 16},
+            {"key": "layer", "kind": "vo", "layer": 2, "prompt": {"rec": "x"}}
+        ]))
+    }
+
+    #[test]
+    fn a_sound_flow_has_no_issue_but_unreachable_nodes() {
+        assert_eq!(validate(&sound(), &[]), vec![]);
+        assert_eq!(
+            validate(&sound(), &["main"]),
+            vec![FlowIssue {
+                severity: Severity::Warning,
+                path: "nodes.layer".into(),
+                message: "no DID's entry node leads here".into(),
+            }]
+        );
+        assert_eq!(validate(&sound(), &["main", "layer"]), vec![]);
+    }
+
+    #[test]
+    fn missing_entry_node() {
+        assert_eq!(
+            errors(&sound(), &["main", "gone"]),
+            vec![("entry_nodes[1]".to_owned(), "no node \"gone\"".to_owned())]
+        );
+    }
+
+    #[test]
+    fn key_syntax() {
+        let mut flow = sound();
+        for bad in ["a b", "-1", "a~b", ""] {
+            let mut node = flow.nodes["bye"].clone();
+            node.key = bad.into();
+            flow.nodes.insert(bad.into(), node);
+        }
+        for bad in ["a b", "-1", "a~b", ""] {
+            assert_error(&flow, &format!("nodes.{bad}.key"), "is not a valid key");
+        }
+    }
+
+    #[test]
+    fn key_must_match_the_map_key() {
+        let mut flow = sound();
+        if let Some(node) = flow.nodes.get_mut("bye") {
+            node.key = "ciao".into();
+        }
+        assert_error(&flow, "nodes.bye.key", "differs from the key");
+    }
+
+    #[test]
+    fn dangling_references() {
+        let flow = flow(json!([
+            {"key": "main", "kind": "menu", "prompt": {"rec": "x"},
+             "routes": [{"digits": "1", "target": "nope"}],
+             "on_timeout": "t", "on_invalid": "i", "on_exhausted": "e"},
+            {"key": "sd", "kind": "say_digits", "digits": {"from": "did"}, "intro_rec": "x",
+             "menu": {"prompt": {"rec": "x"}, "routes": [{"digits": "1", "target": "nope"}]}},
+            {"key": "dial", "kind": "call", "target": "1", "failover": "f"},
+            {"key": "r", "kind": "rules", "rules": [
+                {"when": {"type": "open", "schedule": "office"}, "target": "x"},
+                {"when": {"type": "holiday", "schedule": "hol"}, "target": "main"}
+             ], "default": "d"}
+        ]));
+        let errors = errors(&flow, &[]);
+        let paths: Vec<&str> = errors.iter().map(|(path, _)| path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "nodes.dial.failover",
+                "nodes.main.routes[0].target",
+                "nodes.main.on_timeout",
+                "nodes.main.on_invalid",
+                "nodes.main.on_exhausted",
+                "nodes.r.rules[0].target",
+                "nodes.r.default",
+                "nodes.r.rules[0].when.schedule",
+                "nodes.r.rules[1].when.schedule",
+                "nodes.sd.menu.routes[0].target",
+            ]
+        );
+        assert!(errors[0].1.contains("no node \"f\""));
+        assert!(errors[7].1.contains("no schedule \"office\""));
+    }
+
+    #[test]
+    fn route_patterns_must_parse() {
+        let flow = flow(json!([
+            {"key": "main", "kind": "menu", "prompt": {"rec": "x"}, "max_digits": 5,
+             "routes": [{"digits": "_1[", "target": "main"}, {"digits": "1a", "target": "main"}]}
+        ]));
+        assert_error(&flow, "nodes.main.routes[0].digits", "never closed");
+        assert_error(&flow, "nodes.main.routes[1].digits", "'a' (character 2)");
+    }
+
+    #[test]
+    fn routes_that_can_never_match() {
+        let flow = flow(json!([
+            {"key": "main", "kind": "menu", "prompt": {"rec": "x"}, "max_digits": 2,
+             "routes": [
+                {"digits": "123", "target": "main"},
+                {"digits": "_XX.", "target": "main"},
+                {"digits": "_XX!", "target": "main"},
+                {"digits": "12", "target": "main"}
+             ]}
+        ]));
+        assert_eq!(
+            errors(&flow, &[])
+                .into_iter()
+                .map(|(path, _)| path)
+                .collect::<Vec<_>>(),
+            ["nodes.main.routes[0].digits", "nodes.main.routes[1].digits"]
+        );
+        assert_error(
+            &flow,
+            "nodes.main.routes[0].digits",
+            "needs at least 3 digits",
+        );
+    }
+
+    #[test]
+    fn out_of_range_fields() {
+        let flow = flow(json!([
+            {"key": "m", "kind": "menu", "prompt": {"rec": "x", "loops": 0, "delay": 31},
+             "max_digits": 21, "max_retries": 11, "routes": []},
+            {"key": "c", "kind": "call", "target": "1", "max_dial_secs": 0, "max_call_secs": 86401},
+            {"key": "h", "kind": "hangup", "cause": 128},
+            {"key": "v", "kind": "vo", "layer": -1, "prompt": {"rec": "x", "loops": 11}},
+            {"key": "s", "kind": "silent_record", "max_duration_secs": 0}
+        ]));
+        for path in [
+            "nodes.m.prompt.loops",
+            "nodes.m.prompt.delay",
+            "nodes.m.max_digits",
+            "nodes.m.max_retries",
+            "nodes.c.max_dial_secs",
+            "nodes.c.max_call_secs",
+            "nodes.h.cause",
+            "nodes.v.layer",
+            "nodes.v.prompt.loops",
+            "nodes.s.max_duration_secs",
+        ] {
+            assert_error(&flow, path, "out of range");
+        }
+        assert_error(&flow, "nodes.h.cause", "128 is out of range 1..=127");
+    }
+
+    #[test]
+    fn empty_and_malformed_strings() {
+        let flow = flow(json!([
+            {"key": "m", "kind": "menu", "prompt": {"rec": " "}, "retry_rec": "", "routes": []},
+            {"key": "c", "kind": "call", "target": "050-1234567", "caller_id": "",
+             "caller_rec": "", "dtmf_play": "12x", "dialstrings": [" "]},
+            {"key": "c2", "kind": "call", "target": ""},
+            {"key": "h", "kind": "hangup", "rec": ""},
+            {"key": "sd", "kind": "say_digits", "digits": {"from": "literal", "value": "12a"},
+             "intro_rec": "", "menu": {"prompt": {"rec": "x"}}},
+            {"key": "sr", "kind": "silent_record", "rec": ""},
+            {"key": "v", "kind": "vo", "layer": 1, "prompt": {"rec": ""}}
+        ]));
+        for (path, message) in [
+            ("nodes.m.prompt.rec", "must not be empty"),
+            ("nodes.m.retry_rec", "must not be empty"),
+            ("nodes.c.target", "number to dial"),
+            ("nodes.c.caller_id", "number to dial"),
+            ("nodes.c.caller_rec", "must not be empty"),
+            ("nodes.c.dtmf_play", "DTMF keys"),
+            ("nodes.c.dialstrings[0]", "must not be empty"),
+            ("nodes.c2.target", "number to dial"),
+            ("nodes.h.rec", "must not be empty"),
+            ("nodes.sd.digits.value", "digits"),
+            ("nodes.sd.intro_rec", "must not be empty"),
+            ("nodes.sr.rec", "must not be empty"),
+            ("nodes.v.prompt.rec", "must not be empty"),
+        ] {
+            assert_error(&flow, path, message);
+        }
+        let fine =
+            flow_with_call(json!({"target": "+972*50#", "caller_id": "0733", "dtmf_play": "1w2#"}));
+        assert_eq!(errors(&fine, &[]), vec![]);
+    }
+
+    fn flow_with_call(fields: serde_json::Value) -> Flow {
+        let mut call = json!({"key": "c", "kind": "call"});
+        if let (Some(call), Some(fields)) = (call.as_object_mut(), fields.as_object()) {
+            call.extend(fields.clone());
+        }
+        flow(json!([call]))
+    }
+
+    #[test]
+    fn conditions_need_phone_numbers() {
+        let flow = flow(json!([
+            {"key": "r", "kind": "rules", "default": "r2", "rules": [
+                {"when": {"type": "caller_in", "numbers": []}, "target": "r2"},
+                {"when": {"type": "did_in", "numbers": ["073-300 0000", "abc"]}, "target": "r2"},
+                {"when": {"type": "caller_prefix", "prefixes": ["+"]}, "target": "r2"}
+            ]},
+            {"key": "r2", "kind": "hangup"}
+        ]));
+        assert_error(&flow, "nodes.r.rules[0].when.numbers", "never hold");
+        assert_error(
+            &flow,
+            "nodes.r.rules[1].when.numbers[1]",
+            "not a phone number",
+        );
+        assert_error(
+            &flow,
+            "nodes.r.rules[2].when.prefixes[0]",
+            "not a phone number",
+        );
+        assert_eq!(errors(&flow, &[]).len(), 3);
+    }
+
+    fn rules(key: &str, targets: &[&str], default: &str) -> serde_json::Value {
+        let rules: Vec<_> = targets
+            .iter()
+            .map(|target| json!({"when": {"type": "caller_hidden"}, "target": target}))
+            .collect();
+        json!({"key": key, "kind": "rules", "rules": rules, "default": default})
+    }
+
+    #[test]
+    fn rule_loops() {
+        let flow = flow(json!([
+            rules("a", &["b"], "end"),
+            rules("b", &["end"], "c"),
+            rules("c", &[], "a"),
+            rules("into", &[], "b"),
+            rules("me", &[], "me"),
+            {"key": "end", "kind": "hangup"}
+        ]));
+        assert_eq!(
+            errors(&flow, &[]),
+            vec![
+                (
+                    "nodes.a".to_owned(),
+                    "rule loop: a → b → c → a; rules must end at a node that answers".to_owned()
+                ),
+                (
+                    "nodes.me".to_owned(),
+                    "rule loop: me → me; rules must end at a node that answers".to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_loop_through_a_menu_is_fine() {
+        let flow = flow(json!([
+            rules("a", &[], "m"),
+            {"key": "m", "kind": "menu", "prompt": {"rec": "x"},
+             "routes": [{"digits": "1", "target": "a"}]}
+        ]));
+        assert_eq!(validate(&flow, &["a"]), vec![]);
+    }
+
+    #[test]
+    fn rule_chains_longer_than_the_engine_follows() {
+        let chain = |count: usize| {
+            let mut nodes: Vec<_> = (0..count)
+                .map(|i| {
+                    let next = if i + 1 == count {
+                        "end".to_owned()
+                    } else {
+                        format!("r{}", i + 1)
+                    };
+                    rules(&format!("r{i}"), &[], &next)
+                })
+                .collect();
+            nodes.push(json!({"key": "end", "kind": "hangup"}));
+            flow(serde_json::Value::Array(nodes))
+        };
+        assert_eq!(errors(&chain(RULE_HOP_LIMIT), &[]), vec![]);
+        assert_eq!(
+            errors(&chain(RULE_HOP_LIMIT + 2), &[]),
+            vec![(
+                "nodes.r0".to_owned(),
+                format!("34 rule nodes in a row start here: at most {RULE_HOP_LIMIT} are followed")
+            )]
+        );
+    }
+
+    #[test]
+    fn empty_opening_hours() {
+        let mut flow = sound();
+        let schedule: Schedule = serde_json::from_value(json!({
+            "key": "office", "name": "Office",
+            "hours": [
+                {"day": "Mon", "opens": "09:00:00", "closes": "09:00:00"},
+                {"day": "Tue", "opens": "00:00:00", "closes": "00:00:00"},
+                {"day": "Wed", "opens": "22:00:00", "closes": "02:00:00"}
+            ]
+        }))
+        .expect("test schedule");
+        flow.schedules.insert("office".into(), schedule);
+        assert_eq!(
+            errors(&flow, &[]),
+            vec![(
+                "schedules.office.hours[0]".to_owned(),
+                "opens and closes at the same time: never open (00:00-00:00 is the whole day)"
+                    .to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn references_for_storage() {
+        let flow = sound();
+        assert_eq!(
+            referenced_nodes(&flow.nodes["main"]),
+            ["bye", "confirm", "hours", "main"]
+        );
+        assert_eq!(referenced_nodes(&flow.nodes["hours"]), ["bye", "sales"]);
+        assert_eq!(referenced_nodes(&flow.nodes["sales"]), ["vm"]);
+        assert!(referenced_nodes(&flow.nodes["bye"]).is_empty());
+        let rules = node(
+            json!({"key": "r", "kind": "rules", "default": "d", "rules": [
+                {"when": {"type": "open", "schedule": "office"}, "target": "a"},
+                {"when": {"type": "holiday", "schedule": "office"}, "target": "a"},
+                {"when": {"type": "holiday", "schedule": "hol"}, "target": "b"},
+                {"when": {"type": "caller_hidden"}, "target": "c"}
+            ]}),
+        );
+        assert_eq!(referenced_nodes(&rules), ["a", "b", "c", "d"]);
+        assert_eq!(referenced_schedules(&rules), ["hol", "office"]);
+        assert!(referenced_schedules(&flow.nodes["main"]).is_empty());
+    }
+
+    #[test]
+    fn issues_serialise_for_the_api() {
+        let issue = FlowIssue {
+            severity: Severity::Warning,
+            path: "nodes.x".into(),
+            message: "m".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&issue).expect("serialisable"),
+            json!({"severity": "warning", "path": "nodes.x", "message": "m"})
+        );
+    }
+}
