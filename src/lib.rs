@@ -1,2 +1,15 @@
+//! ivrhub: a multi-tenant backend for Voicenter's External IVR.
+
+pub mod cdr;
+pub mod config;
+pub mod db;
+pub mod demo;
 pub mod flow;
+pub mod flow_cache;
+pub mod metrics;
+pub mod pg_embedded;
+pub mod startup;
+pub mod step_log;
+pub mod storage;
 pub mod voicenter;
+pub mod webhook;

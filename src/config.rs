@@ -1,0 +1,126 @@
+//! Settings, from the command line and the environment, validated at start.
+//! Secrets are wrapped in `Secret` so they never reach a log line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use ipnet::IpNet;
+
+/// A string that prints as `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Secret, String> {
+        if s.len() < 16 {
+            return Err("a secret must be at least 16 characters long".into());
+        }
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// Where the database is: an explicit server, or our private one under the data directory.
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseSettings {
+    /// PostgreSQL URL. When unset, a private PostgreSQL is started under `<data-dir>/postgres`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Folder for the private PostgreSQL and other local state.
+    #[arg(long, env = "IVRHUB_DATA_DIR", default_value = "var")]
+    pub data_dir: PathBuf,
+
+    /// Connections in the pool of each node.
+    #[arg(long, env = "IVRHUB_DB_POOL", default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..=512))]
+    pub db_pool: u32,
+}
+
+/// Everything `serve` needs besides the database.
+#[derive(Args, Debug, Clone)]
+pub struct ServeSettings {
+    /// Address to listen on.
+    #[arg(long, env = "IVRHUB_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// When set, the webhook is (also) served at `/voicenter/<secret>`, and plain
+    /// `/voicenter` is refused: give Voicenter the URL with the secret.
+    #[arg(long, env = "IVRHUB_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<Secret>,
+
+    /// Comma-separated addresses or networks (CIDR) allowed to call the webhook; empty: anyone.
+    #[arg(long, env = "IVRHUB_WEBHOOK_ALLOW", value_delimiter = ',')]
+    pub webhook_allow: Vec<IpNet>,
+
+    /// Largest webhook body accepted, in bytes.
+    #[arg(long, env = "IVRHUB_MAX_BODY", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Hard deadline for answering one webhook request, in milliseconds
+    /// (Voicenter gives up after about 5 s).
+    #[arg(long, env = "IVRHUB_STEP_DEADLINE_MS", default_value_t = 1500, value_parser = clap::value_parser!(u64).range(50..=4000))]
+    pub step_deadline_ms: u64,
+
+    /// When the flow cannot answer (unknown DID, broken flow, database down),
+    /// connect the caller to this number instead of hanging up.
+    #[arg(long, env = "IVRHUB_FALLBACK_TARGET")]
+    pub fallback_target: Option<String>,
+
+    /// Recording played before the safe hang-up when the flow cannot answer.
+    #[arg(long, env = "IVRHUB_FALLBACK_REC")]
+    pub fallback_rec: Option<String>,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "IVRHUB_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+impl ServeSettings {
+    pub fn step_deadline(&self) -> Duration {
+        Duration::from_millis(self.step_deadline_ms)
+    }
+
+    /// Defaults as `serve` would have them with no flags and no environment.
+    pub fn for_tests() -> ServeSettings {
+        ServeSettings {
+            listen: "127.0.0.1:0".parse().expect("a literal address"),
+            webhook_secret: None,
+            webhook_allow: Vec::new(),
+            max_body_bytes: 64 * 1024,
+            step_deadline_ms: 1500,
+            fallback_target: None,
+            fallback_rec: None,
+            workers: Some(2),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let secret: Secret = "a-very-long-webhook-secret".parse().unwrap();
+        assert_eq!(format!("{secret:?}"), "***");
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        assert!("short".parse::<Secret>().is_err());
+    }
+}

@@ -1,0 +1,92 @@
+//! Database plumbing: the pool, creating a database, applying migrations.
+//!
+//! Migrations are SQL files in `migrations/`, embedded at build time and
+//! applied by refinery through tokio-postgres (refinery has no sqlx driver).
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use tokio_postgres::NoTls;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// How long a request may wait for a connection: short, so that a database
+/// that is down turns into a fast, defined answer rather than a hang.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub async fn connect_pool(url: &str, size: u32) -> Result<PgPool> {
+    let options: PgConnectOptions = url.parse().context("parsing the database URL")?;
+    let options = options.application_name("ivrhub");
+    Ok(PgPoolOptions::new()
+        .max_connections(size)
+        .min_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options))
+}
+
+/// Applies every pending migration.
+pub async fn migrate(url: &str) -> Result<()> {
+    let (mut client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .context("connecting to apply migrations")?;
+    let driver = tokio::spawn(connection);
+    let report = embedded::migrations::runner()
+        .run_async(&mut client)
+        .await
+        .context("applying migrations")?;
+    for migration in report.applied_migrations() {
+        tracing::info!(migration = %migration, "applied migration");
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
+
+/// A fingerprint of the embedded migrations (names and checksums): names the
+/// tests' template database, so a changed migration gets a fresh template.
+pub fn migrations_fingerprint() -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for migration in embedded::migrations::runner().get_migrations() {
+        migration.name().hash(&mut hasher);
+        migration.checksum().hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// Creates `name` on the server behind `maintenance_url` unless it exists,
+/// optionally as a copy of `template`.
+pub async fn create_database(
+    maintenance_url: &str,
+    name: &str,
+    template: Option<&str>,
+) -> Result<()> {
+    let (client, connection) = tokio_postgres::connect(maintenance_url, NoTls)
+        .await
+        .context("connecting to the maintenance database")?;
+    let driver = tokio::spawn(connection);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
+    if !exists {
+        let mut sql = format!("CREATE DATABASE {}", quote_ident(name));
+        if let Some(template) = template {
+            sql.push_str(&format!(" TEMPLATE {}", quote_ident(template)));
+        }
+        client
+            .batch_execute(&sql)
+            .await
+            .with_context(|| format!("creating database {name}"))?;
+    }
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
+
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,291 @@
+//! `serve --demo`: a demo tenant owning DID 0730000000 with a small but real
+//! flow. Seeding is idempotent: it rewrites the demo's nodes each time.
+//!
+//! ```text
+//! entry (rules) ── holiday ──────────────► closed (HANGUP)
+//!               ── open (all week) ──────► main (MENU)
+//! main: 1 ► sales (CALL 0501234567, failover ► sales_busy)
+//!       2 ► say_number (SAYDIGITS the caller's number, any key ► main)
+//!       3 ► english (MENU in English; 0 ► back to main in Hebrew)
+//!       9 ► voicemail (SILENTRECORD)
+//!       silence / invalid: replayed twice, then ► goodbye (HANGUP)
+//! ```
+
+use anyhow::{Result, bail};
+use chrono::{NaiveDate, NaiveTime, Weekday};
+use sqlx::PgPool;
+
+use crate::flow::model::*;
+use crate::storage::{flows, tenants};
+use crate::voicenter::types::Language;
+
+pub const DEMO_TENANT: &str = "Demo";
+pub const DEMO_DID: &str = "0730000000";
+pub const DEMO_SALES_NUMBER: &str = "0501234567";
+/// Dates on which the demo is closed (Israeli holidays of 2026-2027).
+pub const DEMO_HOLIDAYS: [(&str, &str); 4] = [
+    ("2026-09-12", "Rosh Hashanah"),
+    ("2026-09-21", "Yom Kippur"),
+    ("2027-04-22", "Passover"),
+    ("2027-06-11", "Shavuot"),
+];
+
+/// Seeds the demo tenant; returns its id.
+pub async fn seed(pool: &PgPool) -> Result<i64> {
+    let tenant_id = tenants::ensure_tenant(
+        pool,
+        &tenants::NewTenant {
+            name: DEMO_TENANT,
+            time_zone: "Asia/Jerusalem",
+            language: Language::He,
+        },
+    )
+    .await?;
+    flows::save_flow(pool, tenant_id, &nodes(), &[schedule()]).await?;
+    let recordings: Vec<(&str, &str, Option<Language>)> = RECORDINGS
+        .iter()
+        .map(|(name, text)| (*name, *text, None))
+        .collect();
+    flows::ensure_recordings(pool, tenant_id, &recordings).await?;
+    if !tenants::assign_did(pool, tenant_id, DEMO_DID, "entry", Some(Language::He)).await? {
+        bail!("DID {DEMO_DID} already belongs to another tenant; the demo was not assigned it");
+    }
+    Ok(tenant_id)
+}
+
+const RECORDINGS: [(&str, &str); 12] = [
+    (
+        "main_menu",
+        "Welcome: 1 sales, 2 your number, 3 English, 9 voicemail",
+    ),
+    (
+        "main_menu_en",
+        "English menu: 1 sales, 9 voicemail, 0 Hebrew",
+    ),
+    (
+        "invalid_choice",
+        "Sorry, that is not an option; the menu again",
+    ),
+    ("now_calling", "Connecting you to sales"),
+    (
+        "sales_busy",
+        "Sales is busy: 1 leave a message, 2 main menu",
+    ),
+    ("your_number_is", "Your number is"),
+    ("press_any_key", "Press any key for the main menu"),
+    ("leave_message", "Leave a message after the tone"),
+    ("goodbye", "Goodbye"),
+    ("closed", "We are closed today"),
+    ("blank", "Silence"),
+    ("hold_music", "Music on hold"),
+];
+
+fn schedule() -> Schedule {
+    let midnight = NaiveTime::MIN;
+    let every_day = [
+        Weekday::Sun,
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+    ];
+    Schedule {
+        key: "office".into(),
+        name: "Office hours".into(),
+        // 00:00 to 00:00: the whole day, every day.
+        hours: every_day
+            .into_iter()
+            .map(|day| OpeningHours {
+                day,
+                opens: midnight,
+                closes: midnight,
+            })
+            .collect(),
+        holidays: DEMO_HOLIDAYS
+            .iter()
+            .map(|(date, name)| Holiday {
+                date: NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("a valid literal date"),
+                name: (*name).into(),
+            })
+            .collect(),
+    }
+}
+
+fn prompt(rec: &str, loops: i64) -> Prompt {
+    Prompt {
+        rec: rec.into(),
+        loops,
+        delay: 1,
+    }
+}
+
+fn route(digits: &str, target: &str, set_language: Option<Language>) -> DtmfRoute {
+    DtmfRoute {
+        digits: digits.into(),
+        target: target.into(),
+        set_language,
+    }
+}
+
+fn menu(rec: &str, routes: Vec<DtmfRoute>, on_timeout: Option<&str>, max_retries: u32) -> Menu {
+    Menu {
+        prompt: prompt(rec, 2),
+        max_digits: 1,
+        validation: false,
+        routes,
+        on_timeout: on_timeout.map(Into::into),
+        on_invalid: None,
+        retry_rec: Some("invalid_choice".into()),
+        max_retries,
+        on_exhausted: Some("goodbye".into()),
+    }
+}
+
+fn node(key: &str, language: Option<Language>, kind: NodeKind) -> Node {
+    Node {
+        key: key.into(),
+        language,
+        kind,
+    }
+}
+
+fn nodes() -> Vec<Node> {
+    vec![
+        node(
+            "entry",
+            None,
+            NodeKind::Rules(Rules {
+                rules: vec![
+                    Rule {
+                        when: Condition::Holiday {
+                            schedule: "office".into(),
+                        },
+                        target: "closed".into(),
+                    },
+                    Rule {
+                        when: Condition::Open {
+                            schedule: "office".into(),
+                        },
+                        target: "main".into(),
+                    },
+                ],
+                default: "closed".into(),
+            }),
+        ),
+        node(
+            "closed",
+            None,
+            NodeKind::Hangup(Hangup {
+                rec: Some("closed".into()),
+                cause: Some(16),
+            }),
+        ),
+        node(
+            "goodbye",
+            None,
+            NodeKind::Hangup(Hangup {
+                rec: Some("goodbye".into()),
+                cause: Some(16),
+            }),
+        ),
+        node(
+            "main",
+            None,
+            NodeKind::Menu(menu(
+                "main_menu",
+                vec![
+                    route("1", "sales", None),
+                    route("2", "say_number", None),
+                    route("3", "english", Some(Language::En)),
+                    route("9", "voicemail", None),
+                ],
+                None,
+                2,
+            )),
+        ),
+        node(
+            "sales",
+            None,
+            NodeKind::Call(Call {
+                target: DEMO_SALES_NUMBER.into(),
+                caller_id: None,
+                caller_name: None,
+                caller_rec: Some("now_calling".into()),
+                moh_class: Some("hold_music".into()),
+                target_rec: None,
+                max_dial_secs: 30,
+                max_call_secs: 3600,
+                record: true,
+                dtmf_play: None,
+                dialstrings: Vec::new(),
+                failover: Some("sales_busy".into()),
+            }),
+        ),
+        node(
+            "sales_busy",
+            None,
+            NodeKind::Menu(menu(
+                "sales_busy",
+                vec![route("1", "voicemail", None), route("2", "main", None)],
+                Some("goodbye"),
+                1,
+            )),
+        ),
+        node(
+            "say_number",
+            None,
+            NodeKind::SayDigits(SayDigits {
+                digits: DigitsSource::CallerId,
+                intro_rec: "your_number_is".into(),
+                menu: menu(
+                    "press_any_key",
+                    vec![route("_.", "main", None)],
+                    Some("goodbye"),
+                    0,
+                ),
+            }),
+        ),
+        node(
+            "english",
+            Some(Language::En),
+            NodeKind::Menu(menu(
+                "main_menu_en",
+                vec![
+                    route("1", "sales", None),
+                    route("9", "voicemail", None),
+                    route("0", "main", Some(Language::He)),
+                ],
+                None,
+                2,
+            )),
+        ),
+        node(
+            "voicemail",
+            None,
+            NodeKind::SilentRecord(SilentRecord {
+                rec: Some("leave_message".into()),
+                max_duration_secs: Some(120),
+            }),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::validate::validate;
+
+    #[test]
+    fn the_demo_flow_is_valid() {
+        let flow = Flow {
+            time_zone: chrono_tz::Asia::Jerusalem,
+            language: Language::He,
+            nodes: nodes().into_iter().map(|n| (n.key.clone(), n)).collect(),
+            schedules: [("office".to_string(), schedule())].into_iter().collect(),
+        };
+        let issues = validate(&flow, &["entry"]);
+        assert!(issues.is_empty(), "{issues:#?}");
+    }
+}

@@ -1,0 +1,115 @@
+//! Builds the running service from settings and a database: `serve` and the
+//! integration tests go through the same code.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, web};
+use anyhow::{Context, Result};
+use sqlx::PgPool;
+
+use crate::cdr::writer::CdrWriter;
+use crate::config::ServeSettings;
+use crate::db;
+use crate::flow_cache::FlowCache;
+use crate::metrics::Metrics;
+use crate::step_log::StepLog;
+use crate::webhook::{self, WebhookState};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: PgPool,
+    step_writer: tokio::task::JoinHandle<()>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Application {
+    /// Migrates the database, loads the flows, binds the listener.
+    pub async fn build(
+        settings: ServeSettings,
+        database_url: &str,
+        pool_size: u32,
+    ) -> Result<Application> {
+        db::migrate(database_url).await?;
+        let pool = db::connect_pool(database_url, pool_size).await?;
+        let cache = Arc::new(FlowCache::new(pool.clone()));
+        if let Err(error) = cache.reload_all().await {
+            tracing::error!(%error, "flows not loaded at start; retrying on the first call");
+        }
+        let listener = Arc::clone(&cache).spawn_listener();
+        let (steps, step_writer) = StepLog::spawn(pool.clone());
+        let metrics = Arc::new(Metrics::default());
+        let workers = settings.workers;
+        let tcp = TcpListener::bind(settings.listen)
+            .with_context(|| format!("listening on {}", settings.listen))?;
+        let port = tcp.local_addr()?.port();
+        let state = web::Data::new(WebhookState {
+            cache,
+            cdrs: CdrWriter::spawn(pool.clone()),
+            steps,
+            settings: Arc::new(settings),
+            metrics,
+        });
+        let mut server = actix_web::HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .configure(webhook::configure)
+                .route("/health", web::get().to(health))
+                .route("/metrics", web::get().to(metrics_text))
+        })
+        .listen(tcp)?
+        .shutdown_timeout(10);
+        if let Some(workers) = workers {
+            server = server.workers(workers);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+            pool,
+            step_writer,
+            listener,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Serves until the server is stopped (Ctrl-C / SIGTERM), then lets the
+    /// step log write what it still holds.
+    pub async fn run_until_stopped(self) -> Result<()> {
+        self.server.await?;
+        self.listener.abort();
+        if tokio::time::timeout(Duration::from_secs(10), self.step_writer)
+            .await
+            .is_err()
+        {
+            tracing::warn!("call-step log not flushed within 10 s");
+        }
+        self.pool.close().await;
+        Ok(())
+    }
+}
+
+async fn health(state: web::Data<WebhookState>) -> HttpResponse {
+    let flows_loaded = state.cache.is_loaded();
+    let body = serde_json::json!({ "status": if flows_loaded { "ok" } else { "degraded" }, "flows_loaded": flows_loaded });
+    if flows_loaded {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn metrics_text(state: web::Data<WebhookState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render(state.steps.dropped()))
+}

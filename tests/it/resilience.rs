@@ -1,0 +1,125 @@
+//! What the caller hears when something is wrong: never silence, never a 5xx
+//! on a call step, never a hang.
+
+use std::time::{Duration, Instant};
+
+use ivrhub::voicenter::types::{Action, Encoding};
+
+use crate::harness::{TestApp, drop_database};
+use crate::voicenter_client::{Call, DEMO_DID, json_hangup};
+
+fn hangup_cause(action: &Action) -> Option<i64> {
+    match action {
+        Action::Hangup(hangup) => hangup.cause,
+        other => panic!("expected HANGUP, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_number_is_hung_up_as_unallocated() {
+    let app = TestApp::spawn().await;
+    app.with_demo().await;
+    let mut call = Call::new(&app, Encoding::XmlRpc, "unknown-did-00000000000000000001");
+    call.did = "0799999999".into();
+    let before = unknown_did_fallbacks(&app).await;
+    assert_eq!(hangup_cause(&call.step("-1", "").await.action), Some(1));
+    assert_eq!(unknown_did_fallbacks(&app).await, before + 1, "counted");
+}
+
+async fn unknown_did_fallbacks(app: &TestApp) -> u64 {
+    let metrics = app.get("/metrics").await.body;
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("ivrhub_fallbacks_total{reason=\"unknown_did\"}"))
+        .unwrap();
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_disabled_tenants_calls_are_rejected() {
+    let app = TestApp::spawn().await;
+    let tenant = app.with_demo().await;
+    ivrhub::storage::tenants::set_tenant_active(&app.pool, tenant, false)
+        .await
+        .unwrap();
+    let call = Call::new(&app, Encoding::Json, "disabled-0000000000000000000000001");
+    let answer = crate::flow_changes::eventually(
+        || call.step("-1", ""),
+        |a| !matches!(a.action, Action::Menu(_)),
+    )
+    .await;
+    assert_eq!(hangup_cause(&answer.action), Some(21));
+}
+
+#[tokio::test]
+async fn a_menu_deleted_mid_call_ends_the_call_politely() {
+    let app = TestApp::spawn().await;
+    app.with_demo().await;
+    let call = Call::new(&app, Encoding::XmlRpc, "deleted-menu-000000000000000000001");
+    assert_eq!(
+        hangup_cause(&call.step("no_such_menu~r1", "1").await.action),
+        Some(41)
+    );
+    assert!(
+        matches!(call.step("", "").await.action, Action::Menu(_)),
+        "a new call still starts"
+    );
+}
+
+#[tokio::test]
+async fn a_configured_fallback_number_takes_the_call_instead() {
+    let settings = ivrhub::config::ServeSettings {
+        fallback_target: Some("0501111111".into()),
+        ..ivrhub::config::ServeSettings::for_tests()
+    };
+    let app = TestApp::spawn_with(settings).await;
+    app.with_demo().await;
+    let mut call = Call::new(&app, Encoding::Json, "fallback-00000000000000000000000001");
+    call.did = "0799999999".into();
+    let Action::Call(fallback) = call.step("-1", "").await.action else {
+        panic!("expected CALL")
+    };
+    assert_eq!(
+        (fallback.target.as_str(), fallback.caller_id.as_str()),
+        ("0501111111", call.caller.as_str())
+    );
+}
+
+#[tokio::test]
+async fn with_the_database_gone_calls_still_flow_and_reports_ask_for_a_retry_fast() {
+    let app = TestApp::spawn().await;
+    app.with_demo().await;
+    let call = Call::new(&app, Encoding::XmlRpc, "db-down-0000000000000000000000001");
+    // Make sure the demo is in the cache before the database goes.
+    crate::flow_changes::eventually(
+        || call.step("-1", ""),
+        |a| matches!(a.action, Action::Menu(_)),
+    )
+    .await;
+    drop_database(&app.database_url).await;
+
+    // Call steps are answered from memory.
+    let started = Instant::now();
+    let answer = call.step("main", "1").await;
+    assert!(matches!(answer.action, Action::Call(_)), "{answer:?}");
+    assert!(started.elapsed() < Duration::from_millis(500));
+
+    // An end-of-call report cannot be made durable: STATUS 1, quickly, retry later.
+    let started = Instant::now();
+    let response = app
+        .post(
+            "/voicenter",
+            "application/json",
+            json_hangup(DEMO_DID, "lost00000000000000000000000000001", "ANSWER"),
+        )
+        .await;
+    let elapsed = started.elapsed();
+    assert_eq!(response.status, 503, "{}", response.body);
+    let body: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(
+        (body["STATUS"].as_i64(), body["ERROR_CODE"].as_str()),
+        (Some(1), Some("unavailable"))
+    );
+    assert_eq!(response.retry_after.as_deref(), Some("1"));
+    assert!(elapsed < Duration::from_secs(2), "answered in {elapsed:?}");
+}
