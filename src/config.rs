@@ -16,6 +16,10 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
 }
 
 impl std::fmt::Debug for Secret {
@@ -87,6 +91,19 @@ pub struct ServeSettings {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "IVRHUB_WORKERS")]
     pub workers: Option<usize>,
+
+    /// Key that signs access tokens (at least 32 characters). Unset: a random
+    /// key kept in `<data-dir>/jwt-secret`. Nodes sharing a database must share it.
+    #[arg(long, env = "IVRHUB_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// The first platform admin's email, created at start if there is no platform admin.
+    #[arg(long, env = "IVRHUB_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+
+    /// The first platform admin's password (with IVRHUB_ADMIN_EMAIL).
+    #[arg(long, env = "IVRHUB_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<Secret>,
 }
 
 impl ServeSettings {
@@ -105,6 +122,9 @@ impl ServeSettings {
             fallback_target: None,
             fallback_rec: None,
             workers: Some(2),
+            jwt_secret: Some(Secret(crate::auth::tokens::random_secret())),
+            admin_email: None,
+            admin_password: None,
         }
     }
 }

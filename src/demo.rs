@@ -30,6 +30,31 @@ pub const DEMO_HOLIDAYS: [(&str, &str); 4] = [
     ("2027-06-11", "Shavuot"),
 ];
 
+/// The demo tenant admin's login (a demo: the password is public).
+pub const DEMO_ADMIN_EMAIL: &str = "demo-admin@ivrhub.local";
+pub const DEMO_ADMIN_PASSWORD: &str = "demo-password";
+
+/// Creates the demo tenant's admin unless the account exists (its password
+/// is then left as it is).
+pub async fn seed_admin(pool: &PgPool, tenant_id: i64) -> Result<()> {
+    if crate::storage::accounts::user_by_email(pool, DEMO_ADMIN_EMAIL)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let hash = crate::auth::password::hash(DEMO_ADMIN_PASSWORD.into()).await?;
+    let user = crate::storage::accounts::NewUser {
+        tenant_id: Some(tenant_id),
+        email: DEMO_ADMIN_EMAIL,
+        name: "Demo admin",
+        role: crate::auth::Role::TenantAdmin.as_str(),
+        password_hash: &hash,
+    };
+    crate::storage::accounts::insert_user(&mut *pool.acquire().await?, &user).await?;
+    Ok(())
+}
+
 /// Seeds the demo tenant; returns its id.
 pub async fn seed(pool: &PgPool) -> Result<i64> {
     let tenant_id = tenants::ensure_tenant(

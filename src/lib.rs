@@ -1,9 +1,12 @@
 //! ivrhub: a multi-tenant backend for Voicenter's External IVR.
 
+pub mod admin;
+pub mod auth;
 pub mod cdr;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod error;
 pub mod flow;
 pub mod flow_cache;
 pub mod metrics;

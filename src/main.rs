@@ -4,6 +4,8 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use ivrhub::admin::bootstrap::{self, Bootstrap};
+use ivrhub::config::Secret;
 use ivrhub::config::{DatabaseSettings, ServeSettings};
 use ivrhub::pg_embedded::EmbeddedPostgres;
 use ivrhub::startup::Application;
@@ -37,6 +39,24 @@ enum Command {
         #[command(flatten)]
         database: DatabaseSettings,
     },
+    /// Write the OpenAPI document to openapi/openapi.json (or check it is current).
+    Openapi {
+        /// Fail if the committed file differs from what the code generates.
+        #[arg(long)]
+        check: bool,
+        #[arg(long, default_value = "openapi/openapi.json")]
+        path: std::path::PathBuf,
+    },
+    /// Create a platform admin account.
+    CreateAdmin {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[arg(long)]
+        email: String,
+        /// The password; read from IVRHUB_ADMIN_PASSWORD when not given.
+        #[arg(long, env = "IVRHUB_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
 }
 
 /// The name of the database `serve` uses on its private PostgreSQL.
@@ -61,22 +81,87 @@ async fn main() -> Result<()> {
             stop(embedded);
             result
         }
+        Command::Openapi { check, path } => openapi(check, &path),
+        Command::CreateAdmin {
+            database,
+            email,
+            password,
+        } => {
+            let (url, embedded) = database_url(&database).await?;
+            let result = async {
+                db::migrate(&url).await?;
+                let pool = db::connect_pool(&url, 2).await?;
+                bootstrap::create_platform_admin(&pool, &email, &password).await?;
+                println!("platform admin {email} created");
+                Ok(())
+            }
+            .await;
+            stop(embedded);
+            result
+        }
     }
+}
+
+fn openapi(check: bool, path: &std::path::Path) -> Result<()> {
+    let generated = ivrhub::admin::openapi().to_pretty_json()? + "\n";
+    if check {
+        let committed =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        if committed != generated {
+            anyhow::bail!(
+                "{} is out of date: run `cargo run -- openapi` and commit it",
+                path.display()
+            );
+        }
+        println!("{} is up to date", path.display());
+    } else {
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder)?;
+        }
+        std::fs::write(path, generated)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 async fn run_serve(
     database: DatabaseSettings,
-    serve: ServeSettings,
+    mut serve: ServeSettings,
     seed_demo: bool,
 ) -> Result<()> {
+    if serve.jwt_secret.is_none() {
+        serve.jwt_secret = Some(kept_jwt_secret(&database.data_dir)?);
+    }
     let (url, embedded) = database_url(&database).await?;
     let result = async {
         let listen = serve.listen;
         let secret_path = serve.webhook_secret.is_some();
+        let admin_email = serve.admin_email.clone();
+        let admin_password = serve.admin_password.clone();
         let app = Application::build(serve, &url, database.db_pool).await?;
+        let first_admin = bootstrap::ensure_first_admin(
+            app.pool(),
+            admin_email.as_deref(),
+            admin_password.as_ref().map(|p| p.expose()),
+        )
+        .await
+        .context("creating the first platform admin")?;
+        match first_admin {
+            Bootstrap::Existing => {}
+            Bootstrap::Created { email } => tracing::info!(%email, "first platform admin created"),
+            Bootstrap::Generated { email, password } => println!(
+                "\nNo platform admin existed: created one. Log in at /api/v1/auth/login with\n  email:    {email}\n  password: {password}\n(shown once; change it with POST /api/v1/me/password)\n"
+            ),
+        }
         if seed_demo {
-            demo::seed(app.pool()).await.context("seeding the demo tenant")?;
+            let tenant = demo::seed(app.pool()).await.context("seeding the demo tenant")?;
+            demo::seed_admin(app.pool(), tenant).await.context("creating the demo tenant's admin")?;
             tracing::info!(did = demo::DEMO_DID, "demo tenant ready: call the webhook with this DID");
+            println!(
+                "Demo tenant admin: email {} password {} (unless changed since)\n",
+                demo::DEMO_ADMIN_EMAIL,
+                demo::DEMO_ADMIN_PASSWORD
+            );
         }
         let base = format!("http://{}:{}", listen.ip(), app.port());
         let webhook = if secret_path { format!("{base}/voicenter/<IVRHUB_WEBHOOK_SECRET>") } else { format!("{base}/voicenter") };
@@ -84,7 +169,7 @@ async fn run_serve(
             Some(cluster) => format!("private PostgreSQL under {}", cluster.root().display()),
             None => "DATABASE_URL".to_owned(),
         };
-        tracing::info!(%webhook, health = %format!("{base}/health"), metrics = %format!("{base}/metrics"), %database, "ivrhub is serving");
+        tracing::info!(%webhook, docs = %format!("{base}/docs/"), health = %format!("{base}/health"), metrics = %format!("{base}/metrics"), %database, "ivrhub is serving");
         app.run_until_stopped().await
     }
     .await;
@@ -111,4 +196,24 @@ fn stop(embedded: Option<EmbeddedPostgres>) {
             Err(error) => tracing::error!(%error, "stopping the private PostgreSQL failed"),
         }
     }
+}
+
+/// The token-signing key kept under the data folder, made on first use.
+fn kept_jwt_secret(data_dir: &std::path::Path) -> Result<Secret> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("jwt-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(Secret::new(existing.trim().to_owned()));
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let secret = ivrhub::auth::tokens::random_secret();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(secret.as_bytes())?;
+    Ok(Secret::new(secret))
 }

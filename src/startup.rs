@@ -10,9 +10,17 @@ use actix_web::{App, HttpResponse, web};
 use anyhow::{Context, Result};
 use sqlx::PgPool;
 
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::admin::{self, ApiDoc, state::ApiState};
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::tokens::TokenKeys;
 use crate::cdr::writer::CdrWriter;
 use crate::config::ServeSettings;
 use crate::db;
+use crate::error::ApiError;
 use crate::flow_cache::FlowCache;
 use crate::metrics::Metrics;
 use crate::step_log::StepLog;
@@ -46,6 +54,20 @@ impl Application {
         let tcp = TcpListener::bind(settings.listen)
             .with_context(|| format!("listening on {}", settings.listen))?;
         let port = tcp.local_addr()?.port();
+        let secret = match &settings.jwt_secret {
+            Some(secret) => secret.expose().to_owned(),
+            None => {
+                tracing::warn!(
+                    "no IVRHUB_JWT_SECRET: tokens are signed with a random key and die with this process"
+                );
+                crate::auth::tokens::random_secret()
+            }
+        };
+        let api = web::Data::new(ApiState {
+            pool: pool.clone(),
+            tokens: TokenKeys::new(secret.as_bytes()),
+            throttle: LoginThrottle::default(),
+        });
         let state = web::Data::new(WebhookState {
             cache,
             cdrs: CdrWriter::spawn(pool.clone()),
@@ -56,9 +78,17 @@ impl Application {
         let mut server = actix_web::HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(api.clone())
                 .configure(webhook::configure)
                 .route("/health", web::get().to(health))
                 .route("/metrics", web::get().to(metrics_text))
+                .into_utoipa_app()
+                .openapi(ApiDoc::openapi())
+                .service(admin::api_scope())
+                .openapi_service(|api| SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", api))
+                .into_app()
+                .route("/docs", web::get().to(docs_redirect))
+                .default_service(web::to(not_found))
         })
         .listen(tcp)?
         .shutdown_timeout(10);
@@ -112,4 +142,15 @@ async fn metrics_text(state: web::Data<WebhookState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render(state.steps.dropped()))
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header(("location", "/docs/"))
+        .finish()
+}
+
+/// Anything unrouted: a JSON 404, never an HTML page.
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("route"))
 }

@@ -108,7 +108,7 @@ pub async fn load_flows(pool: &PgPool, scope: Scope) -> Result<LoadedFlows, sqlx
     load_schedules(&mut tx, tenant, &mut flows).await?;
 
     let dids: Vec<(String, i64, String, Option<String>)> = sqlx::query_as(
-        "SELECT did, tenant_id, entry_node, language FROM dids WHERE $1::bigint IS NULL OR tenant_id = $1",
+        "SELECT did, tenant_id, coalesce(entry_node, ''), language FROM dids WHERE $1::bigint IS NULL OR tenant_id = $1",
     )
     .bind(tenant)
     .fetch_all(&mut *tx)

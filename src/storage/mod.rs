@@ -2,6 +2,8 @@
 //! tenant first; the platform-level exceptions (the DID directory, CDRs of
 //! unknown numbers, the whole-cache reload) say so in their names.
 
+pub mod accounts;
+pub mod audit;
 pub mod cdrs;
 pub mod flows;
 pub mod steps;

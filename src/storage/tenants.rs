@@ -61,3 +61,114 @@ pub async fn assign_did(
     .await?;
     Ok(assigned.rows_affected() == 1)
 }
+
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
+pub struct TenantRow {
+    pub tenant_id: i64,
+    pub name: String,
+    pub time_zone: String,
+    pub language: String,
+    pub status: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The columns of a row, in `concat!`-able form (sqlx takes only literal SQL).
+macro_rules! tenant_columns {
+    () => {
+        "tenant_id, name, time_zone, language, status, created_at, updated_at"
+    };
+}
+
+pub async fn tenant(pool: &PgPool, tenant_id: i64) -> Result<Option<TenantRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        tenant_columns!(),
+        " FROM tenants WHERE tenant_id = $1"
+    ))
+    .bind(tenant_id)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn list_tenants(
+    pool: &PgPool,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<TenantRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        tenant_columns!(),
+        " FROM tenants WHERE tenant_id > $1 ORDER BY tenant_id LIMIT $2"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn insert_tenant(
+    conn: &mut sqlx::PgConnection,
+    tenant: &NewTenant<'_>,
+) -> Result<TenantRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "INSERT INTO tenants (name, time_zone, language) VALUES ($1, $2, $3) RETURNING ",
+        tenant_columns!(),
+        ""
+    ))
+    .bind(tenant.name)
+    .bind(tenant.time_zone)
+    .bind(tenant.language.as_str())
+    .fetch_one(conn)
+    .await
+}
+
+/// The changes a tenant update may carry; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct TenantChanges<'a> {
+    pub name: Option<&'a str>,
+    pub time_zone: Option<&'a str>,
+    pub language: Option<Language>,
+    pub active: Option<bool>,
+}
+
+pub async fn update_tenant(
+    conn: &mut sqlx::PgConnection,
+    tenant_id: i64,
+    changes: &TenantChanges<'_>,
+) -> Result<Option<TenantRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE tenants SET name = coalesce($2, name), time_zone = coalesce($3, time_zone),
+                language = coalesce($4, language), status = coalesce($5, status), updated_at = now()
+         WHERE tenant_id = $1 RETURNING ",
+        tenant_columns!(),
+        ""
+    ))
+    .bind(tenant_id)
+    .bind(changes.name)
+    .bind(changes.time_zone)
+    .bind(changes.language.map(Language::as_str))
+    .bind(
+        changes
+            .active
+            .map(|active| if active { "active" } else { "disabled" }),
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Deletes a tenant with its flows, DIDs and users. CDRs and call steps are
+/// kept for ever, so a tenant that has any cannot be deleted (disable it).
+pub async fn delete_tenant(
+    conn: &mut sqlx::PgConnection,
+    tenant_id: i64,
+) -> Result<Option<TenantRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "DELETE FROM tenants WHERE tenant_id = $1 RETURNING ",
+        tenant_columns!(),
+        ""
+    ))
+    .bind(tenant_id)
+    .fetch_optional(conn)
+    .await
+}

@@ -14,7 +14,9 @@ pub enum Encoding {
 }
 
 /// `LANGUAGE` of an answer. Accepted case-insensitively, always sent lower-case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     #[default]

@@ -1,0 +1,98 @@
+//! The REST API under `/api/v1`, JWT-protected, described by OpenAPI
+//! (utoipa). Handlers are thin: check who may act, check the body, call
+//! `storage`, record the change in the audit log.
+
+pub mod audit_api;
+pub mod auth_api;
+pub mod bootstrap;
+pub mod checks;
+pub mod extract;
+pub mod json;
+pub mod pagination;
+pub mod state;
+pub mod tenants;
+pub mod users;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::scope::Scope;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// The document's fixed parts; paths and schemas are collected from the routes.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ivrhub API",
+        description = include_str!("api_description.md"),
+        license(name = "MIT")
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Log in, refresh, log out, who am I"),
+        (name = "tenants", description = "The platform's customers (platform admins)"),
+        (name = "users", description = "A tenant's accounts (tenant admins)"),
+        (name = "audit", description = "Who changed what in a tenant's configuration"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every route of `/api/v1`.
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(auth_api::login)
+        .service(auth_api::refresh)
+        .service(auth_api::logout)
+        .service(auth_api::me)
+        .service(auth_api::change_password)
+        .service(tenants::list_tenants)
+        .service(tenants::create_tenant)
+        .service(tenants::get_tenant)
+        .service(tenants::update_tenant)
+        .service(tenants::delete_tenant)
+        .service(users::list_users)
+        .service(users::create_user)
+        .service(users::get_user)
+        .service(users::update_user)
+        .service(users::delete_user)
+        .service(audit_api::list_audit);
+}
+
+pub fn api_scope() -> Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    utoipa_actix_web::scope("/api/v1").configure(configure)
+}
+
+/// The whole OpenAPI document, as `/api/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa_actix_web::AppExt;
+    let (_, api) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(api_scope())
+        .split_for_parts();
+    api
+}

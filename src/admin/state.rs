@@ -1,0 +1,12 @@
+//! What the REST API's handlers share.
+
+use sqlx::PgPool;
+
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::tokens::TokenKeys;
+
+pub struct ApiState {
+    pub pool: PgPool,
+    pub tokens: TokenKeys,
+    pub throttle: LoginThrottle,
+}

@@ -1,0 +1,272 @@
+//! One error type for the REST API: every failure is answered as
+//! `{"error": {"code", "message", "details": [{"path", "message"}]}}` with the
+//! right status. Internal errors are logged with their cause and answered
+//! with an opaque 500.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": {"code": "validation_failed", "message": "the flow has 1 problem", "details": [{"path": "nodes.main.routes[0].target", "message": "node \"salse\" does not exist"}]}}))]
+pub struct ErrorBody {
+    pub error: ErrorContent,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorContent {
+    /// Stable, machine-readable: see the table in the API description.
+    pub code: &'static str,
+    /// For people.
+    pub message: String,
+    /// Per-field problems, when there are any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<ErrorDetail>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct ErrorDetail {
+    /// Where the problem is, e.g. `routes[2].target` or `email`.
+    pub path: String,
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Vec<ErrorDetail>,
+    retry_after_secs: Option<u64>,
+}
+
+/// The error codes of the API, with their statuses.
+pub const ERROR_CODES: [(&str, u16, &str); 12] = [
+    (
+        "bad_request",
+        400,
+        "The request is malformed: unreadable JSON, a wrong type, an unknown field, a bad parameter.",
+    ),
+    (
+        "unauthenticated",
+        401,
+        "No valid access token: missing, expired, tampered with, or for another audience.",
+    ),
+    (
+        "invalid_credentials",
+        401,
+        "Wrong email or password, or a disabled account.",
+    ),
+    (
+        "invalid_refresh_token",
+        401,
+        "The refresh token is unknown, expired, revoked or was already used.",
+    ),
+    ("forbidden", 403, "Your role may not do this."),
+    ("not_found", 404, "No such object (or not yours)."),
+    (
+        "method_not_allowed",
+        405,
+        "This path does not take this method.",
+    ),
+    (
+        "conflict",
+        409,
+        "The object already exists, or is still referenced.",
+    ),
+    ("payload_too_large", 413, "The body is too large."),
+    (
+        "validation_failed",
+        422,
+        "The request is well-formed but breaks a rule: see `details`.",
+    ),
+    (
+        "too_many_requests",
+        429,
+        "Too many failed attempts: wait `Retry-After` seconds.",
+    ),
+    (
+        "internal",
+        500,
+        "Something broke on our side; it has been logged.",
+    ),
+];
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn bad_field(path: impl Into<String>, message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        let mut error = ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message.clone());
+        error.details.push(ErrorDetail {
+            path: path.into(),
+            message,
+        });
+        error
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+    }
+
+    pub fn invalid_credentials() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "wrong email or password",
+        )
+    }
+
+    pub fn invalid_refresh_token() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_refresh_token",
+            "the refresh token is not valid; log in again",
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
+    }
+
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    pub fn conflict_with(message: impl Into<String>, details: Vec<ErrorDetail>) -> ApiError {
+        ApiError {
+            details,
+            ..ApiError::conflict(message)
+        }
+    }
+
+    pub fn validation(message: impl Into<String>, details: Vec<ErrorDetail>) -> ApiError {
+        ApiError {
+            details,
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            )
+        }
+    }
+
+    pub fn too_many_requests(retry_after_secs: u64) -> ApiError {
+        ApiError {
+            retry_after_secs: Some(retry_after_secs),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "too many failed attempts; try again later",
+            )
+        }
+    }
+
+    pub fn payload_too_large(limit: usize) -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than {limit} bytes"),
+        )
+    }
+
+    pub fn method_not_allowed() -> ApiError {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this path does not take this method",
+        )
+    }
+
+    /// Logs the cause; the client sees nothing of it.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(%cause, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    pub fn details(&self) -> &[ErrorDetail] {
+        &self.details
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = ErrorBody {
+            error: ErrorContent {
+                code: self.code,
+                message: self.message.clone(),
+                details: self.details.clone(),
+            },
+        };
+        let mut response = HttpResponse::build(self.status).json(body);
+        if let Some(value) = self
+            .retry_after_secs
+            .and_then(|secs| HeaderValue::from_str(&secs.to_string()).ok())
+        {
+            response.headers_mut().insert(RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+/// Database errors: unique and foreign-key violations are the client's
+/// conflict; anything else is ours.
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> ApiError {
+        if let sqlx::Error::Database(db) = &error {
+            match db.code().as_deref() {
+                Some("23505") => {
+                    return ApiError::conflict("an object with this name already exists");
+                }
+                Some("23503") => {
+                    return ApiError::conflict(
+                        "the object is still referenced, or refers to something missing",
+                    );
+                }
+                _ => {}
+            }
+        }
+        ApiError::internal(error)
+    }
+}
