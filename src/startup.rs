@@ -79,6 +79,8 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(api.clone())
+                .app_data(query_errors())
+                .app_data(path_errors())
                 .configure(webhook::configure)
                 .route("/health", web::get().to(health))
                 .route("/metrics", web::get().to(metrics_text))
@@ -153,4 +155,16 @@ async fn docs_redirect() -> HttpResponse {
 /// Anything unrouted: a JSON 404, never an HTML page.
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::not_found("route"))
+}
+
+/// A bad query parameter (`?limit=abc`) in the API's error shape.
+fn query_errors() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _| {
+        ApiError::bad_request(format!("bad query parameter: {error}")).into()
+    })
+}
+
+/// A path segment that is not an id (`/users/abc`): nothing there.
+fn path_errors() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_, _| ApiError::not_found("object").into())
 }

@@ -102,6 +102,22 @@ pub async fn voicenter(
     }
 }
 
+/// Anything but POST: 405 with `Allow: POST`, in the webhook's own error shape.
+pub async fn wrong_method(state: web::Data<WebhookState>) -> HttpResponse {
+    let mut response = reject(
+        &state,
+        Encoding::Json,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "the webhook takes POST only",
+    );
+    response.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static("POST"),
+    );
+    response
+}
+
 /// `GET_IVR_ACTION`: always a 200 with a valid action, within the deadline.
 async fn answer_step(
     state: &WebhookState,

@@ -29,5 +29,10 @@ pub struct WebhookState {
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/voicenter", web::post().to(handler::voicenter))
-        .route("/voicenter/{secret}", web::post().to(handler::voicenter));
+        .route("/voicenter/{secret}", web::post().to(handler::voicenter))
+        .route("/voicenter", web::route().to(handler::wrong_method))
+        .route(
+            "/voicenter/{secret}",
+            web::route().to(handler::wrong_method),
+        );
 }

@@ -1,9 +1,12 @@
 //! Integration tests: the real service over real HTTP against a real
 //! PostgreSQL, driven the way Voicenter drives it.
 
+mod api_client;
 mod harness;
 mod voicenter_client;
 
+mod api_accounts;
+mod api_auth;
 mod cdr_reports;
 mod demo_calls;
 mod flow_changes;
