@@ -40,16 +40,22 @@ impl EmbeddedPostgres {
         let root = root
             .canonicalize()
             .with_context(|| format!("resolving {}", root.display()))?;
-        if let Some(user) = &run_as {
-            give_to(&root, user)?;
-        }
+        check_folder_name(&root)?;
         let mut cluster = EmbeddedPostgres {
             root,
             bin_dir,
             run_as,
             started_here: false,
         };
-        if !cluster.data_dir().join("PG_VERSION").exists() {
+        let initialised = cluster.data_dir().join("PG_VERSION").exists();
+        // Before touching anything: a cluster made by someone else is theirs.
+        if initialised {
+            cluster.check_owner()?;
+        }
+        if let Some(user) = &cluster.run_as {
+            give_to(&cluster.root, user)?;
+        }
+        if !initialised {
             cluster.initdb()?;
         }
         if !cluster.is_running() {
@@ -59,11 +65,14 @@ impl EmbeddedPostgres {
         Ok(cluster)
     }
 
-    /// A URL for `database` on this cluster, understood by sqlx and tokio-postgres.
+    /// A URL for `database` on this cluster, understood by sqlx and
+    /// tokio-postgres. The folder is percent-encoded: a space, `&`, `#`, `+`
+    /// or `%` in its name would otherwise end or change the `host` parameter.
     pub fn url(&self, database: &str) -> String {
         format!(
-            "postgresql:///{database}?host={}&port={PORT}&user={SUPERUSER}",
-            self.root.display()
+            "postgresql:///{}?host={}&port={PORT}&user={SUPERUSER}",
+            percent_encode(database),
+            percent_encode(&self.root.to_string_lossy())
         )
     }
 
@@ -103,14 +112,48 @@ impl EmbeddedPostgres {
     }
 
     fn is_running(&self) -> bool {
-        self.command("pg_ctl")
+        let running = self
+            .command("pg_ctl")
             .arg("status")
             .arg("-D")
             .arg(self.data_dir())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-            .is_ok_and(|status| status.success())
+            .is_ok_and(|status| status.success());
+        if running && self.pid_file_is_stale() {
+            // After a crash or a reboot, the PID in postmaster.pid may now
+            // belong to another program: pg_ctl then reports a server that is
+            // not there, and PostgreSQL itself refuses to start ("lock file
+            // already exists") until the file is removed. It is not ours any more.
+            let pid_file = self.data_dir().join("postmaster.pid");
+            tracing::warn!(file = %pid_file.display(), "stale PostgreSQL pid file (its process is not PostgreSQL); removing it");
+            if let Err(error) = std::fs::remove_file(&pid_file) {
+                tracing::warn!(%error, "removing the stale pid file failed");
+                return true;
+            }
+            return false;
+        }
+        running
+    }
+
+    /// True when `postmaster.pid` names a live process that is not
+    /// PostgreSQL (Linux: `/proc/<pid>/comm`; elsewhere we cannot tell).
+    fn pid_file_is_stale(&self) -> bool {
+        let Ok(pid_file) = std::fs::read_to_string(self.data_dir().join("postmaster.pid")) else {
+            return false;
+        };
+        let Some(pid) = pid_file
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse::<u32>().ok())
+        else {
+            return false;
+        };
+        match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+            Ok(name) => !matches!(name.trim(), "postgres" | "postmaster"),
+            Err(_) => false,
+        }
     }
 
     fn initdb(&self) -> Result<()> {
@@ -132,12 +175,56 @@ impl EmbeddedPostgres {
         Ok(())
     }
 
+    /// A data folder made by someone else (another user, or a run as root
+    /// when we are not) cannot be started: say so instead of letting
+    /// `pg_ctl` fail with a log we may not be able to read.
+    fn check_owner(&self) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let data = self.data_dir();
+        let owner = std::fs::metadata(&data)
+            .with_context(|| format!("reading {}", data.display()))?
+            .uid();
+        let server_uid = match &self.run_as {
+            Some(user) => user.uid,
+            None => Uid::effective(),
+        };
+        if owner != server_uid.as_raw() {
+            let name = |uid: u32| {
+                User::from_uid(Uid::from_raw(uid))
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| format!("uid {uid}"), |user| user.name)
+            };
+            bail!(
+                "{} belongs to {}, but PostgreSQL would run as {}: start ivrhub as that user, \
+                 give the folder to {} (chown -R), or use another IVRHUB_DATA_DIR",
+                data.display(),
+                name(owner),
+                name(server_uid.as_raw()),
+                name(server_uid.as_raw()),
+            );
+        }
+        Ok(())
+    }
+
     fn pg_ctl_start(&self) -> Result<()> {
-        // Unix socket only, in our folder; settings sized for a small private server.
+        // Unix socket only, in our folder; settings sized for a small private
+        // server. pg_ctl hands these options to a shell, and PostgreSQL reads
+        // the socket folder as a list: quote it for both.
         let options = format!(
             "-c listen_addresses='' -k {} -p {PORT} -c max_connections=300 -c shared_buffers=256MB -c fsync=on",
-            self.root.display()
+            shell_quote(&format!("\"{}\"", self.root.to_string_lossy()))
         );
+        // pg_ctl's own complaints (a log it cannot open...) go to a file,
+        // not a pipe: see below.
+        let complaints_path = std::env::temp_dir().join(format!(
+            "ivrhub-pg_ctl-{}-{:?}.err",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let complaints = std::fs::File::create(&complaints_path)
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::null());
         let status = self
             .command("pg_ctl")
             .arg("start")
@@ -151,14 +238,18 @@ impl EmbeddedPostgres {
             // reading them to the end (a CI runner) would wait for ever.
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(complaints)
             .status()
-            .context("running pg_ctl start")?;
+            .context("running pg_ctl start");
+        let complained = std::fs::read_to_string(&complaints_path).unwrap_or_default();
+        let _ = std::fs::remove_file(&complaints_path);
+        let status = status?;
         if !status.success() {
             let log = std::fs::read_to_string(self.log_file()).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(15).collect();
             bail!(
-                "pg_ctl start failed ({status}); end of {}:\n{}",
+                "pg_ctl start failed ({status}): {}\nend of {}:\n{}",
+                complained.trim(),
                 self.log_file().display(),
                 tail.into_iter().rev().collect::<Vec<_>>().join("\n")
             );
@@ -219,6 +310,55 @@ fn find_bin_dir() -> Result<PathBuf> {
     )
 }
 
+/// What a folder name must not contain: pg_ctl puts it between double
+/// quotes in a shell command (`"`, `$`, `` ` ``, `\` would escape them), and
+/// the URL and the socket path need text. A socket path is also limited to
+/// 107 bytes by the kernel.
+fn check_folder_name(root: &Path) -> Result<()> {
+    let Some(text) = root.to_str() else {
+        bail!(
+            "{} is not valid UTF-8: choose another IVRHUB_DATA_DIR",
+            root.display()
+        );
+    };
+    if let Some(bad) = text
+        .chars()
+        .find(|c| matches!(c, '"' | '$' | '`' | '\\') || c.is_control())
+    {
+        bail!(
+            "PostgreSQL cannot be started under {text}: pg_ctl cannot quote the character {bad:?}; \
+             choose another IVRHUB_DATA_DIR (or set DATABASE_URL)"
+        );
+    }
+    let socket = format!("{text}/.s.PGSQL.{PORT}");
+    if socket.len() > 107 {
+        bail!(
+            "PostgreSQL's socket {socket} would be {} bytes long, more than the 107 the system allows: \
+             choose a shorter IVRHUB_DATA_DIR (or set DATABASE_URL)",
+            socket.len()
+        );
+    }
+    Ok(())
+}
+
+/// `text` with everything but unreserved characters and `/` percent-encoded.
+fn percent_encode(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+/// One word for `sh`, whatever it contains.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
 /// PostgreSQL refuses to run as root: then we run it as `postgres`.
 fn postgres_user_if_root() -> Result<Option<User>> {
     if !Uid::effective().is_root() {
@@ -249,4 +389,64 @@ fn give_to(root: &Path, user: &User) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(root: &str) -> EmbeddedPostgres {
+        EmbeddedPostgres {
+            root: PathBuf::from(root),
+            bin_dir: PathBuf::new(),
+            run_as: None,
+            started_here: false,
+        }
+    }
+
+    /// Both drivers read the folder back exactly, whatever its name.
+    #[test]
+    fn the_url_carries_any_folder_name() {
+        for root in [
+            "/srv/ivrhub/var/postgres",
+            "/tmp/pg dir&x=1#y?z+%20'q",
+            "/home/דני/ivrhub;var",
+        ] {
+            let url = cluster(root).url("ivrhub");
+            let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+            assert_eq!(
+                options.get_socket().map(|p| p.to_str().unwrap()),
+                Some(root),
+                "{url}"
+            );
+            assert_eq!(options.get_database(), Some("ivrhub"), "{url}");
+            assert_eq!(options.get_username(), SUPERUSER, "{url}");
+            let config: tokio_postgres::Config = url.parse().unwrap();
+            assert_eq!(
+                config.get_hosts(),
+                &[tokio_postgres::config::Host::Unix(PathBuf::from(root))],
+                "{url}"
+            );
+            assert_eq!(config.get_dbname(), Some("ivrhub"));
+            assert_eq!(config.get_ports(), &[PORT]);
+        }
+    }
+
+    #[test]
+    fn folder_names_pg_ctl_cannot_quote_are_refused_clearly() {
+        for root in ["/tmp/a\"b", "/tmp/$HOME", "/tmp/a`b", "/tmp/a\\b"] {
+            let error = check_folder_name(Path::new(root)).unwrap_err().to_string();
+            assert!(error.contains("cannot quote"), "{root}: {error}");
+        }
+        let deep = format!("/tmp/{}", "d".repeat(100));
+        let error = check_folder_name(Path::new(&deep)).unwrap_err().to_string();
+        assert!(error.contains("more than the 107"), "{error}");
+        check_folder_name(Path::new("/tmp/pg dir&x=1#y?z+%20'q")).unwrap();
+    }
+
+    #[test]
+    fn shell_quoting_keeps_one_word() {
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
 }

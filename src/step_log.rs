@@ -1,7 +1,9 @@
 //! The call-steps log, written in the background: a step is queued without
 //! waiting (the caller's answer never waits for the log) and written in
 //! batches. If the database falls behind and the queue fills, steps are
-//! dropped and counted rather than slowing calls down.
+//! dropped and counted rather than slowing calls down; steps the database
+//! could not take are counted the same way. A row the database refuses costs
+//! only itself: a refused batch is split until the culprit is alone.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,14 +30,9 @@ impl StepLog {
     /// `StepLog` clone is dropped.
     pub fn spawn(pool: PgPool) -> (StepLog, tokio::task::JoinHandle<()>) {
         let (queue, receiver) = mpsc::channel(QUEUE);
-        let writer = tokio::spawn(write_steps(pool, receiver));
-        (
-            StepLog {
-                queue,
-                dropped: Arc::new(AtomicU64::new(0)),
-            },
-            writer,
-        )
+        let dropped = Arc::new(AtomicU64::new(0));
+        let writer = tokio::spawn(write_steps(pool, receiver, Arc::clone(&dropped)));
+        (StepLog { queue, dropped }, writer)
     }
 
     pub fn record(&self, step: NewStep) {
@@ -44,12 +41,13 @@ impl StepLog {
         }
     }
 
+    /// Steps never logged: the queue was full, or the database did not take them.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 }
 
-async fn write_steps(pool: PgPool, mut receiver: mpsc::Receiver<NewStep>) {
+async fn write_steps(pool: PgPool, mut receiver: mpsc::Receiver<NewStep>, dropped: Arc<AtomicU64>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let linger_until = tokio::time::Instant::now() + LINGER;
@@ -61,9 +59,45 @@ async fn write_steps(pool: PgPool, mut receiver: mpsc::Receiver<NewStep>) {
                 Ok(_) => {}
             }
         }
-        if let Err(error) = insert_steps(&pool, &batch).await {
-            tracing::error!(%error, size = batch.len(), "call steps not logged");
-        }
+        let lost = write_isolating(&pool, &batch).await;
+        dropped.fetch_add(lost, Ordering::Relaxed);
         batch.clear();
     }
+}
+
+/// Writes `batch`; when the database refuses a part for something a row
+/// carries, writes its halves separately, down to single rows, so that only
+/// the refused rows are lost (k bad rows cost about 2·k·log₂(n) statements).
+/// Returns how many steps were not written.
+async fn write_isolating(pool: &PgPool, batch: &[NewStep]) -> u64 {
+    let mut pending = vec![batch];
+    let mut lost = 0;
+    while let Some(part) = pending.pop() {
+        match insert_steps(pool, part).await {
+            Ok(()) => {}
+            Err(sqlx::Error::Database(error)) if part.len() > 1 && blames_a_row(&*error) => {
+                let (first, second) = part.split_at(part.len() / 2);
+                // In order: the first half is popped first.
+                pending.push(second);
+                pending.push(first);
+            }
+            Err(error) => {
+                tracing::error!(%error, size = part.len(), "call steps not logged");
+                lost += part.len() as u64;
+            }
+        }
+    }
+    lost
+}
+
+/// Errors caused by the data of some row (SQLSTATE classes 22 "data
+/// exception", 23 "integrity constraint violation", 54 "program limit
+/// exceeded", e.g. an index row too large), as opposed to the database
+/// itself failing, where splitting the batch would only repeat the failure.
+fn blames_a_row(error: &dyn sqlx::error::DatabaseError) -> bool {
+    error.code().is_some_and(|code| {
+        ["22", "23", "54"]
+            .iter()
+            .any(|class| code.starts_with(class))
+    })
 }

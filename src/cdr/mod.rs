@@ -43,6 +43,12 @@ fn epoch_to_time(epoch: Option<i64>) -> Option<DateTime<Utc>> {
         .and_then(|secs| DateTime::from_timestamp(secs, 0))
 }
 
+/// A duration, unless it is negative (no call lasts -7 s; a report's averages
+/// must not count it). The raw payload keeps what was sent.
+fn seconds(secs: Option<i64>) -> Option<i64> {
+    secs.filter(|secs| *secs >= 0)
+}
+
 impl From<HangupReport> for NewCdr {
     fn from(report: HangupReport) -> NewCdr {
         NewCdr {
@@ -53,8 +59,8 @@ impl From<HangupReport> for NewCdr {
             did: report.did,
             caller_id: report.caller_id,
             target: report.target,
-            duration_secs: report.duration_secs,
-            dial_secs: report.dial_secs,
+            duration_secs: seconds(report.duration_secs),
+            dial_secs: seconds(report.dial_secs),
             status: report.status,
             raw: report.raw,
         }
@@ -82,6 +88,14 @@ mod tests {
         }
         assert_eq!(cause_for_status("BUSY"), Some(17));
         assert_eq!(cause_for_status("SOMETHING-NEW"), None);
+    }
+
+    #[test]
+    fn negative_durations_are_not_values() {
+        assert_eq!(seconds(Some(-7)), None);
+        assert_eq!(seconds(Some(0)), Some(0));
+        assert_eq!(seconds(Some(125)), Some(125));
+        assert_eq!(seconds(None), None);
     }
 
     #[test]

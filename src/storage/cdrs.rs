@@ -22,9 +22,92 @@ pub struct NewCdr {
     pub raw: serde_json::Value,
 }
 
+impl NewCdr {
+    fn has_nul(&self) -> bool {
+        [
+            &self.call_id,
+            &self.did,
+            &self.caller_id,
+            &self.target,
+            &self.status,
+        ]
+        .iter()
+        .any(|text| text.contains('\0'))
+            || json_has_nul(&self.raw)
+    }
+
+    fn without_nul(mut self) -> NewCdr {
+        for text in [
+            &mut self.call_id,
+            &mut self.did,
+            &mut self.caller_id,
+            &mut self.target,
+            &mut self.status,
+        ] {
+            without_nul(text);
+        }
+        json_without_nul(&mut self.raw);
+        self
+    }
+}
+
+/// PostgreSQL's `text` and `jsonb` cannot hold U+0000 (a request can: JSON
+/// `"\u0000"`, a raw NUL byte in XML). A NUL is stored as U+FFFD, the
+/// replacement character, rather than have the database refuse the row (and
+/// with it, in a batch statement, every row it travels with).
+pub(crate) fn without_nul(text: &mut String) {
+    if text.contains('\0') {
+        *text = text.replace('\0', "\u{FFFD}");
+    }
+}
+
+fn json_has_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(json_has_nul),
+        Value::Object(members) => members
+            .iter()
+            .any(|(name, value)| name.contains('\0') || json_has_nul(value)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+/// [`without_nul`] for every string of a JSON document, member names included.
+fn json_without_nul(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => without_nul(text),
+        Value::Array(items) => items.iter_mut().for_each(json_without_nul),
+        Value::Object(members) => {
+            if members.keys().any(|name| name.contains('\0')) {
+                *members = std::mem::take(members)
+                    .into_iter()
+                    .map(|(mut name, value)| {
+                        without_nul(&mut name);
+                        (name, value)
+                    })
+                    .collect();
+            }
+            members.values_mut().for_each(json_without_nul);
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 /// Inserts a batch in one statement (one commit). Duplicates, within the batch
 /// or with rows already stored, are skipped: retries never double-count.
+/// Rows go in in key order, so that concurrent batches holding the same calls
+/// wait for each other instead of deadlocking (each holding a key the other
+/// needs).
 pub async fn insert_cdrs(pool: &PgPool, batch: &[NewCdr]) -> Result<(), sqlx::Error> {
+    let cleaned: Vec<NewCdr>;
+    let batch = if batch.iter().any(NewCdr::has_nul) {
+        cleaned = batch.iter().cloned().map(NewCdr::without_nul).collect();
+        &cleaned[..]
+    } else {
+        batch
+    };
     sqlx::query(
         "WITH input AS (
              SELECT * FROM jsonb_to_recordset($1) AS t(
@@ -37,6 +120,7 @@ pub async fn insert_cdrs(pool: &PgPool, batch: &[NewCdr]) -> Result<(), sqlx::Er
              SELECT d.tenant_id, i.call_id, i.did, i.caller_id, i.target, i.call_time, i.call_start,
                     i.duration_secs, i.dial_secs, i.status, i.cause, i.raw
              FROM input i JOIN dids d ON d.did = i.did
+             ORDER BY d.tenant_id, i.call_id
              ON CONFLICT (tenant_id, call_id) DO NOTHING
          )
          INSERT INTO orphan_cdrs (call_id, did, caller_id, target, call_time, call_start,
@@ -44,10 +128,44 @@ pub async fn insert_cdrs(pool: &PgPool, batch: &[NewCdr]) -> Result<(), sqlx::Er
          SELECT i.call_id, i.did, i.caller_id, i.target, i.call_time, i.call_start,
                 i.duration_secs, i.dial_secs, i.status, i.cause, i.raw
          FROM input i WHERE NOT EXISTS (SELECT 1 FROM dids d WHERE d.did = i.did)
+         ORDER BY i.call_id
          ON CONFLICT (call_id) DO NOTHING",
     )
     .bind(sqlx::types::Json(batch))
     .execute(pool)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_characters_become_replacement_characters_everywhere() {
+        let cdr = NewCdr {
+            call_id: "a\0b".into(),
+            did: "073".into(),
+            caller_id: "\0".into(),
+            target: String::new(),
+            call_time: None,
+            call_start: None,
+            duration_secs: None,
+            dial_secs: None,
+            status: "ANSWER".into(),
+            cause: Some(16),
+            raw: serde_json::json!({"K\0": ["x\0", {"y": "\0\0"}], "n": 1}),
+        };
+        assert!(cdr.has_nul());
+        let clean = cdr.without_nul();
+        assert!(!clean.has_nul());
+        assert_eq!(
+            (clean.call_id.as_str(), clean.caller_id.as_str()),
+            ("a\u{FFFD}b", "\u{FFFD}")
+        );
+        assert_eq!(
+            clean.raw,
+            serde_json::json!({"K\u{FFFD}": ["x\u{FFFD}", {"y": "\u{FFFD}\u{FFFD}"}], "n": 1})
+        );
+    }
 }

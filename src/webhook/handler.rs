@@ -1,9 +1,10 @@
 //! `POST /voicenter[/{secret}]`: one call step or one end-of-call report.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
+use tokio::time::Instant;
 
 use super::WebhookState;
 use super::body::{BodyError, read_limited};
@@ -14,44 +15,30 @@ use crate::flow_cache::Lookup;
 use crate::metrics::FallbackReason;
 use crate::storage::steps::NewStep;
 use crate::voicenter::types::{
-    DecodeErrorCode, Encoding, HangupReport, IvrActionRequest, IvrAnswer, Request,
+    DecodeError, DecodeErrorCode, Encoding, HangupReport, IvrActionRequest, IvrAnswer, Request,
 };
 use crate::voicenter::{
     decode_request, detect_encoding, encode_answer, encode_error, encode_hangup_ack,
 };
+
+/// The longest `IVR_UNIQUE_ID` accepted, in characters (the spec's are 32).
+/// It is the key of CDRs and of the step log: a value of kilobytes cannot be
+/// indexed, and such a report would be answered 503 (retry) for ever.
+pub const MAX_CALL_ID_CHARS: usize = 128;
+/// The longest `DID` accepted, in characters (the DID directory holds at most 32).
+pub const MAX_DID_CHARS: usize = 64;
 
 pub async fn voicenter(
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<WebhookState>,
 ) -> HttpResponse {
-    let content_type = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let guessed = detect_encoding(&[], content_type);
-    let peer = request.peer_addr().map(|addr| addr.ip());
-    match guard::check(&state.settings, request.match_info().get("secret"), peer) {
-        Ok(()) => {}
-        Err(Refusal::NotFound) => {
-            return reject(
-                &state,
-                guessed,
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no webhook here",
-            );
-        }
-        Err(Refusal::Forbidden) => {
-            tracing::warn!(?peer, "webhook call from an address not allowed");
-            return reject(
-                &state,
-                guessed,
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "this address may not call the webhook",
-            );
-        }
+    // The deadline covers the whole request, reading the body included: a
+    // body that trickles in (or never ends) must not hold the request open.
+    let deadline = Instant::now() + state.settings.step_deadline();
+    let guessed = guessed_encoding(&request);
+    if let Some(refused) = refusal(&request, &state) {
+        return refused;
     }
     let declared = request
         .headers()
@@ -59,9 +46,10 @@ pub async fn voicenter(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
     let limit = state.settings.max_body_bytes;
-    let body = match read_limited(payload, declared, limit).await {
-        Ok(body) => body,
-        Err(BodyError::TooLarge) => {
+    let body = match tokio::time::timeout_at(deadline, read_limited(payload, declared, limit)).await
+    {
+        Ok(Ok(body)) => body,
+        Ok(Err(BodyError::TooLarge)) => {
             let message = format!("the body is larger than {limit} bytes");
             return reject(
                 &state,
@@ -71,7 +59,7 @@ pub async fn voicenter(
                 &message,
             );
         }
-        Err(BodyError::Broken) => {
+        Ok(Err(BodyError::Broken)) => {
             return reject(
                 &state,
                 guessed,
@@ -80,11 +68,39 @@ pub async fn voicenter(
                 "the body could not be read",
             );
         }
+        Err(_) => {
+            tracing::info!(peer = ?request.peer_addr(), "webhook body not received within the deadline");
+            let message = format!(
+                "the body did not arrive within {} ms",
+                state.settings.step_deadline_ms
+            );
+            let mut response = reject(
+                &state,
+                guessed,
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                &message,
+            );
+            // The rest of the body may still be on its way: this connection is done.
+            response
+                .head_mut()
+                .set_connection_type(ConnectionType::Close);
+            return response;
+        }
     };
-    let encoding = detect_encoding(&body, content_type);
-    match decode_request(&body, limit) {
-        Ok((encoding, Request::IvrAction(step))) => answer_step(&state, encoding, step).await,
-        Ok((encoding, Request::Hangup(report))) => store_report(&state, encoding, report).await,
+    let encoding = detect_encoding(&body, guessed_content_type(&request));
+    let decoded = decode_request(&body, limit).and_then(|(encoding, request)| {
+        within_limits(&request)
+            .map(|()| (encoding, request))
+            .map_err(|error| (encoding, error))
+    });
+    match decoded {
+        Ok((encoding, Request::IvrAction(step))) => {
+            answer_step(&state, encoding, step, deadline).await
+        }
+        Ok((encoding, Request::Hangup(report))) => {
+            store_report(&state, encoding, report, deadline).await
+        }
         Err((_, error)) => {
             tracing::info!(code = %error.code, message = %error.message, "webhook request refused");
             let status = match error.code {
@@ -102,11 +118,75 @@ pub async fn voicenter(
     }
 }
 
-/// Anything but POST: 405 with `Allow: POST`, in the webhook's own error shape.
-pub async fn wrong_method(state: web::Data<WebhookState>) -> HttpResponse {
+fn guessed_content_type(request: &HttpRequest) -> Option<&str> {
+    request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// The encoding of an answer given before the body is read: from `Content-Type`.
+fn guessed_encoding(request: &HttpRequest) -> Encoding {
+    detect_encoding(&[], guessed_content_type(request))
+}
+
+/// The secret and the allow-list: the refusal to send, if any.
+fn refusal(request: &HttpRequest, state: &WebhookState) -> Option<HttpResponse> {
+    let peer = request.peer_addr().map(|addr| addr.ip());
+    let guessed = guessed_encoding(request);
+    match guard::check(&state.settings, request.match_info().get("secret"), peer) {
+        Ok(()) => None,
+        Err(Refusal::NotFound) => Some(reject(
+            state,
+            guessed,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no webhook here",
+        )),
+        Err(Refusal::Forbidden) => {
+            tracing::warn!(?peer, "webhook call from an address not allowed");
+            Some(reject(
+                state,
+                guessed,
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this address may not call the webhook",
+            ))
+        }
+    }
+}
+
+/// Identifiers that are keys in the database must fit its indexes.
+fn within_limits(request: &Request) -> Result<(), DecodeError> {
+    let (did, call_id) = match request {
+        Request::IvrAction(step) => (&step.did, &step.call_id),
+        Request::Hangup(report) => (&report.did, &report.call_id),
+    };
+    for (name, value, max) in [
+        ("IVR_UNIQUE_ID", call_id, MAX_CALL_ID_CHARS),
+        ("DID", did, MAX_DID_CHARS),
+    ] {
+        if value.chars().nth(max).is_some() {
+            return Err(DecodeError::new(
+                DecodeErrorCode::InvalidField,
+                format!("{name} is longer than {max} characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Anything but POST: 405 with `Allow: POST`, in the webhook's own error
+/// shape and the encoding `Content-Type` names. The secret and the
+/// allow-list are checked first, so a wrong method tells a stranger no more
+/// than a wrong secret does.
+pub async fn wrong_method(request: HttpRequest, state: web::Data<WebhookState>) -> HttpResponse {
+    if let Some(refused) = refusal(&request, &state) {
+        return refused;
+    }
     let mut response = reject(
         &state,
-        Encoding::Json,
+        guessed_encoding(&request),
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "the webhook takes POST only",
@@ -123,9 +203,9 @@ async fn answer_step(
     state: &WebhookState,
     encoding: Encoding,
     step: IvrActionRequest,
+    deadline: Instant,
 ) -> HttpResponse {
-    let deadline = state.settings.step_deadline();
-    let answer = match tokio::time::timeout(deadline, state.cache.lookup(&step.did)).await {
+    let answer = match tokio::time::timeout_at(deadline, state.cache.lookup(&step.did)).await {
         Ok(Lookup::Found(entry, tenant)) if tenant.active => {
             let decision = decide(&tenant.flow, &entry, &step, Utc::now());
             let answer = match &decision.problem {
@@ -200,13 +280,11 @@ async fn store_report(
     state: &WebhookState,
     encoding: Encoding,
     report: HangupReport,
+    deadline: Instant,
 ) -> HttpResponse {
     let call_id = report.call_id.clone();
-    match state
-        .cdrs
-        .store(report.into(), state.settings.step_deadline())
-        .await
-    {
+    let budget = deadline.saturating_duration_since(Instant::now());
+    match state.cdrs.store(report.into(), budget).await {
         Ok(()) => {
             state
                 .metrics

@@ -170,3 +170,216 @@ async fn numbers_sent_as_strings_and_missing_fields_are_accepted() {
         ("", "", None)
     );
 }
+
+#[derive(Debug, sqlx::FromRow, PartialEq)]
+struct Exact {
+    call_id: String,
+    caller_id: String,
+    target: String,
+    status: String,
+    cause: Option<i16>,
+    duration_secs: Option<i64>,
+    call_start_epoch: Option<i64>,
+    raw: serde_json::Value,
+}
+
+/// Every odd input the codec accepts lands in the row exactly as documented.
+#[tokio::test]
+async fn hebrew_odd_numbers_and_duplicate_keys_are_stored_as_documented() {
+    let app = TestApp::spawn().await;
+    app.with_demo().await;
+    let post = |body: String| app.post("/voicenter", "application/json", body);
+    let accepted = [
+        // Hebrew everywhere, whitespace inside the call id.
+        r#"{"METHOD":"HANGUP_CALL","DATA":{"DID":"0730000000","IVR_UNIQUE_ID":"heb 00\n01","CALLER_ID":"שלום","TARGET":"יעד","CALL_STATUS":"עונה"}}"#.to_owned(),
+        // Duplicate keys: the last one wins, names compared case-insensitively.
+        r#"{"METHOD":"HANGUP_CALL","DATA":{"DID":"0730000000","IVR_UNIQUE_ID":"dup-a","IVR_UNIQUE_ID":"dup-b","CALL_STATUS":"BUSY","call_status":"ANSWER"}}"#.to_owned(),
+        // -0 is 0; negative durations and epochs are not stored as values (raw keeps them).
+        r#"{"METHOD":"HANGUP_CALL","DATA":{"DID":"0730000000","IVR_UNIQUE_ID":"minus-zero","CALL_DURATION":-0}}"#.to_owned(),
+        r#"{"METHOD":"HANGUP_CALL","DATA":{"DID":"0730000000","IVR_UNIQUE_ID":"negative","CALL_DURATION":-7,"CALL_START_EPOCH":-5}}"#.to_owned(),
+        // A 10 KB status is kept whole.
+        format!(r#"{{"METHOD":"HANGUP_CALL","DATA":{{"DID":"0730000000","IVR_UNIQUE_ID":"long-status","CALL_STATUS":"{}"}}}}"#, "b".repeat(10_000)),
+    ];
+    for body in accepted {
+        let response = post(body).await;
+        assert_eq!(response.status, 200, "{}", response.body);
+    }
+    for number in ["1e400", "9999999999999999999999", "4.5"] {
+        let body = format!(
+            r#"{{"METHOD":"HANGUP_CALL","DATA":{{"DID":"0730000000","IVR_UNIQUE_ID":"n","CALL_DURATION":{number}}}}}"#
+        );
+        let response = post(body).await;
+        assert_eq!(response.status, 400, "{number}: {}", response.body);
+        let value: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+        assert_eq!(
+            (
+                value["ERROR_CODE"].as_str(),
+                value["ERROR_MESSAGE"].as_str()
+            ),
+            (
+                Some("invalid_field"),
+                Some("CALL_DURATION must be an integer, got a double")
+            ),
+            "{number}"
+        );
+    }
+    let rows: Vec<Exact> = sqlx::query_as(
+        "SELECT call_id, caller_id, target, status, cause, duration_secs,
+                extract(epoch FROM call_start)::bigint AS call_start_epoch, raw
+         FROM cdrs ORDER BY call_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let row = |call_id: &str| {
+        rows.iter()
+            .find(|r| r.call_id == call_id)
+            .unwrap_or_else(|| panic!("{call_id} in {rows:?}"))
+    };
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    let hebrew = row("heb0001");
+    assert_eq!(
+        (
+            hebrew.caller_id.as_str(),
+            hebrew.target.as_str(),
+            hebrew.status.as_str(),
+            hebrew.cause
+        ),
+        ("שלום", "יעד", "עונה", None)
+    );
+    assert_eq!(
+        hebrew.raw["IVR_UNIQUE_ID"], "heb 00\n01",
+        "raw keeps what was sent"
+    );
+    let duplicate = row("dup-b");
+    assert_eq!(
+        (duplicate.status.as_str(), duplicate.cause),
+        ("ANSWER", Some(16))
+    );
+    assert_eq!(row("minus-zero").duration_secs, Some(0));
+    let negative = row("negative");
+    assert_eq!(
+        (negative.duration_secs, negative.call_start_epoch),
+        (None, None)
+    );
+    assert_eq!(
+        (
+            negative.raw["CALL_DURATION"].as_i64(),
+            negative.raw["CALL_START_EPOCH"].as_i64()
+        ),
+        (Some(-7), Some(-5))
+    );
+    assert_eq!(row("long-status").status, "B".repeat(10_000));
+}
+
+/// The single-statement insert absorbs duplicates inside one batch, across
+/// batches, and across concurrent batches.
+#[tokio::test]
+async fn duplicates_within_and_across_batches_make_one_row() {
+    use ivrhub::storage::cdrs::{NewCdr, insert_cdrs};
+    let app = TestApp::spawn().await;
+    app.with_demo().await;
+    let cdr = |call_id: &str, did: &str, status: &str| NewCdr {
+        call_id: call_id.into(),
+        did: did.into(),
+        caller_id: "0540000000".into(),
+        target: String::new(),
+        call_time: None,
+        call_start: None,
+        duration_secs: Some(1),
+        dial_secs: None,
+        status: status.into(),
+        cause: None,
+        raw: serde_json::json!({}),
+    };
+    let batch = [
+        cdr("same", DEMO_DID, "ANSWER"),
+        cdr("same", DEMO_DID, "BUSY"),
+        cdr("other", DEMO_DID, "ANSWER"),
+        cdr("orphan", "0799999999", "ANSWER"),
+        cdr("orphan", "0799999999", "BUSY"),
+    ];
+    insert_cdrs(&app.pool, &batch).await.unwrap();
+    let concurrent = (0..8).map(|_| insert_cdrs(&app.pool, &batch));
+    for result in futures_util::future::join_all(concurrent).await {
+        result.unwrap();
+    }
+    let counts: (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM cdrs), (SELECT count(*) FROM orphan_cdrs)")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(counts, (2, 1));
+}
+
+/// Two batches holding the same calls in opposite orders used to deadlock:
+/// each waits for a key the other inserted; PostgreSQL aborts one after a
+/// second, and every report of that batch is answered 503. Rows are now
+/// inserted in key order, so concurrent batches take their locks in the
+/// same order.
+#[tokio::test]
+async fn batches_with_the_same_calls_in_another_order_do_not_deadlock() {
+    use ivrhub::storage::cdrs::{NewCdr, insert_cdrs};
+    let app = TestApp::spawn().await;
+    let tenant = app.with_demo().await;
+    let cdr = |call_id: &str| NewCdr {
+        call_id: call_id.into(),
+        did: DEMO_DID.into(),
+        caller_id: String::new(),
+        target: String::new(),
+        call_time: None,
+        call_start: None,
+        duration_secs: None,
+        dial_secs: None,
+        status: "ANSWER".into(),
+        cause: Some(16),
+        raw: serde_json::json!({}),
+    };
+    let insert_one = "INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, status, raw)
+                      VALUES ($1, $2, $3, '', '', 'BUSY', '{}') ON CONFLICT DO NOTHING";
+    // Whatever order a batch arrives in (and whatever order the plan
+    // produces), it must not deadlock with a batch inserting in key order.
+    for (round, reversed) in [("a", false), ("b", true)] {
+        let x = format!("deadlock-{round}-x");
+        let y = format!("deadlock-{round}-y");
+        // The other batch: x inserted, not committed yet.
+        let mut other = app.pool.begin().await.unwrap();
+        sqlx::query(insert_one)
+            .bind(tenant)
+            .bind(&x)
+            .bind(DEMO_DID)
+            .execute(&mut *other)
+            .await
+            .unwrap();
+        let mut calls = vec![cdr(&x), cdr(&y)];
+        if reversed {
+            calls.reverse();
+        }
+        let pool = app.pool.clone();
+        let batch = tokio::spawn(async move { insert_cdrs(&pool, &calls).await });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // The other batch goes on with y.
+        sqlx::query(insert_one)
+            .bind(tenant)
+            .bind(&y)
+            .bind(DEMO_DID)
+            .execute(&mut *other)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: the other batch: {e}"));
+        other.commit().await.unwrap();
+        batch
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("round {round}: this batch: {e}"));
+    }
+    let statuses: Vec<String> = sqlx::query_scalar(
+        "SELECT status FROM cdrs WHERE call_id LIKE 'deadlock-%' ORDER BY call_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        statuses, ["BUSY"; 4],
+        "the first committed report of each call is kept"
+    );
+}

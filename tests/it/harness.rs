@@ -159,6 +159,26 @@ pub async fn fresh_database() -> String {
     database_url(&server.maintenance_url, &name)
 }
 
+/// The URL of a test database that does not exist yet (see [`create_from_template`]).
+pub async fn unused_database_url() -> String {
+    let server = server().await;
+    let name = format!(
+        "ivrhub_test_{}_{}",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, Ordering::Relaxed)
+    );
+    database_url(&server.maintenance_url, &name)
+}
+
+/// Creates the (migrated) database `url` names.
+pub async fn create_from_template(url: &str) {
+    let server = server().await;
+    let name = url.split('?').next().unwrap().rsplit('/').next().unwrap();
+    ivrhub::db::create_database(&server.maintenance_url, name, Some(&server.template))
+        .await
+        .expect("creating a test database");
+}
+
 /// Drops a test database at once, cutting its connections: the database is "down".
 pub async fn drop_database(url: &str) {
     let server = server().await;

@@ -254,3 +254,103 @@ async fn only_the_secret_path_and_allowed_addresses_reach_the_webhook() {
         (403, "forbidden")
     );
 }
+
+/// Text that does not compress (a long run of one letter would fit in an index).
+fn noise(length: usize) -> String {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..length)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect()
+}
+
+/// A call id or number of kilobytes cannot be indexed: without a limit such
+/// a report was answered 503 for ever (and such a step broke the step log).
+#[tokio::test]
+async fn overlong_call_ids_and_numbers_are_refused_by_name() {
+    let app = TestApp::spawn().await;
+    app.with_demo().await;
+    let long_id = noise(60_000);
+    let cases = [
+        (
+            json_hangup(DEMO_DID, &long_id, "ANSWER"),
+            "IVR_UNIQUE_ID is longer than 128 characters",
+        ),
+        (
+            json_hangup(
+                &noise(60_000),
+                "long-did-000000000000000000000001",
+                "ANSWER",
+            ),
+            "DID is longer than 64 characters",
+        ),
+        (
+            crate::voicenter_client::json_step(DEMO_DID, "0540000000", &long_id, "-1", ""),
+            "IVR_UNIQUE_ID is longer than 128 characters",
+        ),
+    ];
+    for (body, message) in cases {
+        let response = app.post("/voicenter", "application/json", body).await;
+        assert_eq!(
+            (response.status, json_error(&response).1.as_str()),
+            (400, "invalid_field"),
+            "{}",
+            response.body
+        );
+        let value: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+        assert_eq!(value["ERROR_MESSAGE"], message);
+    }
+    // The limits themselves are fine, and Hebrew counts in characters.
+    let longest = "א".repeat(128);
+    let response = app
+        .post(
+            "/voicenter",
+            "application/json",
+            json_hangup(DEMO_DID, &longest, "ANSWER"),
+        )
+        .await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    let stored: String = sqlx::query_scalar("SELECT call_id FROM cdrs")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, longest);
+}
+
+/// PostgreSQL's text and jsonb cannot hold U+0000: a NUL in any field made
+/// the report fail (503, retried for ever) and made the whole batch of call
+/// steps it was logged with fail. It is stored as U+FFFD instead.
+#[tokio::test]
+async fn nul_characters_are_stored_as_replacement_characters() {
+    let app = TestApp::spawn().await;
+    app.with_demo().await;
+    let json = r#"{"METHOD":"HANGUP_CALL","DATA":{"DID":"0730000000","IVR_UNIQUE_ID":"nul-json-0000000000000000000001",
+        "CALLER_ID":"054\u0000","CALL_STATUS":"ANSWER","EXTRA\u0000":"x\u0000y"}}"#;
+    let response = app.post("/voicenter", "application/json", json).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    // A raw NUL byte inside an XML-RPC value.
+    let xml = "<methodCall><methodName>HANGUP_CALL</methodName><params><param><value><struct>\
+        <member><name>DID</name><value>0730000000</value></member>\
+        <member><name>IVR_UNIQUE_ID</name><value>nul-xml-00000000000000000000001</value></member>\
+        <member><name>TARGET</name><value>05\u{0}5</value></member>\
+        </struct></value></param></params></methodCall>";
+    let response = app.post("/voicenter", "text/xml", xml).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+
+    let rows: Vec<(String, String, String, serde_json::Value)> =
+        sqlx::query_as("SELECT call_id, caller_id, target, raw FROM cdrs ORDER BY call_id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0].1.as_str(), rows[0].2.as_str()),
+        ("054\u{FFFD}", "")
+    );
+    assert_eq!(rows[0].3["EXTRA\u{FFFD}"], "x\u{FFFD}y");
+    assert_eq!(rows[1].2, "05\u{FFFD}5");
+}

@@ -7,8 +7,11 @@ mod voicenter_client;
 
 mod api_accounts;
 mod api_auth;
+mod batch_writers;
 mod cdr_reports;
 mod demo_calls;
+mod embedded_postgres;
 mod flow_changes;
 mod hostile_requests;
+mod http_edges;
 mod resilience;

@@ -123,3 +123,80 @@ async fn with_the_database_gone_calls_still_flow_and_reports_ask_for_a_retry_fas
     assert_eq!(response.retry_after.as_deref(), Some("1"));
     assert!(elapsed < Duration::from_secs(2), "answered in {elapsed:?}");
 }
+
+/// A reload that fails after a change notification used to throw the whole
+/// cache away: every call then got HANGUP 41 until the database answered
+/// again, although the flows in memory were fine. Now the last flows keep
+/// answering, and the cache catches up once the database is back.
+#[tokio::test]
+async fn a_failed_reload_keeps_answering_from_the_last_flows() {
+    let app = TestApp::spawn().await;
+    let tenant = app.with_demo().await;
+    let call = Call::new(&app, Encoding::Json, "failed-reload-000000000000000000001");
+    // The flows cannot be read any more (no notification: DDL fires no trigger)...
+    sqlx::query("ALTER TABLE tenants RENAME TO tenants_away")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    // ...and a change is announced: the reload fails.
+    sqlx::query("SELECT pg_notify('ivrhub_flow_changed', $1)")
+        .bind(tenant.to_string())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        let answer = call.step("-1", "").await;
+        assert!(matches!(answer.action, Action::Menu(_)), "{answer:?}");
+    }
+    assert_eq!(app.get("/health").await.status, 200);
+
+    // The database is back: a later edit reaches the calls.
+    sqlx::query("ALTER TABLE tenants_away RENAME TO tenants")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let replacement = ivrhub::flow::model::Node {
+        key: "voicemail".into(),
+        language: None,
+        kind: ivrhub::flow::model::NodeKind::Hangup(ivrhub::flow::model::Hangup {
+            rec: None,
+            cause: Some(17),
+        }),
+    };
+    ivrhub::storage::flows::save_flow(&app.pool, tenant, &[replacement], &[])
+        .await
+        .unwrap();
+    let after = crate::flow_changes::eventually(
+        || call.step("main", "9"),
+        |a| matches!(a.action, Action::Hangup(_)),
+    )
+    .await;
+    assert_eq!(hangup_cause(&after.action), Some(17));
+}
+
+/// The flows could not be loaded at start: steps get the safe answer fast,
+/// and the first step after the database appears loads them.
+#[tokio::test]
+async fn flows_missing_at_start_are_loaded_by_the_first_step_that_can() {
+    use ivrhub::flow_cache::{FlowCache, Lookup};
+    let url = crate::harness::unused_database_url().await;
+    let pool = ivrhub::db::connect_pool(&url, 4).await.unwrap();
+    let cache = std::sync::Arc::new(FlowCache::new(pool.clone()));
+    let started = Instant::now();
+    let lookups = (0..8).map(|_| cache.lookup(DEMO_DID));
+    for lookup in futures_util::future::join_all(lookups).await {
+        assert!(matches!(lookup, Lookup::Unavailable));
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!cache.is_loaded());
+
+    crate::harness::create_from_template(&url).await;
+    ivrhub::demo::seed(&pool).await.unwrap();
+    assert!(matches!(cache.lookup(DEMO_DID).await, Lookup::Found(..)));
+    assert!(cache.is_loaded());
+}
