@@ -78,7 +78,8 @@ pub async fn seed(pool: &PgPool) -> Result<i64> {
     Ok(tenant_id)
 }
 
-const RECORDINGS: [(&str, &str); 12] = [
+/// The demo's recordings: (name, what it says).
+pub(crate) const RECORDINGS: [(&str, &str); 12] = [
     (
         "main_menu",
         "Welcome: 1 sales, 2 your number, 3 English, 9 voicemail",
@@ -176,7 +177,7 @@ fn node(key: &str, language: Option<Language>, kind: NodeKind) -> Node {
     }
 }
 
-fn nodes() -> Vec<Node> {
+pub(crate) fn nodes() -> Vec<Node> {
     vec![
         node(
             "entry",

@@ -44,7 +44,7 @@ impl Problems {
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
             })
-            && !value.chars().any(char::is_whitespace);
+            && !value.chars().any(|c| c.is_whitespace() || c.is_control());
         if !well_formed {
             self.add(path, "is not an email address");
         }

@@ -6,9 +6,14 @@ pub mod audit_api;
 pub mod auth_api;
 pub mod bootstrap;
 pub mod checks;
+pub mod dids;
 pub mod extract;
+pub mod flow_validation;
 pub mod json;
+pub mod nodes;
 pub mod pagination;
+pub mod recordings;
+pub mod schedules;
 pub mod state;
 pub mod tenants;
 pub mod users;
@@ -32,6 +37,11 @@ use utoipa_actix_web::service_config::ServiceConfig;
         (name = "tenants", description = "The platform's customers (platform admins)"),
         (name = "users", description = "A tenant's accounts (tenant admins)"),
         (name = "audit", description = "Who changed what in a tenant's configuration"),
+        (name = "dids", description = "Phone numbers: given to tenants by platform admins, pointed at an entry node by the tenant"),
+        (name = "recordings", description = "The tenant's catalogue of recordings that nodes play"),
+        (name = "nodes", description = "The nodes of the tenant's flow; every write is validated against the whole flow"),
+        (name = "schedules", description = "Weekly opening hours and holidays, for routing rules"),
+        (name = "flow", description = "The flow as a whole: validate proposed changes, or write several at once"),
     )
 )]
 pub struct ApiDoc;
@@ -71,7 +81,29 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(users::get_user)
         .service(users::update_user)
         .service(users::delete_user)
-        .service(audit_api::list_audit);
+        .service(audit_api::list_audit)
+        .service(dids::list_dids)
+        .service(dids::assign_did)
+        .service(dids::get_did)
+        .service(dids::update_did)
+        .service(dids::delete_did)
+        .service(recordings::list_recordings)
+        .service(recordings::create_recording)
+        .service(recordings::get_recording)
+        .service(recordings::update_recording)
+        .service(recordings::delete_recording)
+        .service(nodes::list_nodes)
+        .service(nodes::create_node)
+        .service(nodes::get_node)
+        .service(nodes::put_node)
+        .service(nodes::delete_node)
+        .service(schedules::list_schedules)
+        .service(schedules::create_schedule)
+        .service(schedules::get_schedule)
+        .service(schedules::put_schedule)
+        .service(schedules::delete_schedule)
+        .service(flow_validation::validate_flow)
+        .service(flow_validation::apply_changes);
 }
 
 pub fn api_scope() -> Scope<

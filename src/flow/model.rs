@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::voicenter::types::Language;
 
@@ -43,6 +44,10 @@ pub struct DidEntry {
 // No `deny_unknown_fields` here: serde does not support it together with
 // `flatten` (every node was rejected with "unknown field `kind`"). Unknown
 // fields are still rejected, by each kind's own struct.
+//
+// Its OpenAPI schema is written by hand (below): derived, it would be an
+// `allOf` of the kind's struct, whose `additionalProperties: false` (from
+// `deny_unknown_fields`) would refuse `key` and `kind` themselves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     pub key: NodeKey,
@@ -51,6 +56,121 @@ pub struct Node {
     pub language: Option<Language>,
     #[serde(flatten)]
     pub kind: NodeKind,
+}
+
+/// Documentation only: the fields every node has besides its kind's.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct NodeFields {
+    /// What Voicenter sees as `MENU`: 1 to 64 of `A-Z a-z 0-9 _ . -`, unique in the tenant.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$", example = "main")]
+    key: String,
+    /// Language of this node's prompts; absent: inherited (the caller's
+    /// choice, the DID's, the tenant's).
+    language: Option<Language>,
+}
+
+impl utoipa::PartialSchema for Node {
+    /// `oneOf` one flat object per kind: `key`, `language`, `kind` and the
+    /// kind's own fields, nothing else.
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{Object, ObjectBuilder, OneOf, Schema, Type};
+        let object = |schema: RefOr<Schema>| match schema {
+            RefOr::T(Schema::Object(object)) => object,
+            _ => Object::new(),
+        };
+        let common = object(<NodeFields as utoipa::PartialSchema>::schema());
+        let kinds = [
+            (
+                "menu",
+                "Play a recording (REC, LOOP, DELAY), collect up to SIZE digits, route by them.",
+                <Menu as utoipa::PartialSchema>::schema(),
+            ),
+            (
+                "say_digits",
+                "SAYDIGITS: say a digit string after a recording, then behave as a menu.",
+                <SayDigits as utoipa::PartialSchema>::schema(),
+            ),
+            (
+                "call",
+                "CALL: dial a destination; when the dial fails, go to `failover`.",
+                <Call as utoipa::PartialSchema>::schema(),
+            ),
+            (
+                "hangup",
+                "HANGUP: say good-bye and hang up.",
+                <Hangup as utoipa::PartialSchema>::schema(),
+            ),
+            (
+                "vo",
+                "VO: hand the call to a Voicenter IVR layer.",
+                <Vo as utoipa::PartialSchema>::schema(),
+            ),
+            (
+                "silent_record",
+                "SILENTRECORD: answer and record (voicemail).",
+                <SilentRecord as utoipa::PartialSchema>::schema(),
+            ),
+            (
+                "rules",
+                "Routing rules, resolved on our side: the first rule whose condition holds wins, else `default`.",
+                <Rules as utoipa::PartialSchema>::schema(),
+            ),
+        ];
+        let mut one_of = OneOf::new();
+        for (kind, description, schema) in kinds {
+            let mut object = object(schema);
+            let tag = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([kind]))
+                .build();
+            object.properties.insert("kind".into(), tag.into());
+            for (name, property) in &common.properties {
+                object.properties.insert(name.clone(), property.clone());
+            }
+            object
+                .required
+                .splice(0..0, ["key".to_owned(), "kind".to_owned()]);
+            object.title = Some(kind.into());
+            object.description = Some(description.into());
+            one_of.items.push(object.into());
+        }
+        one_of.description = Some(
+            "A node of the flow: `key`, `kind`, and the fields of that kind (no others).".into(),
+        );
+        one_of.example = Some(serde_json::json!({
+            "key": "main", "kind": "menu",
+            "prompt": {"rec": "main_menu", "loops": 2, "delay": 1},
+            "max_digits": 1,
+            "routes": [
+                {"digits": "1", "target": "sales"},
+                {"digits": "2", "target": "support"},
+                {"digits": "3", "target": "main_en", "set_language": "en"}
+            ],
+            "on_timeout": "main", "retry_rec": "invalid_choice", "max_retries": 2,
+            "on_exhausted": "goodbye"
+        }));
+        RefOr::T(Schema::OneOf(one_of))
+    }
+}
+
+impl ToSchema for Node {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <NodeFields as ToSchema>::schemas(schemas);
+        <Menu as ToSchema>::schemas(schemas);
+        <SayDigits as ToSchema>::schemas(schemas);
+        <Call as ToSchema>::schemas(schemas);
+        <Hangup as ToSchema>::schemas(schemas);
+        <Vo as ToSchema>::schemas(schemas);
+        <SilentRecord as ToSchema>::schemas(schemas);
+        <Rules as ToSchema>::schemas(schemas);
+    }
 }
 
 /// The node kinds: one per Voicenter action, plus server-side rules.
@@ -74,25 +194,28 @@ pub enum NodeKind {
 }
 
 /// The recording a menu plays and how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Prompt {
     /// `REC`: a recording's file name.
     pub rec: String,
     /// `LOOP`: how many times to play it (1..=10).
     #[serde(default = "one")]
+    #[schema(minimum = 1, maximum = 10, default = 1)]
     pub loops: i64,
     /// `DELAY`: seconds between loops (0..=30).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 30, default = 0)]
     pub delay: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Menu {
     pub prompt: Prompt,
     /// `SIZE`: the most digits collected (1..=20).
     #[serde(default = "one")]
+    #[schema(minimum = 1, maximum = 20, default = 1)]
     pub max_digits: i64,
     /// `VALIDATION`: ask Voicenter to validate the DTMF input.
     #[serde(default)]
@@ -102,29 +225,34 @@ pub struct Menu {
     pub routes: Vec<DtmfRoute>,
     /// Nothing pressed: go there. `None`: play the menu again (counts as a retry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub on_timeout: Option<NodeKey>,
     /// Digits matching no route: go there. `None`: play the menu again (counts as a retry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub on_invalid: Option<NodeKey>,
     /// Played instead of `prompt.rec` when the menu is replayed after invalid input or silence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_rec: Option<String>,
     /// How many replays before `on_exhausted` (0..=10).
     #[serde(default = "three")]
+    #[schema(minimum = 0, maximum = 10, default = 3)]
     pub max_retries: u32,
     /// Where to go when the retries are used up. `None`: a polite hang-up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub on_exhausted: Option<NodeKey>,
 }
 
 /// A DTMF route of a menu.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DtmfRoute {
     /// Exact digits (`"1"`, `"12"`), or an Asterisk-style pattern starting with `_`:
     /// `X` any digit, `Z` 1-9, `N` 2-9, `[1-5]` / `[147]` a set, `.` one or more of anything,
     /// `!` zero or more (e.g. `_05XXXXXXXX`, `_[1-3]`). See `flow::pattern`.
     pub digits: String,
+    #[schema(value_type = String)]
     pub target: NodeKey,
     /// The caller chose a language: it sticks for the rest of the call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,7 +260,7 @@ pub struct DtmfRoute {
 }
 
 /// Where the digits of a SAYDIGITS action come from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "from", content = "value", rename_all = "snake_case")]
 pub enum DigitsSource {
     Literal(String),
@@ -142,7 +270,7 @@ pub enum DigitsSource {
     Pressed,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SayDigits {
     pub digits: DigitsSource,
@@ -152,7 +280,7 @@ pub struct SayDigits {
     pub menu: Menu,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Call {
     /// `TARGET`: the number to dial (a string: leading zeros matter).
@@ -171,9 +299,11 @@ pub struct Call {
     pub target_rec: Option<String>,
     /// `CALL_MAX_DIAL` seconds (1..=300).
     #[serde(default = "default_max_dial")]
+    #[schema(minimum = 1, maximum = 300, default = 30)]
     pub max_dial_secs: i64,
     /// `CALL_MAX` seconds (1..=86400).
     #[serde(default = "default_max_call")]
+    #[schema(minimum = 1, maximum = 86400, default = 3600)]
     pub max_call_secs: i64,
     /// `REC_STATUS`.
     #[serde(default)]
@@ -184,51 +314,59 @@ pub struct Call {
     pub dialstrings: Vec<String>,
     /// Where the call goes when the dial fails (`NEXT_MENU…`). `None`: disconnect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub failover: Option<NodeKey>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hangup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rec: Option<String>,
     /// A Q.850 cause code (1..=127).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 127)]
     pub cause: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Vo {
+    /// `LAYER`: the Voicenter IVR layer (0..=2147483647).
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub layer: i64,
     pub prompt: Prompt,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SilentRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rec: Option<String>,
+    /// `MAXDURATION` seconds (1..=86400).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 86400)]
     pub max_duration_secs: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
     pub rules: Vec<Rule>,
+    #[schema(value_type = String)]
     pub default: NodeKey,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     pub when: Condition,
+    #[schema(value_type = String)]
     pub target: NodeKey,
 }
 
 /// A condition of a routing rule, evaluated against the request and the clock.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Condition {
     /// Now is inside the schedule's weekly hours and today is not one of its holidays.
@@ -246,9 +384,20 @@ pub enum Condition {
 }
 
 /// Weekly opening hours plus holiday dates, in the tenant's time zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "key": "office", "name": "Office hours",
+    "hours": [
+        {"day": "Sun", "opens": "09:00:00", "closes": "17:00:00"},
+        {"day": "Mon", "opens": "09:00:00", "closes": "17:00:00"},
+        {"day": "Fri", "opens": "09:00:00", "closes": "13:00:00"}
+    ],
+    "holidays": [{"date": "2026-09-21", "name": "Yom Kippur"}]
+}))]
 pub struct Schedule {
+    /// 1 to 64 of `A-Z a-z 0-9 _ . -`, unique in the tenant.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$", example = "office")]
     pub key: String,
     pub name: String,
     #[serde(default)]
@@ -259,17 +408,37 @@ pub struct Schedule {
 
 /// Open on `day` from `opens` (inclusive) to `closes` (exclusive); `closes`
 /// 00:00 means midnight at the end of the day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpeningHours {
+    #[schema(value_type = WeekdayName)]
     pub day: Weekday,
+    /// `HH:MM` or `HH:MM:SS`.
+    #[schema(value_type = String, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$", example = "09:00:00")]
     pub opens: NaiveTime,
+    /// `HH:MM` or `HH:MM:SS`; `00:00` is midnight at the end of the day.
+    #[schema(value_type = String, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$", example = "17:00:00")]
     pub closes: NaiveTime,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A day of the week, as schedules write it (full names such as `Monday`
+/// are accepted too). Only describes `chrono::Weekday`'s JSON form.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub enum WeekdayName {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Holiday {
+    #[schema(example = "2026-09-21")]
     pub date: NaiveDate,
     #[serde(default)]
     pub name: String,

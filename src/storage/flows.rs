@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use chrono_tz::Tz;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool};
 
 use crate::flow::model::{DidEntry, Flow, Holiday, Node, OpeningHours, Schedule};
 use crate::flow::validate::{referenced_nodes, referenced_schedules};
@@ -47,17 +47,48 @@ impl Scope {
 /// whose stored definition no longer parses is skipped and logged: the rest of
 /// the flow keeps answering, and the engine treats the node as missing.
 pub async fn load_flows(pool: &PgPool, scope: Scope) -> Result<LoadedFlows, sqlx::Error> {
-    let tenant = scope.tenant();
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *tx)
         .await?;
+    let loaded = load(&mut tx, scope.tenant()).await?;
+    tx.commit().await?;
+    Ok(loaded)
+}
+
+/// One tenant's flow and DIDs, read on `conn` (typically a write transaction
+/// that holds [`lock_tenant`]). `None`: no such tenant.
+pub async fn load_tenant_flow(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+) -> Result<Option<(TenantFlow, Vec<(String, DidEntry)>)>, sqlx::Error> {
+    let mut loaded = load(conn, Some(tenant_id)).await?;
+    let Some(flow) = loaded.flows.pop() else {
+        return Ok(None);
+    };
+    loaded.dids.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Some((flow, loaded.dids)))
+}
+
+/// Serialises the flow writes of one tenant until the end of the
+/// transaction: each write validates the whole flow as it will be, so two
+/// concurrent writes must not each validate against the state before the
+/// other (and jointly break the flow). The advisory lock's key is the tenant id.
+pub async fn lock_tenant(conn: &mut PgConnection, tenant_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(tenant_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn load(conn: &mut PgConnection, tenant: Option<i64>) -> Result<LoadedFlows, sqlx::Error> {
     let tenants: Vec<(i64, String, String, String)> = sqlx::query_as(
         "SELECT tenant_id, time_zone, language, status FROM tenants
          WHERE $1::bigint IS NULL OR tenant_id = $1",
     )
     .bind(tenant)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
     let mut flows: HashMap<i64, TenantFlow> = tenants
         .into_iter()
@@ -88,7 +119,7 @@ pub async fn load_flows(pool: &PgPool, scope: Scope) -> Result<LoadedFlows, sqlx
         "SELECT tenant_id, key, definition FROM flow_nodes WHERE $1::bigint IS NULL OR tenant_id = $1",
     )
     .bind(tenant)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
     for (tenant_id, key, definition) in nodes {
         let Some(tenant_flow) = flows.get_mut(&tenant_id) else {
@@ -105,15 +136,14 @@ pub async fn load_flows(pool: &PgPool, scope: Scope) -> Result<LoadedFlows, sqlx
         }
     }
 
-    load_schedules(&mut tx, tenant, &mut flows).await?;
+    load_schedules(&mut *conn, tenant, &mut flows).await?;
 
     let dids: Vec<(String, i64, String, Option<String>)> = sqlx::query_as(
         "SELECT did, tenant_id, coalesce(entry_node, ''), language FROM dids WHERE $1::bigint IS NULL OR tenant_id = $1",
     )
     .bind(tenant)
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await?;
-    tx.commit().await?;
     Ok(LoadedFlows {
         flows: flows.into_values().collect(),
         dids: dids
@@ -134,7 +164,7 @@ pub async fn load_flows(pool: &PgPool, scope: Scope) -> Result<LoadedFlows, sqlx
 }
 
 async fn load_schedules(
-    tx: &mut Transaction<'_, Postgres>,
+    conn: &mut PgConnection,
     tenant: Option<i64>,
     flows: &mut HashMap<i64, TenantFlow>,
 ) -> Result<(), sqlx::Error> {
@@ -142,7 +172,7 @@ async fn load_schedules(
         "SELECT tenant_id, key, name FROM schedules WHERE $1::bigint IS NULL OR tenant_id = $1",
     )
     .bind(tenant)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     for (tenant_id, key, name) in schedules {
         if let Some(tenant_flow) = flows.get_mut(&tenant_id) {
@@ -160,7 +190,7 @@ async fn load_schedules(
          WHERE $1::bigint IS NULL OR tenant_id = $1 ORDER BY tenant_id, schedule_key, position",
     )
     .bind(tenant)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     for (tenant_id, key, weekday, opens, closes) in hours {
         if let Some(schedule) = schedule_mut(flows, tenant_id, &key) {
@@ -176,7 +206,7 @@ async fn load_schedules(
          WHERE $1::bigint IS NULL OR tenant_id = $1 ORDER BY tenant_id, schedule_key, day",
     )
     .bind(tenant)
-    .fetch_all(&mut **tx)
+    .fetch_all(&mut *conn)
     .await?;
     for (tenant_id, key, date, name) in holidays {
         if let Some(schedule) = schedule_mut(flows, tenant_id, &key) {
@@ -200,8 +230,9 @@ fn weekday_from_iso(day: i16) -> Weekday {
 }
 
 /// Writes (inserts or replaces) nodes and schedules of one tenant in one
-/// transaction. References are checked by the database at commit, so a set
-/// of nodes that refer to each other can be written together.
+/// transaction, under the tenant's lock but unvalidated (the demo, tests;
+/// the API validates first). References are checked by the database at
+/// commit, so a set of nodes that refer to each other can be written together.
 pub async fn save_flow(
     pool: &PgPool,
     tenant_id: i64,
@@ -209,6 +240,7 @@ pub async fn save_flow(
     schedules: &[Schedule],
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
+    lock_tenant(&mut tx, tenant_id).await?;
     for schedule in schedules {
         save_schedule(&mut tx, tenant_id, schedule).await?;
     }
@@ -218,8 +250,10 @@ pub async fn save_flow(
     tx.commit().await
 }
 
-async fn save_node(
-    tx: &mut Transaction<'_, Postgres>,
+/// Inserts or replaces one node with its reference rows. The references
+/// are checked by the database when the transaction commits.
+pub async fn save_node(
+    conn: &mut PgConnection,
     tenant_id: i64,
     node: &Node,
 ) -> Result<(), sqlx::Error> {
@@ -238,12 +272,12 @@ async fn save_node(
     .bind(&node.key)
     .bind(kind)
     .bind(sqlx::types::Json(&definition))
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM node_links WHERE tenant_id = $1 AND from_key = $2")
         .bind(tenant_id)
         .bind(&node.key)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     sqlx::query(
         "INSERT INTO node_links (tenant_id, from_key, to_key)
@@ -252,12 +286,12 @@ async fn save_node(
     .bind(tenant_id)
     .bind(&node.key)
     .bind(referenced_nodes(node))
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM node_schedule_links WHERE tenant_id = $1 AND from_key = $2")
         .bind(tenant_id)
         .bind(&node.key)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     sqlx::query(
         "INSERT INTO node_schedule_links (tenant_id, from_key, schedule_key)
@@ -266,13 +300,14 @@ async fn save_node(
     .bind(tenant_id)
     .bind(&node.key)
     .bind(referenced_schedules(node))
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-async fn save_schedule(
-    tx: &mut Transaction<'_, Postgres>,
+/// Inserts or replaces one schedule with its hours and holidays.
+pub async fn save_schedule(
+    conn: &mut PgConnection,
     tenant_id: i64,
     schedule: &Schedule,
 ) -> Result<(), sqlx::Error> {
@@ -283,12 +318,12 @@ async fn save_schedule(
     .bind(tenant_id)
     .bind(&schedule.key)
     .bind(&schedule.name)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM schedule_hours WHERE tenant_id = $1 AND schedule_key = $2")
         .bind(tenant_id)
         .bind(&schedule.key)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     let weekdays: Vec<i16> = schedule
         .hours
@@ -307,12 +342,12 @@ async fn save_schedule(
     .bind(weekdays)
     .bind(opens)
     .bind(closes)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM schedule_holidays WHERE tenant_id = $1 AND schedule_key = $2")
         .bind(tenant_id)
         .bind(&schedule.key)
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     let dates: Vec<NaiveDate> = schedule.holidays.iter().map(|h| h.date).collect();
     let names: Vec<&str> = schedule.holidays.iter().map(|h| h.name.as_str()).collect();
@@ -325,7 +360,7 @@ async fn save_schedule(
     .bind(&schedule.key)
     .bind(dates)
     .bind(names)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -359,11 +394,278 @@ pub async fn ensure_recordings(
 
 /// Deletes a node. Fails with a foreign-key violation while another node or
 /// a DID still refers to it.
-pub async fn delete_node(pool: &PgPool, tenant_id: i64, key: &str) -> Result<bool, sqlx::Error> {
+pub async fn delete_node<'e>(
+    conn: impl sqlx::PgExecutor<'e>,
+    tenant_id: i64,
+    key: &str,
+) -> Result<bool, sqlx::Error> {
     let deleted = sqlx::query("DELETE FROM flow_nodes WHERE tenant_id = $1 AND key = $2")
         .bind(tenant_id)
         .bind(key)
-        .execute(pool)
+        .execute(conn)
         .await?;
     Ok(deleted.rows_affected() == 1)
+}
+
+/// A stored node definition: the JSON of a [`Node`] (parsed by the caller).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NodeRow {
+    pub key: String,
+    pub definition: sqlx::types::Json<serde_json::Value>,
+}
+
+impl NodeRow {
+    /// The node, with the key it is stored under.
+    pub fn into_node(self) -> Result<Node, serde_json::Error> {
+        let mut node: Node = serde_json::from_value(self.definition.0)?;
+        node.key = self.key;
+        Ok(node)
+    }
+}
+
+/// The tenant's nodes after `after` in key order (`""`: from the first).
+pub async fn list_nodes(
+    pool: &PgPool,
+    tenant_id: i64,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<NodeRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT key, definition FROM flow_nodes WHERE tenant_id = $1 AND key > $2
+         ORDER BY key LIMIT $3",
+    )
+    .bind(tenant_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn node<'e>(
+    conn: impl sqlx::PgExecutor<'e>,
+    tenant_id: i64,
+    key: &str,
+) -> Result<Option<NodeRow>, sqlx::Error> {
+    sqlx::query_as("SELECT key, definition FROM flow_nodes WHERE tenant_id = $1 AND key = $2")
+        .bind(tenant_id)
+        .bind(key)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The tenant's schedules after `after` in key order (`""`: from the first),
+/// with their hours and holidays.
+pub async fn list_schedules(
+    pool: &PgPool,
+    tenant_id: i64,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<Schedule>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let keys: Vec<String> = sqlx::query_scalar(
+        "SELECT key FROM schedules WHERE tenant_id = $1 AND key > $2 ORDER BY key LIMIT $3",
+    )
+    .bind(tenant_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    schedules_by_key(&mut conn, tenant_id, &keys).await
+}
+
+pub async fn schedule(
+    pool: &PgPool,
+    tenant_id: i64,
+    key: &str,
+) -> Result<Option<Schedule>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let mut found = schedules_by_key(&mut conn, tenant_id, &[key.to_owned()]).await?;
+    Ok(found.pop())
+}
+
+/// The schedules named by `keys` that exist, in the order of `keys`.
+async fn schedules_by_key(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    keys: &[String],
+) -> Result<Vec<Schedule>, sqlx::Error> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, name FROM schedules WHERE tenant_id = $1 AND key = ANY($2)")
+            .bind(tenant_id)
+            .bind(keys)
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut schedules: HashMap<String, Schedule> = rows
+        .into_iter()
+        .map(|(key, name)| {
+            let schedule = Schedule {
+                key: key.clone(),
+                name,
+                hours: Vec::new(),
+                holidays: Vec::new(),
+            };
+            (key, schedule)
+        })
+        .collect();
+    let hours: Vec<(String, i16, NaiveTime, NaiveTime)> = sqlx::query_as(
+        "SELECT schedule_key, weekday, opens, closes FROM schedule_hours
+         WHERE tenant_id = $1 AND schedule_key = ANY($2) ORDER BY schedule_key, position",
+    )
+    .bind(tenant_id)
+    .bind(keys)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (key, weekday, opens, closes) in hours {
+        if let Some(schedule) = schedules.get_mut(&key) {
+            schedule.hours.push(OpeningHours {
+                day: weekday_from_iso(weekday),
+                opens,
+                closes,
+            });
+        }
+    }
+    let holidays: Vec<(String, NaiveDate, String)> = sqlx::query_as(
+        "SELECT schedule_key, day, name FROM schedule_holidays
+         WHERE tenant_id = $1 AND schedule_key = ANY($2) ORDER BY schedule_key, day",
+    )
+    .bind(tenant_id)
+    .bind(keys)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (key, date, name) in holidays {
+        if let Some(schedule) = schedules.get_mut(&key) {
+            schedule.holidays.push(Holiday { date, name });
+        }
+    }
+    Ok(keys
+        .iter()
+        .filter_map(|key| schedules.remove(key))
+        .collect())
+}
+
+/// Deletes a schedule with its hours and holidays. Fails with a foreign-key
+/// violation at commit while a node still uses it.
+pub async fn delete_schedule(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    key: &str,
+) -> Result<bool, sqlx::Error> {
+    let deleted = sqlx::query("DELETE FROM schedules WHERE tenant_id = $1 AND key = $2")
+        .bind(tenant_id)
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(deleted.rows_affected() == 1)
+}
+
+/// A recording of the tenant's catalogue.
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
+pub struct RecordingRow {
+    pub name: String,
+    pub description: String,
+    pub language: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn list_recordings(
+    pool: &PgPool,
+    tenant_id: i64,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<RecordingRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT name, description, language, created_at FROM recordings
+         WHERE tenant_id = $1 AND name > $2 ORDER BY name LIMIT $3",
+    )
+    .bind(tenant_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn recording<'e>(
+    conn: impl sqlx::PgExecutor<'e>,
+    tenant_id: i64,
+    name: &str,
+) -> Result<Option<RecordingRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT name, description, language, created_at FROM recordings
+         WHERE tenant_id = $1 AND name = $2",
+    )
+    .bind(tenant_id)
+    .bind(name)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Every recording name of the tenant's catalogue.
+pub async fn recording_names(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM recordings WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .fetch_all(conn)
+        .await?;
+    Ok(names.into_iter().collect())
+}
+
+/// Adds a recording; a unique violation when the name is taken.
+pub async fn insert_recording(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    name: &str,
+    description: &str,
+    language: Option<Language>,
+) -> Result<RecordingRow, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO recordings (tenant_id, name, description, language) VALUES ($1, $2, $3, $4)
+         RETURNING name, description, language, created_at",
+    )
+    .bind(tenant_id)
+    .bind(name)
+    .bind(description)
+    .bind(language.map(Language::as_str))
+    .fetch_one(conn)
+    .await
+}
+
+/// Changes a recording's description and language (`None`: unchanged;
+/// `Some(None)`: no language).
+pub async fn update_recording(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    name: &str,
+    description: Option<&str>,
+    language: Option<Option<Language>>,
+) -> Result<Option<RecordingRow>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE recordings SET description = coalesce($3, description),
+                language = CASE WHEN $4 THEN $5 ELSE language END
+         WHERE tenant_id = $1 AND name = $2
+         RETURNING name, description, language, created_at",
+    )
+    .bind(tenant_id)
+    .bind(name)
+    .bind(description)
+    .bind(language.is_some())
+    .bind(language.flatten().map(Language::as_str))
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn delete_recording(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    name: &str,
+) -> Result<Option<RecordingRow>, sqlx::Error> {
+    sqlx::query_as(
+        "DELETE FROM recordings WHERE tenant_id = $1 AND name = $2
+         RETURNING name, description, language, created_at",
+    )
+    .bind(tenant_id)
+    .bind(name)
+    .fetch_optional(conn)
+    .await
 }

@@ -172,3 +172,134 @@ pub async fn delete_tenant(
     .fetch_optional(conn)
     .await
 }
+
+/// A number of the DID directory.
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
+pub struct DidRow {
+    pub did: String,
+    pub tenant_id: i64,
+    pub entry_node: Option<String>,
+    pub language: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+macro_rules! did_columns {
+    () => {
+        "did, tenant_id, entry_node, language, created_at"
+    };
+}
+
+/// Platform-level: the directory's numbers after `after` in number order,
+/// of one tenant or (`None`) of all.
+pub async fn list_directory(
+    pool: &PgPool,
+    tenant_id: Option<i64>,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<DidRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        did_columns!(),
+        " FROM dids WHERE ($1::bigint IS NULL OR tenant_id = $1) AND did > $2 ORDER BY did LIMIT $3"
+    ))
+    .bind(tenant_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Platform-level: a number of the directory, whoever owns it.
+pub async fn directory_did<'e>(
+    conn: impl sqlx::PgExecutor<'e>,
+    did: &str,
+) -> Result<Option<DidRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        did_columns!(),
+        " FROM dids WHERE did = $1"
+    ))
+    .bind(did)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A number of the tenant (`None` for another tenant's number, too).
+pub async fn tenant_did<'e>(
+    conn: impl sqlx::PgExecutor<'e>,
+    tenant_id: i64,
+    did: &str,
+) -> Result<Option<DidRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        did_columns!(),
+        " FROM dids WHERE tenant_id = $1 AND did = $2"
+    ))
+    .bind(tenant_id)
+    .bind(did)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Platform-level: gives `did` to `tenant_id`. A unique violation when the
+/// number already belongs to a tenant (this one included).
+pub async fn insert_directory_did(
+    conn: &mut sqlx::PgConnection,
+    tenant_id: i64,
+    did: &str,
+    entry_node: Option<&str>,
+    language: Option<Language>,
+) -> Result<DidRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "INSERT INTO dids (did, tenant_id, entry_node, language) VALUES ($1, $2, $3, $4) RETURNING ",
+        did_columns!(),
+        ""
+    ))
+    .bind(did)
+    .bind(tenant_id)
+    .bind(entry_node)
+    .bind(language.map(Language::as_str))
+    .fetch_one(conn)
+    .await
+}
+
+/// Changes the entry node and language of the tenant's number (`None`:
+/// unchanged; `Some(None)`: unset).
+pub async fn update_did(
+    conn: &mut sqlx::PgConnection,
+    tenant_id: i64,
+    did: &str,
+    entry_node: Option<Option<&str>>,
+    language: Option<Option<Language>>,
+) -> Result<Option<DidRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE dids SET entry_node = CASE WHEN $3 THEN $4 ELSE entry_node END,
+                language = CASE WHEN $5 THEN $6 ELSE language END
+         WHERE tenant_id = $1 AND did = $2 RETURNING ",
+        did_columns!(),
+        ""
+    ))
+    .bind(tenant_id)
+    .bind(did)
+    .bind(entry_node.is_some())
+    .bind(entry_node.flatten())
+    .bind(language.is_some())
+    .bind(language.flatten().map(Language::as_str))
+    .fetch_optional(conn)
+    .await
+}
+
+/// Platform-level: takes a number away from its tenant.
+pub async fn delete_directory_did(
+    conn: &mut sqlx::PgConnection,
+    did: &str,
+) -> Result<Option<DidRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "DELETE FROM dids WHERE did = $1 RETURNING ",
+        did_columns!(),
+        ""
+    ))
+    .bind(did)
+    .fetch_optional(conn)
+    .await
+}

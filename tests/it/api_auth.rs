@@ -379,17 +379,39 @@ async fn changing_the_password_needs_the_old_one_and_ends_other_sessions() {
 async fn the_first_platform_admin_is_configured_or_generated_once() {
     use ivrhub::admin::bootstrap::{Bootstrap, ensure_first_admin};
     let configured = TestApp::spawn().await;
-    let created = ensure_first_admin(&configured.pool, Some(" Ops@Example.com "), Some("configured password")).await.unwrap();
+    let created = ensure_first_admin(
+        &configured.pool,
+        Some(" Ops@Example.com "),
+        Some("configured password"),
+    )
+    .await
+    .unwrap();
     assert!(matches!(created, Bootstrap::Created { ref email } if email == "ops@example.com"));
     crate::api_client::login(&configured, "ops@example.com", "configured password").await;
-    assert!(matches!(ensure_first_admin(&configured.pool, None, None).await.unwrap(), Bootstrap::Existing));
+    assert!(matches!(
+        ensure_first_admin(&configured.pool, None, None)
+            .await
+            .unwrap(),
+        Bootstrap::Existing
+    ));
 
     let generated = TestApp::spawn().await;
-    let Bootstrap::Generated { email, password } = ensure_first_admin(&generated.pool, None, None).await.unwrap() else {
+    let Bootstrap::Generated { email, password } = ensure_first_admin(&generated.pool, None, None)
+        .await
+        .unwrap()
+    else {
         panic!("expected a generated admin");
     };
     assert!(password.len() >= 20);
     let token = crate::api_client::login(&generated, &email, &password).await;
-    assert_eq!(get(&generated, &token, "/api/v1/me").await.1["role"], "platform_admin");
-    assert!(matches!(ensure_first_admin(&generated.pool, None, None).await.unwrap(), Bootstrap::Existing));
+    assert_eq!(
+        get(&generated, &token, "/api/v1/me").await.1["role"],
+        "platform_admin"
+    );
+    assert!(matches!(
+        ensure_first_admin(&generated.pool, None, None)
+            .await
+            .unwrap(),
+        Bootstrap::Existing
+    ));
 }

@@ -7,6 +7,7 @@ mod voicenter_client;
 
 mod api_accounts;
 mod api_auth;
+mod api_flows;
 mod batch_writers;
 mod cdr_reports;
 mod demo_calls;
