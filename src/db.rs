@@ -19,7 +19,10 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub async fn connect_pool(url: &str, size: u32) -> Result<PgPool> {
     let options: PgConnectOptions = url.parse().context("parsing the database URL")?;
-    let options = options.application_name("ivrhub");
+    // No statement may hang a connection (and a batch writer) for good.
+    let options = options
+        .application_name("ivrhub")
+        .options([("statement_timeout", "10s")]);
     Ok(PgPoolOptions::new()
         .max_connections(size)
         .min_connections(1)

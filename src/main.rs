@@ -185,7 +185,11 @@ async fn database_url(settings: &DatabaseSettings) -> Result<(String, Option<Emb
     let root = settings.data_dir.join("postgres");
     let cluster = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&root)).await??;
     tracing::info!(folder = %cluster.root().display(), reused = !cluster.started_here(), "private PostgreSQL running");
-    db::create_database(&cluster.url("postgres"), EMBEDDED_DATABASE, None).await?;
+    if let Err(error) = db::create_database(&cluster.url("postgres"), EMBEDDED_DATABASE, None).await
+    {
+        stop(Some(cluster));
+        return Err(error);
+    }
     Ok((cluster.url(EMBEDDED_DATABASE), Some(cluster)))
 }
 

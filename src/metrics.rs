@@ -79,7 +79,7 @@ impl Metrics {
         );
         counter(
             "ivrhub_steps_dropped_total",
-            "Call steps not logged because the log queue was full.",
+            "Call steps not logged: the log queue was full, or the database refused them.",
             steps_dropped,
         );
         let _ = writeln!(

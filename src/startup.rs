@@ -93,6 +93,9 @@ impl Application {
                 .default_service(web::to(not_found))
         })
         .listen(tcp)?
+        // Voicenter's whole budget is ~5 s: a client slower than this with
+        // its headers is not Voicenter.
+        .client_request_timeout(Duration::from_secs(2))
         .shutdown_timeout(10);
         if let Some(workers) = workers {
             server = server.workers(workers);

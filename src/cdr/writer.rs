@@ -8,6 +8,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use crate::storage::blames_a_row;
 use crate::storage::cdrs::{NewCdr, insert_cdrs};
 
 /// The most CDRs written in one statement.
@@ -77,8 +78,8 @@ async fn write_batches(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<(NewCdr,
             Ok(()) => replies
                 .into_iter()
                 .for_each(|reply| drop(reply.send(Ok(())))),
-            // The server refused the statement: some row in it is to blame.
-            Err(sqlx::Error::Database(error)) if cdrs.len() > 1 => {
+            // The server refused the statement because of some row in it.
+            Err(error) if cdrs.len() > 1 && blames_a_row(&error) => {
                 tracing::warn!(%error, size = cdrs.len(), "CDR batch refused; writing one by one");
                 write_one_by_one(&pool, cdrs, replies).await;
             }

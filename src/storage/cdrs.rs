@@ -95,8 +95,11 @@ fn json_without_nul(value: &mut serde_json::Value) {
     }
 }
 
-/// Inserts a batch in one statement (one commit). Duplicates, within the batch
-/// or with rows already stored, are skipped: retries never double-count.
+/// Inserts a batch in one statement (one commit). Each call is first claimed
+/// in `cdr_claims` (platform-wide, by call id); only calls claimed now are
+/// written, to the tenant owning the DID or to `orphan_cdrs`. So duplicates,
+/// within the batch or with rows already stored, are skipped whatever
+/// happened to the DID meanwhile: retries never double-count.
 /// Rows go in in key order, so that concurrent batches holding the same calls
 /// wait for each other instead of deadlocking (each holding a key the other
 /// needs).
@@ -114,22 +117,31 @@ pub async fn insert_cdrs(pool: &PgPool, batch: &[NewCdr]) -> Result<(), sqlx::Er
                  call_id text, did text, caller_id text, target text,
                  call_time timestamptz, call_start timestamptz,
                  duration_secs bigint, dial_secs bigint, status text, cause smallint, raw jsonb)
+         ), routed AS (
+             SELECT DISTINCT ON (i.call_id) i.*, d.tenant_id
+             FROM input i LEFT JOIN dids d ON d.did = i.did
+             ORDER BY i.call_id
+         ), claimed AS (
+             INSERT INTO cdr_claims (call_id, tenant_id)
+             SELECT call_id, tenant_id FROM routed ORDER BY call_id
+             ON CONFLICT (call_id) DO NOTHING
+             RETURNING call_id
          ), owned AS (
              INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, call_time, call_start,
                                duration_secs, dial_secs, status, cause, raw)
-             SELECT d.tenant_id, i.call_id, i.did, i.caller_id, i.target, i.call_time, i.call_start,
-                    i.duration_secs, i.dial_secs, i.status, i.cause, i.raw
-             FROM input i JOIN dids d ON d.did = i.did
-             ORDER BY d.tenant_id, i.call_id
-             ON CONFLICT (tenant_id, call_id) DO NOTHING
+             SELECT r.tenant_id, r.call_id, r.did, r.caller_id, r.target, r.call_time, r.call_start,
+                    r.duration_secs, r.dial_secs, r.status, r.cause, r.raw
+             FROM routed r JOIN claimed c USING (call_id)
+             WHERE r.tenant_id IS NOT NULL
+             ORDER BY r.tenant_id, r.call_id
          )
          INSERT INTO orphan_cdrs (call_id, did, caller_id, target, call_time, call_start,
                                   duration_secs, dial_secs, status, cause, raw)
-         SELECT i.call_id, i.did, i.caller_id, i.target, i.call_time, i.call_start,
-                i.duration_secs, i.dial_secs, i.status, i.cause, i.raw
-         FROM input i WHERE NOT EXISTS (SELECT 1 FROM dids d WHERE d.did = i.did)
-         ORDER BY i.call_id
-         ON CONFLICT (call_id) DO NOTHING",
+         SELECT r.call_id, r.did, r.caller_id, r.target, r.call_time, r.call_start,
+                r.duration_secs, r.dial_secs, r.status, r.cause, r.raw
+         FROM routed r JOIN claimed c USING (call_id)
+         WHERE r.tenant_id IS NULL
+         ORDER BY r.call_id",
     )
     .bind(sqlx::types::Json(batch))
     .execute(pool)

@@ -10,3 +10,19 @@ pub mod steps;
 pub mod tenants;
 
 pub use sqlx::PgPool;
+
+/// True when the database refused a statement because of the data of some
+/// row (SQLSTATE classes 22 "data exception", 23 "integrity constraint
+/// violation", 54 "program limit exceeded", e.g. an index row too large), as
+/// opposed to the database itself failing, where retrying the rows one by one
+/// would only repeat the failure.
+pub fn blames_a_row(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(error) = error else {
+        return false;
+    };
+    error.code().is_some_and(|code| {
+        ["22", "23", "54"]
+            .iter()
+            .any(|class| code.starts_with(class))
+    })
+}

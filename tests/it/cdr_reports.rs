@@ -335,8 +335,12 @@ async fn batches_with_the_same_calls_in_another_order_do_not_deadlock() {
         cause: Some(16),
         raw: serde_json::json!({}),
     };
-    let insert_one = "INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, status, raw)
-                      VALUES ($1, $2, $3, '', '', 'BUSY', '{}') ON CONFLICT DO NOTHING";
+    // Another writer, claiming and inserting one call at a time.
+    let insert_one = "WITH claimed AS (
+                          INSERT INTO cdr_claims (call_id, tenant_id) VALUES ($2, $1)
+                          ON CONFLICT DO NOTHING RETURNING call_id)
+                      INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, status, raw)
+                      SELECT $1, call_id, $3, '', '', 'BUSY', '{}' FROM claimed";
     // Whatever order a batch arrives in (and whatever order the plan
     // produces), it must not deadlock with a batch inserting in key order.
     for (round, reversed) in [("a", false), ("b", true)] {
@@ -382,4 +386,85 @@ async fn batches_with_the_same_calls_in_another_order_do_not_deadlock() {
         statuses, ["BUSY"; 4],
         "the first committed report of each call is kept"
     );
+}
+
+/// Where each copy of `call_id` is stored: (tenant rows, orphan rows).
+async fn copies(app: &TestApp, call_id: &str) -> (Vec<i64>, i64) {
+    let tenants: Vec<i64> = sqlx::query_scalar("SELECT tenant_id FROM cdrs WHERE call_id = $1")
+        .bind(call_id)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    let orphans: i64 = sqlx::query_scalar("SELECT count(*) FROM orphan_cdrs WHERE call_id = $1")
+        .bind(call_id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    (tenants, orphans)
+}
+
+#[tokio::test]
+async fn a_retry_after_the_number_moved_stays_where_the_first_report_went() {
+    let app = TestApp::spawn().await;
+    let demo = app.with_demo().await;
+    let other = ivrhub::storage::tenants::ensure_tenant(
+        &app.pool,
+        &ivrhub::storage::tenants::NewTenant {
+            name: "Other",
+            time_zone: "UTC",
+            language: ivrhub::voicenter::types::Language::En,
+        },
+    )
+    .await
+    .unwrap();
+    let report = |call_id: &str, did: &str| json_hangup(did, call_id, "ANSWER");
+
+    // Owned by the demo when first reported; moved to another tenant; retried.
+    let moved = "moved-00000000000000000000000000001";
+    assert_eq!(
+        app.post("/voicenter", "application/json", report(moved, DEMO_DID))
+            .await
+            .status,
+        200
+    );
+    sqlx::query("UPDATE dids SET tenant_id = $1, entry_node = NULL WHERE did = $2")
+        .bind(other)
+        .bind(DEMO_DID)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.post("/voicenter", "application/json", report(moved, DEMO_DID))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        copies(&app, moved).await,
+        (vec![demo], 0),
+        "the other tenant never sees the demo's call"
+    );
+
+    // Unknown when first reported; the number is assigned later; retried.
+    let late = "late-assignment-000000000000000000001";
+    assert_eq!(
+        app.post("/voicenter", "application/json", report(late, "0731234567"))
+            .await
+            .status,
+        200
+    );
+    sqlx::query(
+        "INSERT INTO dids (did, tenant_id) VALUES ('0731234567', $1) ON CONFLICT DO NOTHING",
+    )
+    .bind(other)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        app.post("/voicenter", "application/json", report(late, "0731234567"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(copies(&app, late).await, (vec![], 1));
 }
