@@ -16,6 +16,9 @@ pub struct NewStep {
     /// The MENU identifier Voicenter sent (with its state suffix).
     pub menu: String,
     pub dtmf: String,
+    /// The node the request's MENU named (where the digits were pressed);
+    /// `None` at the start of the call.
+    pub from_node: Option<String>,
     /// The node whose action was answered.
     pub node_key: Option<String>,
     pub outcome: String,
@@ -24,19 +27,7 @@ pub struct NewStep {
 }
 
 impl NewStep {
-    fn texts(&mut self) -> [&mut String; 7] {
-        [
-            &mut self.call_id,
-            &mut self.did,
-            &mut self.caller_id,
-            &mut self.menu,
-            &mut self.dtmf,
-            &mut self.outcome,
-            &mut self.action,
-        ]
-    }
-
-    fn has_nul(&self) -> bool {
+    fn texts(&self) -> impl Iterator<Item = &String> {
         [
             &self.call_id,
             &self.did,
@@ -46,18 +37,32 @@ impl NewStep {
             &self.outcome,
             &self.action,
         ]
-        .iter()
-        .any(|text| text.contains('\0'))
-            || self.node_key.as_ref().is_some_and(|key| key.contains('\0'))
+        .into_iter()
+        .chain(self.from_node.as_ref())
+        .chain(self.node_key.as_ref())
+    }
+
+    fn texts_mut(&mut self) -> impl Iterator<Item = &mut String> {
+        [
+            &mut self.call_id,
+            &mut self.did,
+            &mut self.caller_id,
+            &mut self.menu,
+            &mut self.dtmf,
+            &mut self.outcome,
+            &mut self.action,
+        ]
+        .into_iter()
+        .chain(self.from_node.as_mut())
+        .chain(self.node_key.as_mut())
+    }
+
+    fn has_nul(&self) -> bool {
+        self.texts().any(|text| text.contains('\0'))
     }
 
     fn without_nul(mut self) -> NewStep {
-        for text in self.texts() {
-            without_nul(text);
-        }
-        if let Some(key) = &mut self.node_key {
-            without_nul(key);
-        }
+        self.texts_mut().for_each(without_nul);
         self
     }
 }
@@ -73,12 +78,12 @@ pub async fn insert_steps(pool: &PgPool, batch: &[NewStep]) -> Result<(), sqlx::
         batch
     };
     sqlx::query(
-        "INSERT INTO call_steps (tenant_id, call_id, at, did, caller_id, menu, dtmf, node_key, outcome, action)
-         SELECT s.tenant_id, s.call_id, s.at, s.did, s.caller_id, s.menu, s.dtmf, s.node_key, s.outcome, s.action
+        "INSERT INTO call_steps (tenant_id, call_id, at, did, caller_id, menu, dtmf, from_node, node_key, outcome, action)
+         SELECT s.tenant_id, s.call_id, s.at, s.did, s.caller_id, s.menu, s.dtmf, s.from_node, s.node_key, s.outcome, s.action
          FROM jsonb_array_elements($1) WITH ORDINALITY AS e(step, position),
               jsonb_to_record(e.step) AS s(
                   tenant_id bigint, call_id text, at timestamptz, did text, caller_id text,
-                  menu text, dtmf text, node_key text, outcome text, action text)
+                  menu text, dtmf text, from_node text, node_key text, outcome text, action text)
          -- A tenant deleted meanwhile: its steps have nowhere to go.
          WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.tenant_id = s.tenant_id)
          ORDER BY e.position",

@@ -228,6 +228,7 @@ async fn answer_step(
                 caller_id: step.caller_id.clone(),
                 menu: step.menu.clone(),
                 dtmf: step.dtmf.clone(),
+                from_node: decision.from.clone(),
                 node_key: decision.node.clone(),
                 outcome: decision.outcome.as_str().to_owned(),
                 action: answer.action.name().to_owned(),

@@ -87,6 +87,7 @@ fn step(tenant_id: i64, call_id: &str) -> NewStep {
         caller_id: "0540000000".into(),
         menu: "-1".into(),
         dtmf: String::new(),
+        from_node: None,
         node_key: Some("main".into()),
         outcome: "entry".into(),
         action: "MENU".into(),

@@ -169,10 +169,19 @@ async fn every_answered_step_is_logged() {
     call.step("-1", "").await;
     call.step("main", "7").await;
     call.step("main", "1").await;
-    let mut logged: Vec<(String, String, Option<String>, String, String)> = Vec::new();
+    type Step = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+    );
+    let mut logged: Vec<Step> = Vec::new();
     for _ in 0..100 {
         logged = sqlx::query_as(
-            "SELECT menu, dtmf, node_key, outcome, action FROM call_steps WHERE tenant_id = $1 AND call_id = $2 ORDER BY at, step_id",
+            "SELECT menu, dtmf, from_node, node_key, outcome, action FROM call_steps
+             WHERE tenant_id = $1 AND call_id = $2 ORDER BY at, step_id",
         )
         .bind(tenant)
         .bind(&call.call_id)
@@ -184,13 +193,32 @@ async fn every_answered_step_is_logged() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert_eq!(logged.len(), 3, "{logged:?}");
-    assert_eq!((logged[0].0.as_str(), logged[0].4.as_str()), ("-1", "MENU"));
-    assert_eq!((logged[1].1.as_str(), logged[1].4.as_str()), ("7", "MENU"));
-    assert_eq!(
-        (logged[2].2.as_deref(), logged[2].4.as_str()),
-        (Some("sales"), "CALL")
-    );
+    let expected = [
+        ("-1", "", None, Some("main"), "entered", "MENU"),
+        (
+            "main",
+            "7",
+            Some("main"),
+            Some("main"),
+            "invalid_retry",
+            "MENU",
+        ),
+        ("main", "1", Some("main"), Some("sales"), "matched", "CALL"),
+    ];
+    let actual: Vec<_> = logged
+        .iter()
+        .map(|(menu, dtmf, from, node, outcome, action)| {
+            (
+                menu.as_str(),
+                dtmf.as_str(),
+                from.as_deref(),
+                node.as_deref(),
+                outcome.as_str(),
+                action.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(actual, expected);
 }
 
 /// A real XML-RPC client that is not ours: Python's standard library.
