@@ -11,6 +11,7 @@ pub mod flow;
 pub mod flow_cache;
 pub mod metrics;
 pub mod pg_embedded;
+pub mod reports;
 pub mod startup;
 pub mod step_log;
 pub mod storage;

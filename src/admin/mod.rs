@@ -42,6 +42,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
         (name = "nodes", description = "The nodes of the tenant's flow; every write is validated against the whole flow"),
         (name = "schedules", description = "Weekly opening hours and holidays, for routing rules"),
         (name = "flow", description = "The flow as a whole: validate proposed changes, or write several at once"),
+        (name = "reports", description = crate::reports::TAG_DESCRIPTION),
     )
 )]
 pub struct ApiDoc;
@@ -103,7 +104,18 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(schedules::put_schedule)
         .service(schedules::delete_schedule)
         .service(flow_validation::validate_flow)
-        .service(flow_validation::apply_changes);
+        .service(flow_validation::apply_changes)
+        .service(crate::reports::aggregates::summary)
+        .service(crate::reports::aggregates::by_status)
+        .service(crate::reports::aggregates::by_cause)
+        .service(crate::reports::aggregates::by_did)
+        .service(crate::reports::aggregates::by_target)
+        .service(crate::reports::aggregates::by_tenant)
+        .service(crate::reports::aggregates::series)
+        .service(crate::reports::funnel::funnel)
+        .service(crate::reports::cdrs::search_cdrs)
+        .service(crate::reports::cdrs::export_cdrs)
+        .service(crate::reports::cdrs::orphan_cdrs);
 }
 
 pub fn api_scope() -> Scope<

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod cdrs;
 pub mod flows;
+pub mod reports;
 pub mod steps;
 pub mod tenants;
 

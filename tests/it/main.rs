@@ -15,4 +15,5 @@ mod embedded_postgres;
 mod flow_changes;
 mod hostile_requests;
 mod http_edges;
+mod reports;
 mod resilience;

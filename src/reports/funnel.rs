@@ -1,0 +1,217 @@
+//! The menu funnel: per node, how many calls reached it, what they pressed
+//! there, how often nothing or something invalid was pressed, and how many
+//! calls ended there with which CDR status.
+//!
+//! Closed UTC days (ended more than 24 hours ago) are read from the daily
+//! roll-up (V5); the rest of the range from the raw tables, with the same
+//! query. A closed day a report needed and found missing is rolled up in the
+//! background, for the next report.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, get, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::aggregates::{asked, report};
+use super::params::{CompareParam, RangeParams, TenantParam};
+use super::rollup;
+use super::scope::ReportScope;
+use super::views::{Report, StatusCount};
+use crate::admin::state::ApiState;
+use crate::error::{ApiError, ErrorBody};
+use crate::storage::PgPool;
+use crate::storage::reports::{self as sql, CdrFilter, FunnelRow, Tenants};
+
+/// Steps from a menu that ended without a match, by what the menu did next.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Misses {
+    /// All such steps.
+    pub total: i64,
+    /// The menu took its timeout / invalid route.
+    pub route: i64,
+    /// The menu played itself again.
+    pub retry: i64,
+    /// No retry was left: the menu's final fallback (or a hang-up) — the caller gave up or was given up on.
+    pub exhausted: i64,
+}
+
+/// Digits pressed in a menu that matched one of its routes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Pressed {
+    #[schema(example = "1")]
+    pub digits: String,
+    /// Steps (presses), not calls: a caller who pressed 1 twice counts twice.
+    pub steps: i64,
+}
+
+/// One node of the flow, as the calls of the range went through it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"node": "main", "reached": 1000, "pressed": [{"digits": "1", "steps": 600}, {"digits": "2", "steps": 250}], "timeouts": {"total": 170, "route": 0, "retry": 150, "exhausted": 20}, "invalid": {"total": 12, "route": 0, "retry": 12, "exhausted": 0}, "ended": 60, "ended_by_status": [{"status": "CANCEL", "calls": 60}]}))]
+pub struct FunnelNode {
+    /// The node's key (what Voicenter sees as MENU).
+    pub node: String,
+    /// Calls that reached the node: distinct calls with at least one step
+    /// answered with this node's action.
+    pub reached: i64,
+    /// What was pressed here (a menu), most presses first.
+    pub pressed: Vec<Pressed>,
+    /// Steps from this menu where nothing was pressed.
+    pub timeouts: Misses,
+    /// Steps from this menu whose digits matched no route.
+    pub invalid: Misses,
+    /// Calls whose last logged step answered with this node: where the
+    /// caller left the flow (or the flow hung up / handed the call on).
+    pub ended: i64,
+    /// `ended` by the CDR's CALL_STATUS.
+    pub ended_by_status: Vec<StatusCount>,
+}
+
+/// The funnel of a range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Funnel {
+    /// Every node the calls' steps were answered with, or pressed digits
+    /// in; most calls reached first (ties by key).
+    pub nodes: Vec<FunnelNode>,
+    /// How the figures were read: closed UTC days from the daily roll-up
+    /// (a speed detail; the figures are the same either way).
+    pub rolled_up_days: usize,
+    /// ... and the rest of the range from the raw tables, in this many parts.
+    pub raw_ranges: usize,
+}
+
+/// The menu funnel of a tenant's flow, from the call steps joined to the CDRs.
+///
+/// A call counts when its CDR is in the range and matches the filters; its
+/// steps are those the webhook logged for the same IVR_UNIQUE_ID from one
+/// hour before its start to 24 hours after. Calls without a CDR yet are not
+/// counted. Platform admins must name the tenant (`tenant_id`).
+#[utoipa::path(
+    tag = "reports",
+    security(("bearer" = [])),
+    params(TenantParam, RangeParams, CompareParam),
+    responses(
+        (status = 200, description = "One entry per node that calls reached, most first", body = Report<Funnel>),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 400, description = "A missing or malformed parameter (platform admins: tenant_id missing)", body = ErrorBody),
+        (status = 404, description = "No such tenant (or not yours)", body = ErrorBody),
+        (status = 422, description = "`from` not before `to`, or a range over 400 days", body = ErrorBody),
+    )
+)]
+#[get("/reports/funnel")]
+pub async fn funnel(
+    state: web::Data<ApiState>,
+    scope: ReportScope,
+    request: HttpRequest,
+) -> Result<web::Json<Report<Funnel>>, ApiError> {
+    let asked = asked(&scope, &request, &["compare"])?;
+    let tenant_id = asked.tenant_id.ok_or_else(|| {
+        ApiError::bad_field(
+            "tenant_id",
+            "a funnel is one tenant's flow: platform admins must name the tenant",
+        )
+    })?;
+    let report = report(&asked, |filter| {
+        let pool = state.pool.clone();
+        async move { compute(&pool, tenant_id, &filter, Utc::now()).await }
+    })
+    .await?;
+    Ok(web::Json(report))
+}
+
+/// The funnel of `filter`, from the roll-up where it can and the raw tables elsewhere.
+pub async fn compute(
+    pool: &PgPool,
+    tenant_id: i64,
+    filter: &CdrFilter,
+    now: DateTime<Utc>,
+) -> Result<Funnel, ApiError> {
+    let usable = filter.did.is_none() && filter.target.is_none();
+    let plan = rollup::plan(pool, Tenants::One(tenant_id), filter, now, usable).await?;
+    let rolled_rows = async {
+        if plan.rolled.is_empty() {
+            Ok(Vec::new())
+        } else {
+            sql::funnel_rolled_up(pool, tenant_id, &plan.rolled, filter.status.as_deref()).await
+        }
+    };
+    let raw_rows = futures_util::future::try_join_all(
+        plan.raw
+            .iter()
+            .map(|part| sql::funnel(pool, tenant_id, part)),
+    );
+    let (rolled_rows, raw_rows) = futures_util::future::try_join(rolled_rows, raw_rows).await?;
+    let rows = rolled_rows
+        .into_iter()
+        .chain(raw_rows.into_iter().flatten());
+    Ok(Funnel {
+        nodes: assemble(rows),
+        rolled_up_days: plan.rolled.len(),
+        raw_ranges: plan.raw.len(),
+    })
+}
+
+/// Sums the rows (per status, per part of the range) into one entry per node.
+fn assemble(rows: impl Iterator<Item = FunnelRow>) -> Vec<FunnelNode> {
+    let mut nodes: BTreeMap<String, FunnelNode> = BTreeMap::new();
+    let mut pressed: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut ended: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for row in rows {
+        let node = nodes.entry(row.node.clone()).or_insert_with(|| FunnelNode {
+            node: row.node.clone(),
+            reached: 0,
+            pressed: Vec::new(),
+            timeouts: Misses::default(),
+            invalid: Misses::default(),
+            ended: 0,
+            ended_by_status: Vec::new(),
+        });
+        match row.kind.as_str() {
+            "reached" => node.reached += row.count,
+            "pressed" => {
+                *pressed
+                    .entry((row.node, row.detail.unwrap_or_default()))
+                    .or_default() += row.count
+            }
+            "ended" => {
+                node.ended += row.count;
+                *ended.entry((row.node, row.status)).or_default() += row.count;
+            }
+            "timeout" | "invalid" => {
+                let misses = if row.kind == "timeout" {
+                    &mut node.timeouts
+                } else {
+                    &mut node.invalid
+                };
+                misses.total += row.count;
+                match row.detail.as_deref() {
+                    Some("route") => misses.route += row.count,
+                    Some("retry") => misses.retry += row.count,
+                    Some("exhausted") => misses.exhausted += row.count,
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    for ((node, digits), steps) in pressed {
+        if let Some(node) = nodes.get_mut(&node) {
+            node.pressed.push(Pressed { digits, steps });
+        }
+    }
+    for ((node, status), calls) in ended {
+        if let Some(node) = nodes.get_mut(&node) {
+            node.ended_by_status.push(StatusCount { status, calls });
+        }
+    }
+    let mut nodes: Vec<FunnelNode> = nodes.into_values().collect();
+    for node in &mut nodes {
+        node.pressed
+            .sort_by(|a, b| b.steps.cmp(&a.steps).then(a.digits.cmp(&b.digits)));
+        node.ended_by_status
+            .sort_by(|a, b| b.calls.cmp(&a.calls).then(a.status.cmp(&b.status)));
+    }
+    nodes.sort_by(|a, b| b.reached.cmp(&a.reached).then(a.node.cmp(&b.node)));
+    nodes
+}

@@ -1,0 +1,26 @@
+//! Reports over the CDRs and call steps, under `/api/v1/reports/…`: every
+//! role of a tenant reads its own; platform admins read every tenant
+//! together, or one with `?tenant_id=`. The SQL is in `storage::reports`.
+
+pub mod aggregates;
+pub mod cdrs;
+pub mod funnel;
+pub mod params;
+pub mod range;
+pub mod rollup;
+pub mod scope;
+pub mod views;
+
+/// The `reports` tag's description in the OpenAPI document: how to start.
+pub const TAG_DESCRIPTION: &str = "Calls, answer rates, durations, hang-up causes, the menu funnel, the CDRs themselves. \
+Every report takes a range `from`/`to` (the end is exclusive; a plain date is local midnight in your tenant's time zone) \
+and optional `did`, `status`, `target` filters; `compare=previous` adds the period of the same length just before. \
+**Why did yesterday's calls fail?** If today is 2026-11-24: \
+`GET /api/v1/reports/by-cause?from=2026-11-23&to=2026-11-24` lists yesterday's calls per Q.850 cause with its meaning \
+and SIP equivalent, e.g. cause 17 *user busy* (486) from status BUSY, 19 *no answer from the user* (480) from NOANSWER, \
+42 *switching equipment congestion* (503) from CONGESTION (usually a wrong number). \
+`/reports/by-status` gives the same split by Voicenter's CALL_STATUS, `/reports/by-target?…&status=BUSY` which numbers were busy, \
+`/reports/series?…&bucket=hour` when it happened, `/reports/funnel` where callers gave up in the menu, \
+and `/reports/cdrs` (or `/reports/cdrs.csv`) the calls themselves. \
+Figures: `asr` = answered / calls (0-1), `acd_secs` = mean duration of answered calls, dial times in seconds; \
+a ratio or mean with nothing to divide is `null`.";

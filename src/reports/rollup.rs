@@ -1,0 +1,194 @@
+//! Which parts of a range the daily roll-ups (V5) answer, and keeping them.
+//!
+//! A UTC day is *closed* once it ended 24 hours ago or more (no call lasts
+//! longer: its steps and CDRs are all in). The closed whole days of a range
+//! are read from the roll-ups when they hold them; the rest of the range
+//! (partial days at its ends, recent days, days not rolled up yet) from the
+//! raw tables, with the same queries. Closed days a report needed and found
+//! missing are rolled up in the background, for the next report; a CDR or
+//! step arriving later for a rolled-up day un-rolls it (V5's triggers).
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+
+use crate::storage::PgPool;
+use crate::storage::reports::{self as sql, CdrFilter, Tenants};
+
+/// The last UTC day whose calls are all in: it ended 24 hours ago or more.
+pub fn last_closed_day(now: DateTime<Utc>) -> NaiveDate {
+    (now - Duration::hours(24))
+        .date_naive()
+        .pred_opt()
+        .unwrap_or(NaiveDate::MIN)
+}
+
+fn day_start(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// How a report reads a range: rolled-up days, and raw parts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// The tenant whose roll-ups are read (when `rolled` is not empty).
+    pub tenant_id: i64,
+    pub rolled: Vec<NaiveDate>,
+    /// The rest of the range, as maximal parts, each with the filter.
+    pub raw: Vec<CdrFilter>,
+}
+
+/// Plans `filter` for one tenant, when the roll-up keeps what the filter
+/// asks (`usable`); otherwise (or for every tenant together) all raw.
+/// Starts the background roll-up of the closed days found missing.
+pub async fn plan(
+    pool: &PgPool,
+    tenants: Tenants,
+    filter: &CdrFilter,
+    now: DateTime<Utc>,
+    usable: bool,
+) -> Result<Plan, sqlx::Error> {
+    let Tenants::One(tenant_id) = tenants else {
+        return Ok(Plan {
+            tenant_id: 0,
+            rolled: Vec::new(),
+            raw: vec![filter.clone()],
+        });
+    };
+    // Whole UTC days inside the range, closed.
+    let first_whole = {
+        let day = filter.from.date_naive();
+        if day_start(day) == filter.from {
+            day
+        } else {
+            day.succ_opt().unwrap_or(day)
+        }
+    };
+    let last_candidate = filter
+        .to
+        .date_naive()
+        .pred_opt()
+        .unwrap_or(NaiveDate::MIN)
+        .min(last_closed_day(now));
+    let mut rolled = Vec::new();
+    if usable && first_whole <= last_candidate {
+        rolled = sql::rolled_days(pool, tenant_id, first_whole, last_candidate).await?;
+        let have: HashSet<NaiveDate> = rolled.iter().copied().collect();
+        let missing: Vec<NaiveDate> = first_whole
+            .iter_days()
+            .take_while(|day| *day <= last_candidate)
+            .filter(|day| !have.contains(day))
+            .collect();
+        if !missing.is_empty() {
+            roll_up_in_background(pool.clone(), tenant_id, missing);
+        }
+    }
+    let mut raw = Vec::new();
+    let mut cursor = filter.from;
+    let part = |from, to| CdrFilter {
+        from,
+        to,
+        ..filter.clone()
+    };
+    for day in &rolled {
+        let start = day_start(*day);
+        if cursor < start {
+            raw.push(part(cursor, start));
+        }
+        cursor = start + Duration::days(1);
+    }
+    if cursor < filter.to {
+        raw.push(part(cursor, filter.to));
+    }
+    Ok(Plan {
+        tenant_id,
+        rolled,
+        raw,
+    })
+}
+
+/// Tenants whose roll-up is being written by this process.
+static ROLLING: Mutex<Option<HashSet<i64>>> = Mutex::new(None);
+
+/// Rolls up `days` of the tenant in the background, one day per transaction,
+/// unless this process is already at it for the tenant.
+pub fn roll_up_in_background(pool: PgPool, tenant_id: i64, days: Vec<NaiveDate>) {
+    {
+        let mut rolling = ROLLING
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !rolling.get_or_insert_with(HashSet::new).insert(tenant_id) {
+            return;
+        }
+    }
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let mut done = 0;
+        for day in &days {
+            match sql::roll_up_day(&pool, tenant_id, *day).await {
+                Ok(()) => done += 1,
+                Err(error) => {
+                    tracing::warn!(%error, tenant_id, %day, "report roll-up failed; the day stays raw");
+                    break;
+                }
+            }
+        }
+        tracing::info!(
+            tenant_id,
+            days = done,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "report days rolled up"
+        );
+        let mut rolling = ROLLING
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(rolling) = rolling.as_mut() {
+            rolling.remove(&tenant_id);
+        }
+    });
+}
+
+/// Rolls up, now, every day of `[first, last]` the tenant lacks (tests; the
+/// same work as the background roll-up). Returns how many it rolled up.
+pub async fn roll_up_days(
+    pool: &PgPool,
+    tenant_id: i64,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<usize, sqlx::Error> {
+    let have: HashSet<NaiveDate> = sql::rolled_days(pool, tenant_id, first, last)
+        .await?
+        .into_iter()
+        .collect();
+    let mut done = 0;
+    for day in first.iter_days().take_while(|day| *day <= last) {
+        if !have.contains(&day) {
+            sql::roll_up_day(pool, tenant_id, day).await?;
+            done += 1;
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_is_closed_once_it_ended_a_day_ago() {
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+        assert_eq!(
+            last_closed_day(at("2026-11-24T00:00:00Z")),
+            day("2026-11-22")
+        );
+        assert_eq!(
+            last_closed_day(at("2026-11-23T23:59:59Z")),
+            day("2026-11-21")
+        );
+    }
+}
