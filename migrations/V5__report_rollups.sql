@@ -37,8 +37,8 @@ CREATE TABLE report_funnel_daily (
 CREATE INDEX report_funnel_daily_day ON report_funnel_daily (tenant_id, day);
 
 -- The additive CDR figures of the same closed days (storage::reports::Totals):
--- per hour and status (by status, by cause, time series) and per DID and
--- status (by DID). Hours are UTC hours, which are the clock's hours in every
+-- per hour and status (by status, by cause, time series), per DID and status
+-- (by DID), per status and dial time (summary). Hours are UTC hours, which are the clock's hours in every
 -- zone a whole number of hours off UTC.
 CREATE TABLE report_cdr_hourly (
     tenant_id               bigint      NOT NULL,
@@ -70,6 +70,23 @@ CREATE TABLE report_did_daily (
     FOREIGN KEY (tenant_id, day) REFERENCES report_rollup_days (tenant_id, day) ON DELETE CASCADE
 );
 CREATE INDEX report_did_daily_day ON report_did_daily (tenant_id, day);
+
+-- ... and per status and dial time (the summary's additive figures and its
+-- dial-time percentile, read from this histogram).
+CREATE TABLE report_dial_daily (
+    tenant_id               bigint NOT NULL,
+    day                     date   NOT NULL,
+    status                  text   NOT NULL,
+    dial_secs               bigint,
+    calls                   bigint NOT NULL,
+    answered                bigint NOT NULL,
+    talk_secs               bigint NOT NULL,
+    answered_with_duration  bigint NOT NULL,
+    dial_secs_sum           bigint NOT NULL,
+    with_dial_time          bigint NOT NULL,
+    FOREIGN KEY (tenant_id, day) REFERENCES report_rollup_days (tenant_id, day) ON DELETE CASCADE
+);
+CREATE INDEX report_dial_daily_day ON report_dial_daily (tenant_id, day);
 
 -- A CDR (or call step) that arrives for a day already rolled up makes that
 -- day raw again until it is rolled up anew. Only batches holding a row more

@@ -117,14 +117,7 @@ pub async fn summary(
     let report = report(&asked, |filter| {
         let pool = state.pool.clone();
         let tenants = asked.tenants;
-        async move {
-            let row = sql::summary(&pool, tenants, &filter).await?;
-            Ok(Summary {
-                figures: Figures::from(row.totals),
-                p95_dial_secs: row.p95_dial_secs,
-                unique_callers: row.unique_callers,
-            })
-        }
+        async move { summary_of(&pool, tenants, &filter, Utc::now()).await }
     })
     .await?;
     Ok(web::Json(report))
@@ -611,4 +604,60 @@ pub async fn hour_rows(
         .collect();
     rows.sort_by_key(|row| row.hour);
     Ok(rows)
+}
+
+/// The summary: the additive figures and the dial-time histogram (closed
+/// days from the roll-up, the rest raw) while the distinct callers are
+/// counted raw on another connection.
+pub async fn summary_of(
+    pool: &PgPool,
+    tenants: Tenants,
+    filter: &CdrFilter,
+    now: DateTime<Utc>,
+) -> Result<Summary, ApiError> {
+    let figures = async {
+        let usable = filter.did.is_none() && filter.target.is_none();
+        let plan = rollup::plan(pool, tenants, filter, now, usable).await?;
+        let rolled = async {
+            if plan.rolled.is_empty() {
+                Ok(Vec::new())
+            } else {
+                sql::rolled_by_dial_time(
+                    pool,
+                    plan.tenant_id,
+                    &plan.rolled,
+                    filter.status.as_deref(),
+                )
+                .await
+            }
+        };
+        let raw = try_join_all(
+            plan.raw
+                .iter()
+                .map(|part| sql::by_dial_time(pool, tenants, part)),
+        );
+        let (rolled, raw) = try_join(rolled, raw).await?;
+        Ok::<_, sqlx::Error>(
+            rolled
+                .into_iter()
+                .chain(raw.into_iter().flatten())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let callers = sql::unique_callers(pool, tenants, filter);
+    let (per_dial_time, unique_callers) = try_join(figures, callers).await?;
+    let mut totals = Totals::default();
+    let mut histogram: BTreeMap<i64, i64> = BTreeMap::new();
+    for row in per_dial_time {
+        totals.add(&row.totals);
+        if let Some(dial_secs) = row.dial_secs {
+            *histogram.entry(dial_secs).or_default() += row.totals.calls;
+        }
+    }
+    let mut histogram: Vec<(i64, i64)> = histogram.into_iter().collect();
+    Ok(Summary {
+        figures: Figures::from(totals),
+        p95_dial_secs: sql::percentile_cont(&mut histogram, 0.95),
+        unique_callers,
+    })
 }

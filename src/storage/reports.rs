@@ -88,6 +88,16 @@ macro_rules! totals {
     };
 }
 
+/// The sums of the rolled-up totals columns.
+macro_rules! rolled_totals {
+    () => {
+        "sum(calls)::bigint AS calls, sum(answered)::bigint AS answered,
+         sum(talk_secs)::bigint AS talk_secs,
+         sum(answered_with_duration)::bigint AS answered_with_duration,
+         sum(dial_secs_sum)::bigint AS dial_secs_sum, sum(with_dial_time)::bigint AS with_dial_time"
+    };
+}
+
 /// Binds `$1`..`$6`. The statement is not kept prepared: PostgreSQL then
 /// plans it for these very values. A kept one switches to a generic plan
 /// after five runs, which cannot know that a range holds a million rows
@@ -132,75 +142,53 @@ impl Totals {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct SummaryRow {
+/// The additive figures per dial time (`None`: calls without one): the
+/// summary's figures, and its percentile read from this histogram.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DialTimeRow {
+    pub dial_secs: Option<i64>,
+    #[sqlx(flatten)]
     pub totals: Totals,
-    /// 95th percentile (continuous) of dial times; NULL without any.
-    pub p95_dial_secs: Option<f64>,
-    pub unique_callers: i64,
 }
 
-/// Two queries at once, on two connections: the additive figures per dial
-/// time (one pass; the percentile is then read from that histogram), and the
-/// distinct callers (a hash of every caller id of the range, given the memory
-/// to stay off disk).
-pub async fn summary(
+pub async fn by_dial_time(
     pool: &PgPool,
     tenants: Tenants,
     filter: &CdrFilter,
-) -> Result<SummaryRow, sqlx::Error> {
-    #[derive(sqlx::FromRow)]
-    struct PerDialTime {
-        dial_secs: Option<i64>,
-        #[sqlx(flatten)]
-        totals: Totals,
-    }
-    let figures_sql = concat!(
+) -> Result<Vec<DialTimeRow>, sqlx::Error> {
+    let sql = concat!(
         "SELECT c.dial_secs, ",
         totals!(),
         " FROM cdrs c WHERE ",
         cdr_filter!(),
         " GROUP BY c.dial_secs"
     );
-    let callers_sql = concat!(
+    bind_filter!(sqlx::query_as(sql), tenants, filter)
+        .fetch_all(pool)
+        .await
+}
+
+/// Distinct caller ids: a hash of every caller id of the range, given the
+/// memory to stay off disk. (Not additive across days: always raw.)
+pub async fn unique_callers(
+    pool: &PgPool,
+    tenants: Tenants,
+    filter: &CdrFilter,
+) -> Result<i64, sqlx::Error> {
+    let sql = concat!(
         "SELECT count(*)::bigint FROM (SELECT DISTINCT c.caller_id FROM cdrs c WHERE ",
         cdr_filter!(),
         ") callers"
     );
-    let figures = async {
-        bind_filter!(
-            sqlx::query_as::<_, PerDialTime>(figures_sql),
-            tenants,
-            filter
-        )
-        .fetch_all(pool)
-        .await
-    };
-    let callers = async {
-        let mut tx = pool.begin().await?;
-        sqlx::query("SET LOCAL work_mem = '64MB'")
-            .execute(&mut *tx)
-            .await?;
-        let callers: i64 = bind_filter!(sqlx::query_scalar(callers_sql), tenants, filter)
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(callers)
-    };
-    let (per_dial_time, unique_callers) = futures_util::future::try_join(figures, callers).await?;
-    let mut totals = Totals::default();
-    let mut histogram = Vec::new();
-    for row in per_dial_time {
-        totals.add(&row.totals);
-        if let Some(dial_secs) = row.dial_secs {
-            histogram.push((dial_secs, row.totals.calls));
-        }
-    }
-    Ok(SummaryRow {
-        totals,
-        p95_dial_secs: percentile_cont(&mut histogram, 0.95),
-        unique_callers,
-    })
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL work_mem = '64MB'")
+        .execute(&mut *tx)
+        .await?;
+    let callers: i64 = bind_filter!(sqlx::query_scalar(sql), tenants, filter)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(callers)
 }
 
 /// PostgreSQL's `percentile_cont(fraction)` over the values of a histogram
@@ -638,17 +626,41 @@ pub async fn roll_up_day(pool: &PgPool, tenant_id: i64, day: NaiveDate) -> Resul
         .bind(day)
         .execute(&mut *tx)
         .await?;
+    let per_dial_time = concat!(
+        "INSERT INTO report_dial_daily (tenant_id, day, status, dial_secs, calls, answered,
+             talk_secs, answered_with_duration, dial_secs_sum, with_dial_time)
+         SELECT $1[1], $7, c.status, c.dial_secs, ",
+        totals!(),
+        " FROM cdrs c WHERE ",
+        one_tenant_filter!(),
+        " GROUP BY 3, 4"
+    );
+    bind_filter!(sqlx::query(per_dial_time), tenants, filter)
+        .bind(day)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await
 }
 
-/// The sums of the rolled-up totals columns.
-macro_rules! rolled_totals {
-    () => {
-        "sum(calls)::bigint AS calls, sum(answered)::bigint AS answered,
-         sum(talk_secs)::bigint AS talk_secs,
-         sum(answered_with_duration)::bigint AS answered_with_duration,
-         sum(dial_secs_sum)::bigint AS dial_secs_sum, sum(with_dial_time)::bigint AS with_dial_time"
-    };
+/// Totals per dial time of rolled-up `days`, optionally of one status.
+pub async fn rolled_by_dial_time(
+    pool: &PgPool,
+    tenant_id: i64,
+    days: &[NaiveDate],
+    status: Option<&str>,
+) -> Result<Vec<DialTimeRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT dial_secs, ",
+        rolled_totals!(),
+        " FROM report_dial_daily
+         WHERE tenant_id = $1 AND day = ANY($2) AND ($3::text IS NULL OR status = $3)
+         GROUP BY dial_secs"
+    ))
+    .bind(tenant_id)
+    .bind(days)
+    .bind(status)
+    .fetch_all(pool)
+    .await
 }
 
 /// Totals per status of rolled-up `days`, optionally of one status.
@@ -808,6 +820,18 @@ pub async fn begin_export(pool: &PgPool) -> Result<Transaction<'static, Postgres
     sqlx::query("SET LOCAL statement_timeout = '30min'")
         .execute(&mut *tx)
         .await?;
+    // Rows in order from the first one: read along the time index (and
+    // sort only the rare calls of the same second), never a scan of the
+    // table sorted whole before the first row — the plan PostgreSQL picks
+    // for a long range when it weighs only the last row.
+    for setting in [
+        "SET LOCAL enable_seqscan = off",
+        "SET LOCAL enable_bitmapscan = off",
+        "SET LOCAL max_parallel_workers_per_gather = 0",
+        "SET LOCAL jit = off",
+    ] {
+        sqlx::query(setting).execute(&mut *tx).await?;
+    }
     Ok(tx)
 }
 

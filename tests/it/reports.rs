@@ -790,6 +790,15 @@ async fn roll_ups_give_the_same_figures_as_the_raw_tables_and_follow_late_calls(
         assert!(rolled.rolled_up_days > 0 || filter.did.is_some(), "{what}");
         assert_eq!(rolled.nodes, raw.nodes, "funnel {what}");
         assert_eq!(
+            aggregates::summary_of(&app.pool, one, filter, later)
+                .await
+                .unwrap(),
+            aggregates::summary_of(&app.pool, one, filter, long_ago)
+                .await
+                .unwrap(),
+            "summary {what}"
+        );
+        assert_eq!(
             aggregates::status_rows(&app.pool, one, filter, later)
                 .await
                 .unwrap(),
