@@ -608,16 +608,17 @@ pub async fn hour_rows(
 
 /// The summary: the additive figures and the dial-time histogram (closed
 /// days from the roll-up, the rest raw) while the distinct callers are
-/// counted raw on another connection.
+/// counted on another connection (from the roll-up of callers for a long
+/// unfiltered range, raw otherwise).
 pub async fn summary_of(
     pool: &PgPool,
     tenants: Tenants,
     filter: &CdrFilter,
     now: DateTime<Utc>,
 ) -> Result<Summary, ApiError> {
+    let usable = filter.did.is_none() && filter.target.is_none();
+    let plan = rollup::plan(pool, tenants, filter, now, usable).await?;
     let figures = async {
-        let usable = filter.did.is_none() && filter.target.is_none();
-        let plan = rollup::plan(pool, tenants, filter, now, usable).await?;
         let rolled = async {
             if plan.rolled.is_empty() {
                 Ok(Vec::new())
@@ -644,7 +645,14 @@ pub async fn summary_of(
                 .collect::<Vec<_>>(),
         )
     };
-    let callers = sql::unique_callers(pool, tenants, filter);
+    let callers = async {
+        match rollup::callers_span(&plan, now) {
+            Some((first, last)) if usable && filter.status.is_none() => {
+                sql::unique_callers_rolled(pool, plan.tenant_id, first, last, &plan.raw).await
+            }
+            _ => sql::unique_callers(pool, tenants, filter).await,
+        }
+    };
     let (per_dial_time, unique_callers) = try_join(figures, callers).await?;
     let mut totals = Totals::default();
     let mut histogram: BTreeMap<i64, i64> = BTreeMap::new();

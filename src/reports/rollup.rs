@@ -107,6 +107,19 @@ pub async fn plan(
     })
 }
 
+/// The closed days `[first, last]` whose distinct callers a plan reads from
+/// the roll-up, when that is the cheaper way: not the rows of the range's
+/// calls but the tenant's callers active since `first` are read, so the
+/// range must reach near today — its rolled-up days at least a quarter of
+/// the days from `first` to the last closed day. (A short range long ago
+/// counts its few calls raw.) The caller must not filter by DID, status or
+/// target, which the roll-up of callers does not keep.
+pub fn callers_span(plan: &Plan, now: DateTime<Utc>) -> Option<(NaiveDate, NaiveDate)> {
+    let (first, last) = (*plan.rolled.first()?, *plan.rolled.last()?);
+    let since_first = (last_closed_day(now) - first).num_days() + 1;
+    (plan.rolled.len() as i64 * 4 >= since_first).then_some((first, last))
+}
+
 /// Tenants whose roll-up is being written by this process.
 static ROLLING: Mutex<Option<HashSet<i64>>> = Mutex::new(None);
 

@@ -13,7 +13,8 @@
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use futures_util::Stream;
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres};
 
 /// Whose CDRs a report reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +170,8 @@ pub async fn by_dial_time(
 }
 
 /// Distinct caller ids: a hash of every caller id of the range, given the
-/// memory to stay off disk. (Not additive across days: always raw.)
+/// memory to stay off disk. (Long unfiltered ranges of one tenant read the
+/// roll-up instead: [`unique_callers_rolled`].)
 pub async fn unique_callers(
     pool: &PgPool,
     tenants: Tenants,
@@ -565,7 +567,8 @@ pub async fn funnel_rolled_up(
 }
 
 /// Rolls up one UTC day of the tenant (again, if it was): the funnel, the
-/// hourly CDR figures and the per-DID figures, in one transaction.
+/// hourly CDR figures, the per-DID figures, the dial-time histogram and the
+/// callers, in one transaction.
 pub async fn roll_up_day(pool: &PgPool, tenant_id: i64, day: NaiveDate) -> Result<(), sqlx::Error> {
     let from = day.and_time(NaiveTime::MIN).and_utc();
     let filter = CdrFilter {
@@ -585,11 +588,18 @@ pub async fn roll_up_day(pool: &PgPool, tenant_id: i64, day: NaiveDate) -> Resul
         .bind(day)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO report_rollup_days (tenant_id, day) VALUES ($1, $2)")
-        .bind(tenant_id)
-        .bind(day)
-        .execute(&mut *tx)
-        .await?;
+    // Another roller (a report's background roll-up, another node) may be
+    // at the same day: this waits for its commit, then leaves the day to it.
+    let claimed = sqlx::query(
+        "INSERT INTO report_rollup_days (tenant_id, day) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(day)
+    .execute(&mut *tx)
+    .await?;
+    if claimed.rows_affected() == 0 {
+        return tx.rollback().await;
+    }
     let funnel = concat!(
         "INSERT INTO report_funnel_daily (tenant_id, day, status, node, kind, detail, count)
          SELECT $1[1], $7, f.status, f.node, f.kind, f.detail, f.count FROM (",
@@ -639,7 +649,63 @@ pub async fn roll_up_day(pool: &PgPool, tenant_id: i64, day: NaiveDate) -> Resul
         .bind(day)
         .execute(&mut *tx)
         .await?;
+    // The day joins each of its callers' sorted list of days (V6), once:
+    // rolling a day up again changes nothing.
+    let callers = concat!(
+        "INSERT INTO report_callers AS r (tenant_id, caller_id, first_day, last_day, days)
+         SELECT $1[1], c.caller_id, $7, $7, ARRAY[$7::date] FROM cdrs c WHERE ",
+        one_tenant_filter!(),
+        " GROUP BY c.caller_id
+         ON CONFLICT (tenant_id, caller_id) DO UPDATE
+         SET days = CASE WHEN r.last_day < EXCLUDED.last_day THEN r.days || EXCLUDED.last_day
+                         ELSE ARRAY(SELECT d FROM unnest(r.days || EXCLUDED.last_day) d ORDER BY d) END,
+             first_day = least(r.first_day, EXCLUDED.first_day),
+             last_day = greatest(r.last_day, EXCLUDED.last_day)
+         WHERE NOT EXCLUDED.last_day = ANY(r.days)"
+    );
+    bind_filter!(sqlx::query(callers), tenants, filter)
+        .bind(day)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await
+}
+
+/// Distinct callers of one tenant's unfiltered range whose closed days
+/// `[first, last]` are all either rolled up or among the `raw` parts (which
+/// hold the rest of the range): the callers whose rolled-up days (V6's
+/// `report_callers`) fall in `[first, last]`, plus those of the raw parts
+/// that are not among them.
+pub async fn unique_callers_rolled(
+    pool: &PgPool,
+    tenant_id: i64,
+    first: NaiveDate,
+    last: NaiveDate,
+    raw: &[CdrFilter],
+) -> Result<i64, sqlx::Error> {
+    // `width_bucket(d, days)` is how many of the sorted `days` are <= d.
+    let callers: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM report_callers r
+                 WHERE r.tenant_id = $1 AND r.last_day >= $2 AND r.first_day <= $3
+                   AND width_bucket($3::date, r.days) > width_bucket($2::date - 1, r.days))
+              + (SELECT count(*) FROM (
+                     SELECT DISTINCT c.caller_id
+                     FROM unnest($4::timestamptz[], $5::timestamptz[]) AS part (from_at, to_at)
+                     JOIN cdrs c ON c.tenant_id = $1
+                                AND c.started_at >= part.from_at AND c.started_at < part.to_at) raw
+                 WHERE NOT EXISTS (
+                     SELECT 1 FROM report_callers r
+                     WHERE r.tenant_id = $1 AND r.caller_id = raw.caller_id
+                       AND width_bucket($3::date, r.days) > width_bucket($2::date - 1, r.days)))",
+    )
+    .persistent(false)
+    .bind(tenant_id)
+    .bind(first)
+    .bind(last)
+    .bind(raw.iter().map(|part| part.from).collect::<Vec<_>>())
+    .bind(raw.iter().map(|part| part.to).collect::<Vec<_>>())
+    .fetch_one(pool)
+    .await?;
+    Ok(callers)
 }
 
 /// Totals per dial time of rolled-up `days`, optionally of one status.
@@ -810,29 +876,43 @@ pub async fn search_cdrs(
         .await
 }
 
-/// A transaction for a long export: a read-only snapshot without the
-/// pool's 10 s statement limit (the client's reading speed sets the pace).
-pub async fn begin_export(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION READ ONLY, ISOLATION LEVEL REPEATABLE READ")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("SET LOCAL statement_timeout = '30min'")
-        .execute(&mut *tx)
-        .await?;
+/// A connection of its own for a long export, in a read-only snapshot
+/// without the pool's 10 s statement limit (the client's reading speed sets
+/// the pace). End it with [`end_export`] or [`abandon_export`].
+pub async fn begin_export(pool: &PgPool) -> Result<PoolConnection<Postgres>, sqlx::Error> {
+    let mut connection = pool.acquire().await?;
     // Rows in order from the first one: read along the time index (and
     // sort only the rare calls of the same second), never a scan of the
     // table sorted whole before the first row — the plan PostgreSQL picks
     // for a long range when it weighs only the last row.
-    for setting in [
+    for statement in [
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        "SET LOCAL statement_timeout = '30min'",
         "SET LOCAL enable_seqscan = off",
         "SET LOCAL enable_bitmapscan = off",
         "SET LOCAL max_parallel_workers_per_gather = 0",
         "SET LOCAL jit = off",
     ] {
-        sqlx::query(setting).execute(&mut *tx).await?;
+        if let Err(error) = sqlx::query(statement).execute(&mut *connection).await {
+            // Not back to the pool with a transaction open.
+            abandon_export(connection);
+            return Err(error);
+        }
     }
-    Ok(tx)
+    Ok(connection)
+}
+
+/// The export went to its end: the connection goes back to the pool.
+pub async fn end_export(mut connection: PoolConnection<Postgres>) -> Result<(), sqlx::Error> {
+    sqlx::query("COMMIT").execute(&mut *connection).await?;
+    Ok(())
+}
+
+/// The export stopped midway (the client left, or an error): the connection
+/// is closed rather than returned, so that the server abandons the query at
+/// once instead of the pool reading the rest of its rows to reuse it.
+pub fn abandon_export(connection: PoolConnection<Postgres>) {
+    drop(connection.detach());
 }
 
 /// Every CDR of the filter, newest first, streamed from the database.

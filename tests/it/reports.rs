@@ -743,7 +743,8 @@ async fn roll_ups_give_the_same_figures_as_the_raw_tables_and_follow_late_calls(
     let (tenant, _) = november_tenant(&app, &root, "Rollup").await;
     let one = Tenants::One(tenant);
     let long_ago = utc("2026-01-01T00:00:00Z"); // no day closed yet: all raw
-    let later = utc("2027-01-01T00:00:00Z"); // every day closed
+    // Every day of the data closed (the last closed day is the 24th).
+    let later = utc("2026-11-26T00:00:00Z");
     let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
     let rolled = rollup::roll_up_days(&app.pool, tenant, day("2026-11-21"), day("2026-11-23"))
         .await
@@ -777,8 +778,133 @@ async fn roll_ups_give_the_same_figures_as_the_raw_tables_and_follow_late_calls(
     let plan = rollup::plan(&app.pool, one, &local_days, later, true)
         .await
         .unwrap();
-    assert_eq!((plan.rolled, plan.raw.len()), (vec![day("2026-11-22")], 2));
-    for filter in &filters {
+    assert_eq!(
+        (plan.rolled.clone(), plan.raw.len()),
+        (vec![day("2026-11-22")], 2)
+    );
+    // `later` has every day of the data closed and is near enough for the
+    // distinct callers to come from the roll-up of callers too.
+    assert_eq!(
+        rollup::callers_span(&plan, later),
+        Some((day("2026-11-22"), day("2026-11-22")))
+    );
+    assert_eq!(
+        rollup::callers_span(&plan, utc("2027-01-01T00:00:00Z")),
+        None,
+        "a short range long ago counts its callers raw"
+    );
+    rolled_figures_equal_raw_ones(&app, tenant, &filters, later, long_ago).await;
+    let two_days = funnel::compute(&app.pool, tenant, &utc_days, later)
+        .await
+        .unwrap();
+    assert_eq!((two_days.rolled_up_days, two_days.raw_ranges), (2, 0));
+    // A CDR arriving late (over a day after its call) for a rolled-up day
+    // makes that day raw again.
+    let late = "2026-11-22T06:00:00+02:00";
+    insert_cdr(
+        &app,
+        tenant,
+        &Cdr {
+            call_id: "late",
+            did: DID_1,
+            caller: "0541",
+            target: "0501",
+            start: late,
+            duration: Some(5),
+            dial: Some(1),
+            status: "ANSWER",
+        },
+    )
+    .await;
+    insert_steps(
+        &app,
+        tenant,
+        "late",
+        late,
+        &[("-1", "", None, "main", "entered", "MENU")],
+    )
+    .await;
+    let after = funnel::compute(&app.pool, tenant, &utc_days, later)
+        .await
+        .unwrap();
+    assert_eq!((after.rolled_up_days, after.raw_ranges), (1, 1));
+    assert_eq!(
+        (after.nodes[0].node.as_str(), after.nodes[0].reached),
+        ("main", 7)
+    );
+    // c1, c2, c7 (22:00Z on the 23rd), c8 and the late one.
+    let statuses = aggregates::status_rows(&app.pool, one, &utc_days, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        (statuses[0].key.as_str(), statuses[0].totals.calls),
+        ("ANSWER", 5)
+    );
+    // Rolled up again, the 22nd holds 0541, who also called on the 23rd
+    // (raw in the local days): counted once.
+    rollup::roll_up_days(&app.pool, tenant, day("2026-11-22"), day("2026-11-22"))
+        .await
+        .unwrap();
+    rolled_figures_equal_raw_ones(&app, tenant, &filters, later, long_ago).await;
+    for filter in [&local_days, &utc_days] {
+        let summary = aggregates::summary_of(&app.pool, one, filter, later)
+            .await
+            .unwrap();
+        // 0541, 0542, 0543, "=1+2,\"x\"", 0545 and 0549.
+        assert_eq!(summary.unique_callers, 6, "{filter:?}");
+    }
+}
+
+#[tokio::test]
+async fn rollers_at_the_same_day_at_once_leave_it_rolled_up_once() {
+    use ivrhub::reports::aggregates;
+    use ivrhub::storage::reports::{self as sql, CdrFilter, Tenants};
+    let app = TestApp::spawn().await;
+    let root = platform_admin(&app).await;
+    let (tenant, _) = november_tenant(&app, &root, "Rollers").await;
+    let day = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    // Several nodes' background rollers (or a report's and another's).
+    let rollers = (0..8).map(|_| sql::roll_up_day(&app.pool, tenant, day));
+    for outcome in futures_util::future::join_all(rollers).await {
+        outcome.expect("a roller running alongside another one");
+    }
+    let filter = CdrFilter {
+        from: utc("2026-11-23T00:00:00Z"),
+        to: utc("2026-11-24T00:00:00Z"),
+        did: None,
+        status: None,
+        target: None,
+    };
+    let one = Tenants::One(tenant);
+    let later = utc("2026-11-26T00:00:00Z");
+    let long_ago = utc("2026-01-01T00:00:00Z");
+    let rolled = aggregates::summary_of(&app.pool, one, &filter, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        rolled,
+        aggregates::summary_of(&app.pool, one, &filter, long_ago)
+            .await
+            .unwrap()
+    );
+    // c1 to c7 and c9 (c8 was on the 22nd, UTC), by 0541, 0542, 0543,
+    // "=1+2,\"x\"" and 0545.
+    assert_eq!((rolled.figures.calls, rolled.unique_callers), (8, 5));
+}
+
+/// Every report of `filters` the same whether `now` lets it read the
+/// roll-ups (`later`) or has it read everything raw (`long_ago`).
+async fn rolled_figures_equal_raw_ones(
+    app: &TestApp,
+    tenant: i64,
+    filters: &[ivrhub::storage::reports::CdrFilter],
+    later: DateTime<Utc>,
+    long_ago: DateTime<Utc>,
+) {
+    use ivrhub::reports::{aggregates, funnel};
+    use ivrhub::storage::reports::Tenants;
+    let one = Tenants::One(tenant);
+    for filter in filters {
         let what = format!("{filter:?}");
         let raw = funnel::compute(&app.pool, tenant, filter, long_ago)
             .await
@@ -835,52 +961,6 @@ async fn roll_ups_give_the_same_figures_as_the_raw_tables_and_follow_late_calls(
             "by hour {what}"
         );
     }
-    let two_days = funnel::compute(&app.pool, tenant, &utc_days, later)
-        .await
-        .unwrap();
-    assert_eq!((two_days.rolled_up_days, two_days.raw_ranges), (2, 0));
-    // A CDR arriving late (over a day after its call) for a rolled-up day
-    // makes that day raw again.
-    let late = "2026-11-22T06:00:00+02:00";
-    insert_cdr(
-        &app,
-        tenant,
-        &Cdr {
-            call_id: "late",
-            did: DID_1,
-            caller: "0541",
-            target: "0501",
-            start: late,
-            duration: Some(5),
-            dial: Some(1),
-            status: "ANSWER",
-        },
-    )
-    .await;
-    insert_steps(
-        &app,
-        tenant,
-        "late",
-        late,
-        &[("-1", "", None, "main", "entered", "MENU")],
-    )
-    .await;
-    let after = funnel::compute(&app.pool, tenant, &utc_days, later)
-        .await
-        .unwrap();
-    assert_eq!((after.rolled_up_days, after.raw_ranges), (1, 1));
-    assert_eq!(
-        (after.nodes[0].node.as_str(), after.nodes[0].reached),
-        ("main", 7)
-    );
-    // c1, c2, c7 (22:00Z on the 23rd), c8 and the late one.
-    let statuses = aggregates::status_rows(&app.pool, one, &utc_days, later)
-        .await
-        .unwrap();
-    assert_eq!(
-        (statuses[0].key.as_str(), statuses[0].totals.calls),
-        ("ANSWER", 5)
-    );
 }
 
 fn utc(text: &str) -> DateTime<Utc> {
