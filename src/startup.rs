@@ -32,6 +32,7 @@ pub struct Application {
     pool: PgPool,
     step_writer: tokio::task::JoinHandle<()>,
     listener: tokio::task::JoinHandle<()>,
+    roller: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -49,6 +50,7 @@ impl Application {
         }
         let listener = Arc::clone(&cache).spawn_listener();
         let (steps, step_writer) = StepLog::spawn(pool.clone());
+        let roller = crate::reports::rollup::spawn_recent_days_roller(pool.clone());
         let metrics = Arc::new(Metrics::default());
         let workers = settings.workers;
         let tcp = TcpListener::bind(settings.listen)
@@ -106,6 +108,7 @@ impl Application {
             pool,
             step_writer,
             listener,
+            roller,
         })
     }
 
@@ -122,6 +125,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> Result<()> {
         self.server.await?;
         self.listener.abort();
+        self.roller.abort();
         if tokio::time::timeout(Duration::from_secs(10), self.step_writer)
             .await
             .is_err()

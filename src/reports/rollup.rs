@@ -161,6 +161,42 @@ pub fn roll_up_in_background(pool: PgPool, tenant_id: i64, days: Vec<NaiveDate>)
     });
 }
 
+/// How long after start the roller's first pass waits (the server's own
+/// start, and short-lived test servers, go first), and between passes.
+const ROLLER_FIRST_PASS: std::time::Duration = std::time::Duration::from_secs(60);
+const ROLLER_PERIOD: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Rolls up the last two closed days of every tenant as soon as they close,
+/// so that reports over "yesterday" and "the last 30 days" find them rolled
+/// up instead of rolling them up after the first report that needed them.
+/// Older days are still rolled up on demand. Every node runs one: a day two
+/// of them roll up at once is rolled up once (see `roll_up_day`).
+pub fn spawn_recent_days_roller(pool: PgPool) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::time::sleep(ROLLER_FIRST_PASS).await;
+        loop {
+            match roll_up_recent_days(&pool, Utc::now()).await {
+                Ok(0) => {}
+                Ok(days) => tracing::info!(days, "recent report days rolled up"),
+                Err(error) => tracing::warn!(%error, "rolling up the recent report days"),
+            }
+            tokio::time::sleep(ROLLER_PERIOD).await;
+        }
+    })
+}
+
+/// One pass of the roller: the two last closed days of every tenant not
+/// rolled up yet. Returns how many (tenant, day) it rolled up.
+pub async fn roll_up_recent_days(pool: &PgPool, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+    let last = last_closed_day(now);
+    let first = last.pred_opt().unwrap_or(last);
+    let missing = sql::days_not_rolled_up(pool, first, last).await?;
+    for (tenant_id, day) in &missing {
+        sql::roll_up_day(pool, *tenant_id, *day).await?;
+    }
+    Ok(missing.len())
+}
+
 /// Rolls up, now, every day of `[first, last]` the tenant lacks (tests; the
 /// same work as the background roll-up). Returns how many it rolled up.
 pub async fn roll_up_days(

@@ -546,6 +546,25 @@ pub async fn rolled_days(
     .await
 }
 
+/// Every (tenant, UTC day) of `[first, last]` not rolled up, in order.
+pub async fn days_not_rolled_up(
+    pool: &PgPool,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<Vec<(i64, NaiveDate)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.tenant_id, d.day::date
+         FROM tenants t CROSS JOIN generate_series($1::date, $2::date, interval '1 day') AS d (day)
+         WHERE NOT EXISTS (SELECT 1 FROM report_rollup_days r
+                           WHERE r.tenant_id = t.tenant_id AND r.day = d.day::date)
+         ORDER BY 1, 2",
+    )
+    .bind(first)
+    .bind(last)
+    .fetch_all(pool)
+    .await
+}
+
 /// The funnel of rolled-up `days`, optionally of one status.
 pub async fn funnel_rolled_up(
     pool: &PgPool,

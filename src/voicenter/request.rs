@@ -124,17 +124,31 @@ fn ivr_action(f: &Fields<'_, '_>) -> Result<IvrActionRequest, DecodeError> {
 }
 
 fn hangup(f: &Fields<'_, '_>, data: &Value<'_>) -> Result<HangupReport, DecodeError> {
+    // A CDR is kept whatever its numbers look like: Voicenter would retry a
+    // refused report forever, and the call would never be counted.
+    let mut unreadable = Vec::new();
+    let mut number = |name: &'static str| {
+        f.opt_int(name).unwrap_or_else(|_| {
+            unreadable.push(name);
+            None
+        })
+    };
+    let call_time_epoch = number("CALL_TIME_EPOCH");
+    let call_start_epoch = number("CALL_START_EPOCH");
+    let duration_secs = number("CALL_DURATION");
+    let dial_secs = number("CALL_DAILTIME");
     Ok(HangupReport {
         did: required_id(f, "DID")?,
         call_id: required_id(f, "IVR_UNIQUE_ID")?,
         caller_id: id(f, "CALLER_ID")?,
         target: id(f, "TARGET")?,
-        call_time_epoch: f.opt_int("CALL_TIME_EPOCH")?,
-        call_start_epoch: f.opt_int("CALL_START_EPOCH")?,
-        duration_secs: f.opt_int("CALL_DURATION")?,
-        dial_secs: f.opt_int("CALL_DAILTIME")?,
+        call_time_epoch,
+        call_start_epoch,
+        duration_secs,
+        dial_secs,
         status: call_status(f)?,
         raw: data.to_json(),
+        unreadable,
     })
 }
 

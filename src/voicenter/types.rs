@@ -94,6 +94,9 @@ pub struct HangupReport {
     pub status: String,
     /// Every field Voicenter sent, as JSON (XML-RPC values converted), for the CDR's raw payload.
     pub raw: serde_json::Value,
+    /// The numeric fields above that were sent but are not integers: left
+    /// out (`None`) rather than losing the whole report; `raw` keeps them.
+    pub unreadable: Vec<&'static str>,
 }
 
 /// A decoded webhook request.

@@ -284,6 +284,9 @@ async fn store_report(
     deadline: Instant,
 ) -> HttpResponse {
     let call_id = report.call_id.clone();
+    if !report.unreadable.is_empty() {
+        tracing::warn!(%call_id, fields = ?report.unreadable, "CDR numbers that are not integers stored as null (kept in raw)");
+    }
     let budget = deadline.saturating_duration_since(Instant::now());
     match state.cdrs.store(report.into(), budget).await {
         Ok(()) => {

@@ -892,6 +892,40 @@ async fn rollers_at_the_same_day_at_once_leave_it_rolled_up_once() {
     assert_eq!((rolled.figures.calls, rolled.unique_callers), (8, 5));
 }
 
+#[tokio::test]
+async fn the_roller_rolls_up_the_last_two_closed_days_of_every_tenant() {
+    use ivrhub::reports::{funnel, rollup};
+    use ivrhub::storage::reports::{self as sql, CdrFilter};
+    let app = TestApp::spawn().await;
+    let root = platform_admin(&app).await;
+    let (tenant, _) = november_tenant(&app, &root, "Roller").await;
+    let (quiet, _) = tenant_with_admin(&app, &root, "Quiet").await;
+    let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+    // At noon on the 25th the 23rd (UTC) is the last closed day.
+    let now = utc("2026-11-25T12:00:00Z");
+    assert_eq!(rollup::roll_up_recent_days(&app.pool, now).await.unwrap(), 4);
+    assert_eq!(rollup::roll_up_recent_days(&app.pool, now).await.unwrap(), 0);
+    for tenant in [tenant, quiet] {
+        assert_eq!(
+            sql::rolled_days(&app.pool, tenant, day("2026-11-21"), day("2026-11-24"))
+                .await
+                .unwrap(),
+            vec![day("2026-11-22"), day("2026-11-23")]
+        );
+    }
+    let both_days = CdrFilter {
+        from: utc("2026-11-22T00:00:00Z"),
+        to: utc("2026-11-24T00:00:00Z"),
+        did: None,
+        status: None,
+        target: None,
+    };
+    let report = funnel::compute(&app.pool, tenant, &both_days, now)
+        .await
+        .unwrap();
+    assert_eq!((report.rolled_up_days, report.raw_ranges), (2, 0));
+}
+
 /// Every report of `filters` the same whether `now` lets it read the
 /// roll-ups (`later`) or has it read everything raw (`long_ago`).
 async fn rolled_figures_equal_raw_ones(
