@@ -701,20 +701,27 @@ pub async fn unique_callers_rolled(
     last: NaiveDate,
     raw: &[CdrFilter],
 ) -> Result<i64, sqlx::Error> {
+    // A caller whose last day is in [first, last] is one: counted from the
+    // index alone. Only those seen again since need their days searched:
     // `width_bucket(d, days)` is how many of the sorted `days` are <= d.
+    // Each caller of the raw parts is looked up by its key (a correlated
+    // subquery in the aggregate is not turned into a join reading every
+    // caller of the tenant).
     let callers: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM report_callers r
-                 WHERE r.tenant_id = $1 AND r.last_day >= $2 AND r.first_day <= $3
+                 WHERE r.tenant_id = $1 AND r.last_day BETWEEN $2 AND $3)
+              + (SELECT count(*) FROM report_callers r
+                 WHERE r.tenant_id = $1 AND r.last_day > $3 AND r.first_day <= $3
                    AND width_bucket($3::date, r.days) > width_bucket($2::date - 1, r.days))
-              + (SELECT count(*) FROM (
-                     SELECT DISTINCT c.caller_id
-                     FROM unnest($4::timestamptz[], $5::timestamptz[]) AS part (from_at, to_at)
-                     JOIN cdrs c ON c.tenant_id = $1
-                                AND c.started_at >= part.from_at AND c.started_at < part.to_at) raw
-                 WHERE NOT EXISTS (
+              + (SELECT count(*) FILTER (WHERE NOT EXISTS (
                      SELECT 1 FROM report_callers r
                      WHERE r.tenant_id = $1 AND r.caller_id = raw.caller_id
-                       AND width_bucket($3::date, r.days) > width_bucket($2::date - 1, r.days)))",
+                       AND r.last_day >= $2 AND r.first_day <= $3
+                       AND width_bucket($3::date, r.days) > width_bucket($2::date - 1, r.days)))
+                 FROM (SELECT DISTINCT c.caller_id
+                       FROM unnest($4::timestamptz[], $5::timestamptz[]) AS part (from_at, to_at)
+                       JOIN cdrs c ON c.tenant_id = $1
+                                  AND c.started_at >= part.from_at AND c.started_at < part.to_at) raw)",
     )
     .persistent(false)
     .bind(tenant_id)

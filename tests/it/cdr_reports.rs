@@ -233,7 +233,11 @@ async fn hebrew_odd_numbers_and_duplicate_keys_are_stored_as_documented() {
         let odd = row(&format!("odd-{n}"));
         assert_eq!((odd.status.as_str(), odd.duration_secs), ("ANSWER", None));
     }
-    assert_eq!(row("odd-2").raw["CALL_DURATION"], 4.5, "raw keeps the number");
+    assert_eq!(
+        row("odd-2").raw["CALL_DURATION"],
+        4.5,
+        "raw keeps the number"
+    );
     let hebrew = row("heb0001");
     assert_eq!(
         (

@@ -903,8 +903,14 @@ async fn the_roller_rolls_up_the_last_two_closed_days_of_every_tenant() {
     let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
     // At noon on the 25th the 23rd (UTC) is the last closed day.
     let now = utc("2026-11-25T12:00:00Z");
-    assert_eq!(rollup::roll_up_recent_days(&app.pool, now).await.unwrap(), 4);
-    assert_eq!(rollup::roll_up_recent_days(&app.pool, now).await.unwrap(), 0);
+    assert_eq!(
+        rollup::roll_up_recent_days(&app.pool, now).await.unwrap(),
+        4
+    );
+    assert_eq!(
+        rollup::roll_up_recent_days(&app.pool, now).await.unwrap(),
+        0
+    );
     for tenant in [tenant, quiet] {
         assert_eq!(
             sql::rolled_days(&app.pool, tenant, day("2026-11-21"), day("2026-11-24"))
