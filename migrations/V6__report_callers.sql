@@ -31,7 +31,11 @@ CREATE INDEX report_callers_recent ON report_callers (tenant_id, last_day);
 
 -- Days rolled up before this table existed have no callers in it: they are
 -- rolled up again (in the background, by the next report that needs them).
+-- During a rolling upgrade a node still running the previous version can
+-- roll a day up without its callers: a day counts for report_callers only
+-- when its roll-up says so.
 DELETE FROM report_rollup_days;
+ALTER TABLE report_rollup_days ADD COLUMN with_callers boolean NOT NULL DEFAULT false;
 
 DROP TRIGGER cdrs_report_rollup_stale ON cdrs;
 DROP FUNCTION report_rollup_stale_cdrs();
@@ -40,22 +44,41 @@ DROP FUNCTION report_rollup_stale_steps();
 
 -- A CDR that arrives for a day already rolled up makes that day raw again
 -- until it is rolled up anew. Only a row more than 24 hours old can touch a
--- closed day.
+-- closed day (23 here: the servers' clocks, which close days, and the
+-- database's may differ a little).
+--
+-- A roll-up of the day that is running meanwhile could miss the row (its
+-- statements do not see it before it commits) and its report_rollup_days
+-- row is not yet there to delete: the roll-up (storage::reports::
+-- roll_up_day) holds an exclusive advisory lock on (tenant, day) and these
+-- triggers a shared one, so that each waits for the other to commit. Shared,
+-- so that CDR writers taking the locks of several days in any order never
+-- wait for each other.
+CREATE FUNCTION report_rollup_lock(tenant_id bigint, day date) RETURNS void
+LANGUAGE sql AS $$
+    SELECT pg_advisory_xact_lock_shared((tenant_id % 2147483647)::int, day - date '2000-01-01')
+$$;
+
 CREATE FUNCTION report_rollup_stale_cdr() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM report_rollup_lock(NEW.tenant_id, (NEW.started_at AT TIME ZONE 'UTC')::date);
     DELETE FROM report_rollup_days
     WHERE tenant_id = NEW.tenant_id AND day = (NEW.started_at AT TIME ZONE 'UTC')::date;
     RETURN NULL;
 END;
 $$;
 CREATE TRIGGER cdrs_report_rollup_stale AFTER INSERT ON cdrs
-    FOR EACH ROW WHEN (NEW.started_at < now() - interval '24 hours')
+    FOR EACH ROW WHEN (NEW.started_at < now() - interval '23 hours')
     EXECUTE FUNCTION report_rollup_stale_cdr();
 
 -- The funnel counts a step for a call started at most 24 hours before it
 -- and at most 1 hour after it (clocks differ).
 CREATE FUNCTION report_rollup_stale_step() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM report_rollup_lock(NEW.tenant_id, day::date)
+    FROM generate_series(((NEW.at - interval '24 hours') AT TIME ZONE 'UTC')::date,
+                         ((NEW.at + interval '1 hour') AT TIME ZONE 'UTC')::date,
+                         interval '1 day') AS day;
     DELETE FROM report_rollup_days
     WHERE tenant_id = NEW.tenant_id
       AND day BETWEEN ((NEW.at - interval '24 hours') AT TIME ZONE 'UTC')::date
@@ -64,5 +87,5 @@ BEGIN
 END;
 $$;
 CREATE TRIGGER call_steps_report_rollup_stale AFTER INSERT ON call_steps
-    FOR EACH ROW WHEN (NEW.at < now() - interval '23 hours')
+    FOR EACH ROW WHEN (NEW.at < now() - interval '22 hours')
     EXECUTE FUNCTION report_rollup_stale_step();

@@ -104,6 +104,11 @@ pub struct ServeSettings {
     /// The first platform admin's password (with IVRHUB_ADMIN_EMAIL).
     #[arg(long, env = "IVRHUB_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<Secret>,
+
+    /// Roll up the reports of the last two closed days of every tenant in
+    /// the background, every 15 minutes (`false`: only on demand).
+    #[arg(long, env = "IVRHUB_REPORT_ROLLER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub report_roller: bool,
 }
 
 impl ServeSettings {
@@ -125,6 +130,8 @@ impl ServeSettings {
             jwt_secret: Some(Secret(crate::auth::tokens::random_secret())),
             admin_email: None,
             admin_password: None,
+            // Tests roll up the days they mean to, when they mean to.
+            report_roller: false,
         }
     }
 }

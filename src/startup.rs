@@ -32,7 +32,7 @@ pub struct Application {
     pool: PgPool,
     step_writer: tokio::task::JoinHandle<()>,
     listener: tokio::task::JoinHandle<()>,
-    roller: tokio::task::JoinHandle<()>,
+    roller: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -50,12 +50,14 @@ impl Application {
         }
         let listener = Arc::clone(&cache).spawn_listener();
         let (steps, step_writer) = StepLog::spawn(pool.clone());
-        let roller = crate::reports::rollup::spawn_recent_days_roller(pool.clone());
         let metrics = Arc::new(Metrics::default());
         let workers = settings.workers;
         let tcp = TcpListener::bind(settings.listen)
             .with_context(|| format!("listening on {}", settings.listen))?;
         let port = tcp.local_addr()?.port();
+        let roller = settings
+            .report_roller
+            .then(|| crate::reports::rollup::spawn_recent_days_roller(pool.clone()));
         let secret = match &settings.jwt_secret {
             Some(secret) => secret.expose().to_owned(),
             None => {
@@ -125,7 +127,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> Result<()> {
         self.server.await?;
         self.listener.abort();
-        self.roller.abort();
+        if let Some(roller) = &self.roller {
+            roller.abort();
+        }
         if tokio::time::timeout(Duration::from_secs(10), self.step_writer)
             .await
             .is_err()

@@ -208,37 +208,30 @@ pub async fn export_cdrs(
     tokio::spawn(async move {
         let _permit = permit;
         const CHUNK: usize = 64 * 1024;
-        let whole = async {
-            let mut out = String::with_capacity(CHUNK + 1024);
-            out.push_str(CSV_HEADER);
-            let mut rows = sql::stream_cdrs(&mut connection, tenants, &filter);
-            while let Some(row) = rows.next().await {
-                match row {
-                    Ok(row) => csv_line(&mut out, &row, tz),
-                    Err(error) => {
-                        tracing::error!(%error, "CSV export cut short");
-                        let _ = chunks
-                            .send(Err(std::io::Error::other("database error")))
-                            .await;
-                        return false;
-                    }
-                }
-                if out.len() >= CHUNK {
-                    let chunk = std::mem::replace(&mut out, String::with_capacity(CHUNK + 1024));
-                    if chunks.send(Ok(web::Bytes::from(chunk))).await.is_err() {
-                        return false; // the client went away
-                    }
+        let mut out = String::with_capacity(CHUNK + 1024);
+        out.push_str(CSV_HEADER);
+        // Returning drops the connection, which closes it (see begin_export).
+        let mut rows = sql::stream_cdrs(&mut connection, tenants, &filter);
+        while let Some(row) = rows.next().await {
+            match row {
+                Ok(row) => csv_line(&mut out, &row, tz),
+                Err(error) => {
+                    tracing::error!(%error, "CSV export cut short");
+                    let _ = chunks
+                        .send(Err(std::io::Error::other("database error")))
+                        .await;
+                    return;
                 }
             }
-            out.is_empty() || chunks.send(Ok(web::Bytes::from(out))).await.is_ok()
+            if out.len() >= CHUNK {
+                let chunk = std::mem::replace(&mut out, String::with_capacity(CHUNK + 1024));
+                if chunks.send(Ok(web::Bytes::from(chunk))).await.is_err() {
+                    return; // the client went away
+                }
+            }
         }
-        .await;
-        if whole {
-            if let Err(error) = sql::end_export(connection).await {
-                tracing::warn!(%error, "ending a CSV export");
-            }
-        } else {
-            sql::abandon_export(connection);
+        if !out.is_empty() {
+            let _ = chunks.send(Ok(web::Bytes::from(out))).await;
         }
     });
     let body = futures_util::stream::unfold(receiver, |mut receiver| async move {

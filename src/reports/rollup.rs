@@ -34,6 +34,9 @@ pub struct Plan {
     /// The tenant whose roll-ups are read (when `rolled` is not empty).
     pub tenant_id: i64,
     pub rolled: Vec<NaiveDate>,
+    /// Whether every rolled-up day has its callers in the roll-up too (not
+    /// so for a day a node of the previous version rolled up).
+    pub rolled_with_callers: bool,
     /// The rest of the range, as maximal parts, each with the filter.
     pub raw: Vec<CdrFilter>,
 }
@@ -52,6 +55,7 @@ pub async fn plan(
         return Ok(Plan {
             tenant_id: 0,
             rolled: Vec::new(),
+            rolled_with_callers: false,
             raw: vec![filter.clone()],
         });
     };
@@ -71,9 +75,19 @@ pub async fn plan(
         .unwrap_or(NaiveDate::MIN)
         .min(last_closed_day(now));
     let mut rolled = Vec::new();
+    let mut rolled_with_callers = true;
     if usable && first_whole <= last_candidate {
-        rolled = sql::rolled_days(pool, tenant_id, first_whole, last_candidate).await?;
-        let have: HashSet<NaiveDate> = rolled.iter().copied().collect();
+        // A day rolled up without its callers is rolled up again, as if missing.
+        let mut have = HashSet::new();
+        for (day, with_callers) in
+            sql::rolled_days(pool, tenant_id, first_whole, last_candidate).await?
+        {
+            rolled.push(day);
+            rolled_with_callers &= with_callers;
+            if with_callers {
+                have.insert(day);
+            }
+        }
         let missing: Vec<NaiveDate> = first_whole
             .iter_days()
             .take_while(|day| *day <= last_candidate)
@@ -103,6 +117,7 @@ pub async fn plan(
     Ok(Plan {
         tenant_id,
         rolled,
+        rolled_with_callers,
         raw,
     })
 }
@@ -115,6 +130,9 @@ pub async fn plan(
 /// counts its few calls raw.) The caller must not filter by DID, status or
 /// target, which the roll-up of callers does not keep.
 pub fn callers_span(plan: &Plan, now: DateTime<Utc>) -> Option<(NaiveDate, NaiveDate)> {
+    if !plan.rolled_with_callers {
+        return None;
+    }
     let (first, last) = (*plan.rolled.first()?, *plan.rolled.last()?);
     let since_first = (last_closed_day(now) - first).num_days() + 1;
     (plan.rolled.len() as i64 * 4 >= since_first).then_some((first, last))
@@ -186,15 +204,23 @@ pub fn spawn_recent_days_roller(pool: PgPool) -> tokio::task::JoinHandle<()> {
 }
 
 /// One pass of the roller: the two last closed days of every tenant not
-/// rolled up yet. Returns how many (tenant, day) it rolled up.
+/// rolled up yet. Returns how many (tenant, day) it rolled up; a day that
+/// fails is logged and left raw for the next pass.
 pub async fn roll_up_recent_days(pool: &PgPool, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
     let last = last_closed_day(now);
     let first = last.pred_opt().unwrap_or(last);
     let missing = sql::days_not_rolled_up(pool, first, last).await?;
-    for (tenant_id, day) in &missing {
-        sql::roll_up_day(pool, *tenant_id, *day).await?;
+    let mut done = 0;
+    for (tenant_id, day) in missing {
+        // One tenant's failure (deleted meanwhile, a timeout) is not the others'.
+        match sql::roll_up_day(pool, tenant_id, day).await {
+            Ok(()) => done += 1,
+            Err(error) => {
+                tracing::warn!(%error, tenant_id, %day, "report roll-up failed; the day stays raw")
+            }
+        }
     }
-    Ok(missing.len())
+    Ok(done)
 }
 
 /// Rolls up, now, every day of `[first, last]` the tenant lacks (tests; the
@@ -208,6 +234,7 @@ pub async fn roll_up_days(
     let have: HashSet<NaiveDate> = sql::rolled_days(pool, tenant_id, first, last)
         .await?
         .into_iter()
+        .filter_map(|(day, with_callers)| with_callers.then_some(day))
         .collect();
     let mut done = 0;
     for day in first.iter_days().take_while(|day| *day <= last) {

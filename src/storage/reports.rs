@@ -529,15 +529,17 @@ pub async fn funnel(
     Ok(rows)
 }
 
-/// Which of the UTC days `[first, last]` the roll-ups hold.
+/// Which of the UTC days `[first, last]` the roll-ups hold, each with
+/// whether its callers are in `report_callers` too (V6).
 pub async fn rolled_days(
     pool: &PgPool,
     tenant_id: i64,
     first: NaiveDate,
     last: NaiveDate,
-) -> Result<Vec<NaiveDate>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT day FROM report_rollup_days WHERE tenant_id = $1 AND day BETWEEN $2 AND $3 ORDER BY day",
+) -> Result<Vec<(NaiveDate, bool)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT day, with_callers FROM report_rollup_days
+         WHERE tenant_id = $1 AND day BETWEEN $2 AND $3 ORDER BY day",
     )
     .bind(tenant_id)
     .bind(first)
@@ -546,7 +548,8 @@ pub async fn rolled_days(
     .await
 }
 
-/// Every (tenant, UTC day) of `[first, last]` not rolled up, in order.
+/// Every (tenant, UTC day) of `[first, last]` not rolled up (or rolled up
+/// without its callers), in order.
 pub async fn days_not_rolled_up(
     pool: &PgPool,
     first: NaiveDate,
@@ -556,7 +559,8 @@ pub async fn days_not_rolled_up(
         "SELECT t.tenant_id, d.day::date
          FROM tenants t CROSS JOIN generate_series($1::date, $2::date, interval '1 day') AS d (day)
          WHERE NOT EXISTS (SELECT 1 FROM report_rollup_days r
-                           WHERE r.tenant_id = t.tenant_id AND r.day = d.day::date)
+                           WHERE r.tenant_id = t.tenant_id AND r.day = d.day::date
+                             AND r.with_callers)
          ORDER BY 1, 2",
     )
     .bind(first)
@@ -585,6 +589,24 @@ pub async fn funnel_rolled_up(
     .await
 }
 
+/// Takes the exclusive lock of a day's roll-up for the rest of the
+/// transaction: late CDRs and steps for that day wait for its commit, and
+/// it for theirs (V6's triggers take the same lock, shared).
+pub async fn lock_day_for_roll_up(
+    connection: &mut PgConnection,
+    tenant_id: i64,
+    day: NaiveDate,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(($1 % 2147483647)::int, $2::date - date '2000-01-01')",
+    )
+    .bind(tenant_id)
+    .bind(day)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
 /// Rolls up one UTC day of the tenant (again, if it was): the funnel, the
 /// hourly CDR figures, the per-DID figures, the dial-time histogram and the
 /// callers, in one transaction.
@@ -602,6 +624,7 @@ pub async fn roll_up_day(pool: &PgPool, tenant_id: i64, day: NaiveDate) -> Resul
     sqlx::query("SET LOCAL statement_timeout = '5min'")
         .execute(&mut *tx)
         .await?;
+    lock_day_for_roll_up(&mut tx, tenant_id, day).await?;
     sqlx::query("DELETE FROM report_rollup_days WHERE tenant_id = $1 AND day = $2")
         .bind(tenant_id)
         .bind(day)
@@ -610,7 +633,8 @@ pub async fn roll_up_day(pool: &PgPool, tenant_id: i64, day: NaiveDate) -> Resul
     // Another roller (a report's background roll-up, another node) may be
     // at the same day: this waits for its commit, then leaves the day to it.
     let claimed = sqlx::query(
-        "INSERT INTO report_rollup_days (tenant_id, day) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        "INSERT INTO report_rollup_days (tenant_id, day, with_callers) VALUES ($1, $2, true)
+         ON CONFLICT DO NOTHING",
     )
     .bind(tenant_id)
     .bind(day)
@@ -669,12 +693,14 @@ pub async fn roll_up_day(pool: &PgPool, tenant_id: i64, day: NaiveDate) -> Resul
         .execute(&mut *tx)
         .await?;
     // The day joins each of its callers' sorted list of days (V6), once:
-    // rolling a day up again changes nothing.
+    // rolling a day up again changes nothing. In the order of the key, so
+    // that roll-ups of two days sharing callers lock them in the same order
+    // (no deadlock).
     let callers = concat!(
         "INSERT INTO report_callers AS r (tenant_id, caller_id, first_day, last_day, days)
          SELECT $1[1], c.caller_id, $7, $7, ARRAY[$7::date] FROM cdrs c WHERE ",
         one_tenant_filter!(),
-        " GROUP BY c.caller_id
+        " GROUP BY c.caller_id ORDER BY c.caller_id
          ON CONFLICT (tenant_id, caller_id) DO UPDATE
          SET days = CASE WHEN r.last_day < EXCLUDED.last_day THEN r.days || EXCLUDED.last_day
                          ELSE ARRAY(SELECT d FROM unnest(r.days || EXCLUDED.last_day) d ORDER BY d) END,
@@ -904,9 +930,14 @@ pub async fn search_cdrs(
 
 /// A connection of its own for a long export, in a read-only snapshot
 /// without the pool's 10 s statement limit (the client's reading speed sets
-/// the pace). End it with [`end_export`] or [`abandon_export`].
+/// the pace). It is closed when dropped, never returned to the pool: however
+/// the export ends (to the last row, the client gone, an error, a panic, the
+/// request dropped midway through these statements), no other borrower can
+/// get a connection still inside its transaction, and the server abandons a
+/// query cut short at once instead of the pool reading its remaining rows.
 pub async fn begin_export(pool: &PgPool) -> Result<PoolConnection<Postgres>, sqlx::Error> {
     let mut connection = pool.acquire().await?;
+    connection.close_on_drop();
     // Rows in order from the first one: read along the time index (and
     // sort only the rare calls of the same second), never a scan of the
     // table sorted whole before the first row — the plan PostgreSQL picks
@@ -919,26 +950,9 @@ pub async fn begin_export(pool: &PgPool) -> Result<PoolConnection<Postgres>, sql
         "SET LOCAL max_parallel_workers_per_gather = 0",
         "SET LOCAL jit = off",
     ] {
-        if let Err(error) = sqlx::query(statement).execute(&mut *connection).await {
-            // Not back to the pool with a transaction open.
-            abandon_export(connection);
-            return Err(error);
-        }
+        sqlx::query(statement).execute(&mut *connection).await?;
     }
     Ok(connection)
-}
-
-/// The export went to its end: the connection goes back to the pool.
-pub async fn end_export(mut connection: PoolConnection<Postgres>) -> Result<(), sqlx::Error> {
-    sqlx::query("COMMIT").execute(&mut *connection).await?;
-    Ok(())
-}
-
-/// The export stopped midway (the client left, or an error): the connection
-/// is closed rather than returned, so that the server abandons the query at
-/// once instead of the pool reading the rest of its rows to reuse it.
-pub fn abandon_export(connection: PoolConnection<Postgres>) {
-    drop(connection.detach());
 }
 
 /// Every CDR of the filter, newest first, streamed from the database.

@@ -69,6 +69,20 @@ impl<'v, 'a> Fields<'v, 'a> {
         }
     }
 
+    /// An optional number, any fraction dropped: `None` when absent or
+    /// blank. For the CDR's times and durations, where `4.5` seconds is
+    /// better kept as 4 than the report lost.
+    pub fn opt_truncated_int(&self, name: &str) -> Result<Option<i64>, DecodeError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(value) if value.is_blank_text() => Ok(None),
+            Some(value) => value
+                .as_truncated_int()
+                .map(Some)
+                .ok_or_else(|| invalid(name, "a number", value)),
+        }
+    }
+
     /// A mandatory integer field.
     pub fn int(&self, name: &str) -> Result<i64, DecodeError> {
         self.opt_int(name)?.ok_or_else(|| missing(name))

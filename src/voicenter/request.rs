@@ -125,10 +125,11 @@ fn ivr_action(f: &Fields<'_, '_>) -> Result<IvrActionRequest, DecodeError> {
 
 fn hangup(f: &Fields<'_, '_>, data: &Value<'_>) -> Result<HangupReport, DecodeError> {
     // A CDR is kept whatever its numbers look like: Voicenter would retry a
-    // refused report forever, and the call would never be counted.
+    // refused report forever, and the call would never be counted. A
+    // fraction is dropped; what is no number at all is left out.
     let mut unreadable = Vec::new();
     let mut number = |name: &'static str| {
-        f.opt_int(name).unwrap_or_else(|_| {
+        f.opt_truncated_int(name).unwrap_or_else(|_| {
             unreadable.push(name);
             None
         })

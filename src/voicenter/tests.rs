@@ -885,10 +885,35 @@ mod request_errors {
             "CALL_DURATION",
             "CALL_DAILTIME",
         ] {
+            for (fraction, whole) in [
+                (Value::Double(1.5), 1),
+                (s(" 12.9 "), 12),
+                (Value::Double(-3.7), -3),
+                (s("2e3"), 2000),
+            ] {
+                let members = [
+                    ("DID", s("1")),
+                    ("IVR_UNIQUE_ID", s("2")),
+                    (field, fraction),
+                ];
+                for (_, body) in both("HANGUP_CALL", &data(&members)) {
+                    let report = hangup(&body);
+                    let numbers = [
+                        report.call_time_epoch,
+                        report.call_start_epoch,
+                        report.duration_secs,
+                        report.dial_secs,
+                    ];
+                    assert!(numbers.contains(&Some(whole)), "{field}: {numbers:?}");
+                    assert!(report.unreadable.is_empty());
+                }
+            }
             for wrong in [
                 s("abc"),
                 s("12s"),
-                Value::Double(1.5),
+                s("NaN"),
+                s("inf"),
+                Value::Double(1e300),
                 Value::Array(vec![]),
                 data(&[]),
             ] {

@@ -94,8 +94,9 @@ pub struct HangupReport {
     pub status: String,
     /// Every field Voicenter sent, as JSON (XML-RPC values converted), for the CDR's raw payload.
     pub raw: serde_json::Value,
-    /// The numeric fields above that were sent but are not integers: left
-    /// out (`None`) rather than losing the whole report; `raw` keeps them.
+    /// The numeric fields above that were sent but are no numbers: left out
+    /// (`None`) rather than losing the whole report; `raw` keeps them. (A
+    /// number with a fraction is kept with the fraction dropped.)
     pub unreadable: Vec<&'static str>,
 }
 

@@ -75,6 +75,18 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// The value as a whole number, any fraction dropped (toward zero): an
+    /// integer as [`Value::as_int`] reads it, or a finite double (or the
+    /// text of one) within `i64`.
+    pub fn as_truncated_int(&self) -> Option<i64> {
+        let double = match self {
+            Value::Double(d) => *d,
+            Value::Str(text) => text.trim().parse::<f64>().ok()?,
+            _ => return self.as_int(),
+        };
+        self.as_int().or_else(|| integral(double.trunc()))
+    }
+
     /// The value is a string that is empty or only whitespace (senders use
     /// `""` for "not set").
     pub fn is_blank_text(&self) -> bool {

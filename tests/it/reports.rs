@@ -916,7 +916,7 @@ async fn the_roller_rolls_up_the_last_two_closed_days_of_every_tenant() {
             sql::rolled_days(&app.pool, tenant, day("2026-11-21"), day("2026-11-24"))
                 .await
                 .unwrap(),
-            vec![day("2026-11-22"), day("2026-11-23")]
+            vec![(day("2026-11-22"), true), (day("2026-11-23"), true)]
         );
     }
     let both_days = CdrFilter {
@@ -930,6 +930,115 @@ async fn the_roller_rolls_up_the_last_two_closed_days_of_every_tenant() {
         .await
         .unwrap();
     assert_eq!((report.rolled_up_days, report.raw_ranges), (2, 0));
+}
+
+#[tokio::test]
+async fn a_late_cdr_waits_for_the_roll_up_of_its_day_then_unrolls_it() {
+    use ivrhub::reports::rollup;
+    use ivrhub::storage::reports as sql;
+    use std::time::Duration;
+    let app = TestApp::spawn().await;
+    let root = platform_admin(&app).await;
+    let (tenant, _) = november_tenant(&app, &root, "Late").await;
+    let the_22nd = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+    rollup::roll_up_days(&app.pool, tenant, the_22nd, the_22nd)
+        .await
+        .unwrap();
+    // A roll-up of the 22nd under way (it has taken its lock, not committed).
+    let mut rolling = app.pool.begin().await.unwrap();
+    sql::lock_day_for_roll_up(&mut rolling, tenant, the_22nd)
+        .await
+        .unwrap();
+    let late = Cdr {
+        call_id: "late",
+        did: DID_1,
+        caller: "0541",
+        target: "0501",
+        start: "2026-11-22T06:00:00+02:00",
+        duration: Some(5),
+        dial: Some(1),
+        status: "ANSWER",
+    };
+    let insert = insert_cdr(&app, tenant, &late);
+    tokio::pin!(insert);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut insert)
+            .await
+            .is_err(),
+        "the late CDR must wait for the roll-up that could miss it"
+    );
+    rolling.commit().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), insert)
+        .await
+        .expect("the late CDR goes in once the roll-up committed");
+    assert_eq!(
+        sql::rolled_days(&app.pool, tenant, the_22nd, the_22nd)
+            .await
+            .unwrap(),
+        vec![],
+        "and the day is raw again"
+    );
+}
+
+#[tokio::test]
+async fn a_day_rolled_up_without_its_callers_counts_them_raw_and_is_rolled_up_again() {
+    use ivrhub::reports::{aggregates, rollup};
+    use ivrhub::storage::reports::{self as sql, CdrFilter, Tenants};
+    let app = TestApp::spawn().await;
+    let root = platform_admin(&app).await;
+    let (tenant, _) = november_tenant(&app, &root, "Upgrade").await;
+    let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+    rollup::roll_up_days(&app.pool, tenant, day("2026-11-22"), day("2026-11-23"))
+        .await
+        .unwrap();
+    // As a node of the version before V6 leaves them: rolled up, no callers.
+    sqlx::query("UPDATE report_rollup_days SET with_callers = false")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM report_callers")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let both_days = CdrFilter {
+        from: utc("2026-11-22T00:00:00Z"),
+        to: utc("2026-11-24T00:00:00Z"),
+        did: None,
+        status: None,
+        target: None,
+    };
+    let one = Tenants::One(tenant);
+    let later = utc("2026-11-26T00:00:00Z");
+    let plan = rollup::plan(&app.pool, one, &both_days, later, true)
+        .await
+        .unwrap();
+    assert_eq!(plan.rolled.len(), 2);
+    assert_eq!(rollup::callers_span(&plan, later), None);
+    let summary = aggregates::summary_of(&app.pool, one, &both_days, later)
+        .await
+        .unwrap();
+    // c1 to c9 by 0541, 0542, 0543, "=1+2,\"x\"", 0545 and 0549: raw.
+    assert_eq!(summary.unique_callers, 6);
+    // A day without its callers is missing to whoever rolls up (the plan
+    // above has started a background roll-up; the roller): rolled up again,
+    // with them.
+    rollup::roll_up_days(&app.pool, tenant, day("2026-11-22"), day("2026-11-23"))
+        .await
+        .unwrap();
+    assert_eq!(
+        sql::rolled_days(&app.pool, tenant, day("2026-11-22"), day("2026-11-23"))
+            .await
+            .unwrap(),
+        vec![(day("2026-11-22"), true), (day("2026-11-23"), true)]
+    );
+    let plan = rollup::plan(&app.pool, one, &both_days, later, true)
+        .await
+        .unwrap();
+    assert!(rollup::callers_span(&plan, later).is_some());
+    let summary = aggregates::summary_of(&app.pool, one, &both_days, later)
+        .await
+        .unwrap();
+    assert_eq!(summary.unique_callers, 6);
 }
 
 /// Every report of `filters` the same whether `now` lets it read the
