@@ -30,12 +30,23 @@ pub async fn connect_pool(url: &str, size: u32) -> Result<PgPool> {
         .connect_lazy_with(options))
 }
 
+/// The advisory lock key migrations are applied under ("ivrhub m").
+const MIGRATION_LOCK: i64 = 0x6976_7268_7562_206d;
+
 /// Applies every pending migration.
 pub async fn migrate(url: &str) -> Result<()> {
     let (mut client, connection) = tokio_postgres::connect(url, NoTls)
         .await
         .context("connecting to apply migrations")?;
     let driver = tokio::spawn(connection);
+    // Nodes started together would otherwise apply the same migration at
+    // once (refinery takes no lock): the first one applies them, the others
+    // wait and then find nothing left to do. Held by this session, released
+    // when it ends.
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .context("waiting for another node's migrations")?;
     let report = embedded::migrations::runner()
         .run_async(&mut client)
         .await

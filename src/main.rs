@@ -8,6 +8,7 @@ use ivrhub::admin::bootstrap::{self, Bootstrap};
 use ivrhub::config::Secret;
 use ivrhub::config::{DatabaseSettings, ServeSettings};
 use ivrhub::pg_embedded::EmbeddedPostgres;
+use ivrhub::reports::rollup;
 use ivrhub::startup::Application;
 use ivrhub::{db, demo};
 
@@ -47,6 +48,15 @@ enum Command {
         #[arg(long, default_value = "openapi/openapi.json")]
         path: std::path::PathBuf,
     },
+    /// Roll up every closed report day not rolled up yet, of every tenant
+    /// (after deploying over months of existing CDRs), and exit.
+    Rollup {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        /// First UTC day to roll up (YYYY-MM-DD); default: each tenant's first CDR.
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+    },
     /// Create a platform admin account.
     CreateAdmin {
         #[command(flatten)]
@@ -82,6 +92,23 @@ async fn main() -> Result<()> {
             result
         }
         Command::Openapi { check, path } => openapi(check, &path),
+        Command::Rollup { database, since } => {
+            let (url, embedded) = database_url(&database).await?;
+            let result = async {
+                db::migrate(&url).await?;
+                let pool = db::connect_pool(&url, 2).await?;
+                let started = std::time::Instant::now();
+                let days = rollup::roll_up_history(&pool, since, chrono::Utc::now()).await?;
+                println!(
+                    "{days} report days rolled up in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+                Ok(())
+            }
+            .await;
+            stop(embedded);
+            result
+        }
         Command::CreateAdmin {
             database,
             email,

@@ -15,7 +15,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::aggregates::{asked, report};
-use super::params::{CompareParam, RangeParams, TenantParam};
+use super::params::{CompareParam, FunnelTenantParam, RangeParams};
 use super::rollup;
 use super::scope::ReportScope;
 use super::views::{Report, StatusCount};
@@ -52,8 +52,10 @@ pub struct Pressed {
 pub struct FunnelNode {
     /// The node's key (what Voicenter sees as MENU).
     pub node: String,
-    /// Calls that reached the node: distinct calls with at least one step
-    /// answered with this node's action.
+    /// Calls that reached the node: distinct calls with a step answered
+    /// with this node's action, or a step from this menu (keys pressed or
+    /// none) — a menu Voicenter plays by itself, such as a CALL node's
+    /// failover `NEXT_MENU`, is reached without being answered with.
     pub reached: i64,
     /// What was pressed here (a menu), most presses first.
     pub pressed: Vec<Pressed>,
@@ -77,7 +79,8 @@ pub struct Funnel {
     /// How the figures were read: closed UTC days from the daily roll-up
     /// (a speed detail; the figures are the same either way).
     pub rolled_up_days: usize,
-    /// ... and the rest of the range from the raw tables, in this many parts.
+    /// How many parts of the range (those not in `rolled_up_days`) were
+    /// read from the raw tables (a speed detail, like `rolled_up_days`).
     pub raw_ranges: usize,
 }
 
@@ -90,7 +93,7 @@ pub struct Funnel {
 #[utoipa::path(
     tag = "reports",
     security(("bearer" = [])),
-    params(TenantParam, RangeParams, CompareParam),
+    params(FunnelTenantParam, RangeParams, CompareParam),
     responses(
         (status = 200, description = "One entry per node that calls reached, most first", body = Report<Funnel>),
         (status = 401, description = "No valid access token", body = ErrorBody),

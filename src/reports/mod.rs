@@ -18,9 +18,13 @@ and optional `did`, `status`, `target` filters; `compare=previous` adds the peri
 **Why did yesterday's calls fail?** If today is 2026-11-24: \
 `GET /api/v1/reports/by-cause?from=2026-11-23&to=2026-11-24` lists yesterday's calls per Q.850 cause with its meaning \
 and SIP equivalent, e.g. cause 17 *user busy* (486) from status BUSY, 19 *no answer from the user* (480) from NOANSWER, \
-42 *switching equipment congestion* (503) from CONGESTION (usually a wrong number). \
+42 *switching equipment congestion* (503) from CONGESTION. Each row lists the statuses behind it: \
+cause 16 *normal clearing* holds the answered calls (ANSWER) and those the caller hung up before an answer (CANCEL) alike, \
+so look at its `statuses`, or at `/reports/by-status`. \
 `/reports/by-status` gives the same split by Voicenter's CALL_STATUS, `/reports/by-target?…&status=BUSY` which numbers were busy, \
 `/reports/series?…&bucket=hour` when it happened, `/reports/funnel` where callers gave up in the menu, \
 and `/reports/cdrs` (or `/reports/cdrs.csv`) the calls themselves. \
+Dates are your tenant's local days; a platform admin without `tenant_id` reads every tenant together in UTC days \
+(add `tz=` or `tenant_id=`). `status` is matched exactly, in capitals (`BUSY`, `ANSWER`). \
 Figures: `asr` = answered / calls (0-1), `acd_secs` = mean duration of answered calls, dial times in seconds; \
 a ratio or mean with nothing to divide is `null`.";

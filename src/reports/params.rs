@@ -31,6 +31,17 @@ pub struct TenantParam {
     tenant_id: Option<i64>,
 }
 
+/// `tenant_id` of the funnel: one tenant's flow.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct FunnelTenantParam {
+    /// Platform admins: the tenant whose flow (required: a funnel is one
+    /// tenant's menus). Everyone else: their own tenant (the default);
+    /// naming another gives 404.
+    tenant_id: Option<i64>,
+}
+
 /// The range and filters every report takes.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -171,7 +182,7 @@ impl Params {
         if from >= to {
             problems.push(ErrorDetail {
                 path: "to".into(),
-                message: format!("must be after from ({from} is not before {to})"),
+                message: format!("must be after from (from {from} is not before to {to})"),
             });
         } else if to - from > Duration::days(MAX_SPAN_DAYS) {
             problems.push(ErrorDetail {

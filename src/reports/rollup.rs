@@ -208,10 +208,31 @@ pub fn spawn_recent_days_roller(pool: PgPool) -> tokio::task::JoinHandle<()> {
 /// fails is logged and left raw for the next pass.
 pub async fn roll_up_recent_days(pool: &PgPool, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
     let last = last_closed_day(now);
-    let first = last.pred_opt().unwrap_or(last);
+    roll_up_missing(pool, Some(last.pred_opt().unwrap_or(last)), last).await
+}
+
+/// Every closed day not rolled up yet, of every tenant, from `since` (or
+/// from the tenant's first CDR): `ivrhub rollup`, for a deployment over
+/// months of CDRs whose first reports would otherwise read them raw.
+pub async fn roll_up_history(
+    pool: &PgPool,
+    since: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<usize, sqlx::Error> {
+    roll_up_missing(pool, since, last_closed_day(now)).await
+}
+
+async fn roll_up_missing(
+    pool: &PgPool,
+    first: Option<NaiveDate>,
+    last: NaiveDate,
+) -> Result<usize, sqlx::Error> {
     let missing = sql::days_not_rolled_up(pool, first, last).await?;
     let mut done = 0;
-    for (tenant_id, day) in missing {
+    for (n, (tenant_id, day)) in missing.iter().copied().enumerate() {
+        if n > 0 && n % 1000 == 0 {
+            tracing::info!(of = missing.len(), done = n, "rolling up report days");
+        }
         // One tenant's failure (deleted meanwhile, a timeout) is not the others'.
         match sql::roll_up_day(pool, tenant_id, day).await {
             Ok(()) => done += 1,

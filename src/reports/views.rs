@@ -32,7 +32,10 @@ pub struct Report<T> {
     pub target: Option<String>,
     pub figures: T,
     /// With `compare=previous`: the same report for `[from - (to - from), from)`.
+    // Inline: utoipa names `Previous<Vec<X>>` "Previous_Vec" whatever X is,
+    // so the row lists of different reports would share one (wrong) schema.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(inline)]
     pub previous: Option<Previous<T>>,
 }
 

@@ -490,9 +490,12 @@ macro_rules! funnel {
         WHERE s.tenant_id = $1[1]
           AND s.at >= $2 - interval '1 hour' AND s.at < $3 + interval '24 hours'
     )
-    SELECT status, node_key AS node, 'reached' AS kind, NULL::text AS detail,
+    SELECT status, node, 'reached' AS kind, NULL::text AS detail,
            count(DISTINCT call_id)::bigint AS count
-        FROM steps WHERE node_key IS NOT NULL GROUP BY status, node_key
+        FROM (SELECT call_id, status, node_key AS node FROM steps WHERE node_key IS NOT NULL
+              UNION ALL
+              SELECT call_id, status, from_node FROM steps WHERE from_node IS NOT NULL) visits
+        GROUP BY status, node
     UNION ALL
     SELECT status, from_node, 'pressed', dtmf, count(*)
         FROM steps WHERE outcome = 'matched' AND from_node IS NOT NULL
@@ -548,16 +551,20 @@ pub async fn rolled_days(
     .await
 }
 
-/// Every (tenant, UTC day) of `[first, last]` not rolled up (or rolled up
-/// without its callers), in order.
+/// Every (tenant, UTC day) from `first` (`None`: each tenant's first CDR)
+/// to `last` not rolled up (or rolled up without its callers), in order.
 pub async fn days_not_rolled_up(
     pool: &PgPool,
-    first: NaiveDate,
+    first: Option<NaiveDate>,
     last: NaiveDate,
 ) -> Result<Vec<(i64, NaiveDate)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT t.tenant_id, d.day::date
-         FROM tenants t CROSS JOIN generate_series($1::date, $2::date, interval '1 day') AS d (day)
+         FROM tenants t
+         CROSS JOIN LATERAL (SELECT coalesce($1::date,
+                 (SELECT (min(c.started_at) AT TIME ZONE 'UTC')::date
+                  FROM cdrs c WHERE c.tenant_id = t.tenant_id)) AS first) f
+         CROSS JOIN LATERAL generate_series(f.first, $2::date, interval '1 day') AS d (day)
          WHERE NOT EXISTS (SELECT 1 FROM report_rollup_days r
                            WHERE r.tenant_id = t.tenant_id AND r.day = d.day::date
                              AND r.with_callers)

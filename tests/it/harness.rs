@@ -159,6 +159,17 @@ pub async fn fresh_database() -> String {
     database_url(&server.maintenance_url, &name)
 }
 
+/// A fresh database with nothing in it (not migrated).
+pub async fn empty_database() -> String {
+    let url = unused_database_url().await;
+    let server = server().await;
+    let name = url.split('?').next().unwrap().rsplit('/').next().unwrap();
+    ivrhub::db::create_database(&server.maintenance_url, name, None)
+        .await
+        .expect("creating an empty test database");
+    url
+}
+
 /// The URL of a test database that does not exist yet (see [`create_from_template`]).
 pub async fn unused_database_url() -> String {
     let server = server().await;

@@ -734,6 +734,75 @@ async fn the_menu_funnel_of_a_hand_computed_day() {
     assert_eq!(keys, vec![("main".into(), 1), ("sales".into(), 1)]);
 }
 
+/// A menu Voicenter plays by itself (a CALL node's failover NEXT_MENU) is
+/// never the answer to a step: it is reached by the steps pressed in it.
+#[tokio::test]
+async fn a_failover_menu_is_reached_by_the_keys_pressed_in_it() {
+    let app = TestApp::spawn().await;
+    let root = platform_admin(&app).await;
+    let (tenant, admin) = tenant_with_admin(&app, &root, "Failover").await;
+    let start = "2026-11-23T12:00:00+02:00";
+    insert_cdr(
+        &app,
+        tenant,
+        &Cdr {
+            call_id: "f1",
+            did: DID_1,
+            caller: "0541",
+            target: "0501",
+            start,
+            duration: Some(20),
+            dial: Some(30),
+            status: "ANSWER",
+        },
+    )
+    .await;
+    let main = Some("main");
+    insert_steps(
+        &app,
+        tenant,
+        "f1",
+        start,
+        &[
+            ("-1", "", None, "main", "entered", "MENU"),
+            ("main", "1", main, "sales", "matched", "CALL"),
+            // Nobody answered sales: Voicenter played sales_busy, 1 was pressed.
+            (
+                "sales_busy",
+                "1",
+                Some("sales_busy"),
+                "voicemail",
+                "matched",
+                "SILENTRECORD",
+            ),
+        ],
+    )
+    .await;
+    let (status, body) = get(&app, &admin, &format!("/api/v1/reports/funnel?{DAY}")).await;
+    assert_eq!(status, 200, "{body}");
+    let nodes: Vec<(String, i64, Value, i64)> = funnel_nodes(&body)
+        .iter()
+        .map(|n| {
+            (
+                n["node"].as_str().unwrap().to_owned(),
+                n["reached"].as_i64().unwrap(),
+                n["pressed"].clone(),
+                n["ended"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let pressed_1 = json!([{"digits": "1", "steps": 1}]);
+    assert_eq!(
+        nodes,
+        vec![
+            ("main".into(), 1, pressed_1.clone(), 0),
+            ("sales".into(), 1, json!([]), 0),
+            ("sales_busy".into(), 1, pressed_1, 0),
+            ("voicemail".into(), 1, json!([]), 1),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn roll_ups_give_the_same_figures_as_the_raw_tables_and_follow_late_calls() {
     use ivrhub::reports::{aggregates, funnel, rollup};
@@ -1039,6 +1108,68 @@ async fn a_day_rolled_up_without_its_callers_counts_them_raw_and_is_rolled_up_ag
         .await
         .unwrap();
     assert_eq!(summary.unique_callers, 6);
+}
+
+#[tokio::test]
+async fn a_backfill_rolls_up_every_closed_day_since_each_tenants_first_call() {
+    use ivrhub::reports::rollup;
+    use ivrhub::storage::reports as sql;
+    let app = TestApp::spawn().await;
+    let root = platform_admin(&app).await;
+    let (tenant, _) = november_tenant(&app, &root, "History").await;
+    let (quiet, _) = tenant_with_admin(&app, &root, "Quiet").await;
+    let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+    // The 25th is the last closed day; the first call (c8) was on the 22nd (UTC).
+    let now = utc("2026-11-27T00:00:00Z");
+    assert_eq!(
+        rollup::roll_up_history(&app.pool, None, now).await.unwrap(),
+        4
+    );
+    assert_eq!(
+        rollup::roll_up_history(&app.pool, None, now).await.unwrap(),
+        0
+    );
+    let pool = &app.pool;
+    let rolled = |tenant| async move {
+        sql::rolled_days(pool, tenant, day("2026-11-01"), day("2026-11-30"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(day, with_callers)| (day.to_string(), with_callers))
+            .collect::<Vec<_>>()
+    };
+    let days = |names: &[&str]| {
+        names
+            .iter()
+            .map(|name| (name.to_string(), true))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        rolled(tenant).await,
+        days(&["2026-11-22", "2026-11-23", "2026-11-24", "2026-11-25"])
+    );
+    assert_eq!(
+        rolled(quiet).await,
+        days(&[]),
+        "no call, nothing to roll up"
+    );
+    // From a given day: every tenant, calls or not.
+    assert_eq!(
+        rollup::roll_up_history(&app.pool, Some(day("2026-11-21")), now)
+            .await
+            .unwrap(),
+        1 + 5
+    );
+    assert_eq!(
+        rolled(quiet).await,
+        days(&[
+            "2026-11-21",
+            "2026-11-22",
+            "2026-11-23",
+            "2026-11-24",
+            "2026-11-25"
+        ])
+    );
 }
 
 /// Every report of `filters` the same whether `now` lets it read the
@@ -1678,9 +1809,11 @@ async fn every_report_equals_a_direct_sql_computation() {
         .collect();
     assert_eq!(
         reached,
-        rows("SELECT s.node_key, count(DISTINCT s.call_id) FROM call_steps s JOIN cdrs c USING (tenant_id, call_id)
-              WHERE c.tenant_id = $1 AND c.call_start >= $2::timestamptz AND c.call_start < $3::timestamptz
-              GROUP BY s.node_key ORDER BY 2 DESC, 1").await
+        rows("SELECT node, count(DISTINCT call_id) FROM (
+                  SELECT s.call_id, unnest(ARRAY[s.node_key, s.from_node]) AS node
+                  FROM call_steps s JOIN cdrs c USING (tenant_id, call_id)
+                  WHERE c.tenant_id = $1 AND c.call_start >= $2::timestamptz AND c.call_start < $3::timestamptz) v
+              WHERE node IS NOT NULL GROUP BY node ORDER BY 2 DESC, 1").await
     );
     let mut ended: Vec<(Option<String>, i64)> = funnel_nodes(&body)
         .iter()
@@ -1725,4 +1858,28 @@ async fn every_report_equals_a_direct_sql_computation() {
         total + 1.0,
         "header + one line per CDR"
     );
+}
+
+/// With `compare=previous`, every report's `previous.figures` is documented
+/// as what it is: the same schema as its `figures`.
+#[test]
+fn each_report_documents_its_previous_figures_as_its_own() {
+    let spec = serde_json::to_value(ivrhub::admin::openapi()).unwrap();
+    let schemas = spec["components"]["schemas"].as_object().unwrap();
+    let reports: Vec<&String> = schemas
+        .keys()
+        .filter(|k| k.starts_with("Report_"))
+        .collect();
+    assert!(reports.len() >= 8, "{reports:?}");
+    for name in reports {
+        let report = &schemas[name]["properties"];
+        let previous = report["previous"]["oneOf"]
+            .as_array()
+            .and_then(|variants| variants.iter().find(|v| v["type"] == "object"))
+            .unwrap_or_else(|| panic!("{name}: {}", report["previous"]));
+        assert_eq!(
+            previous["properties"]["figures"], report["figures"],
+            "{name}"
+        );
+    }
 }

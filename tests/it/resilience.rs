@@ -200,3 +200,25 @@ async fn flows_missing_at_start_are_loaded_by_the_first_step_that_can() {
     assert!(matches!(cache.lookup(DEMO_DID).await, Lookup::Found(..)));
     assert!(cache.is_loaded());
 }
+
+/// Nodes of one deployment started at the same moment all migrate the same
+/// database: one applies the migrations, the others wait, none fails.
+#[tokio::test]
+async fn nodes_starting_together_migrate_the_database_once() {
+    let url = crate::harness::empty_database().await;
+    let nodes = (0..4).map(|_| ivrhub::db::migrate(&url));
+    for outcome in futures_util::future::join_all(nodes).await {
+        outcome.expect("a node migrating alongside others");
+    }
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let (applied, distinct): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT version) FROM refinery_schema_history")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(applied, distinct, "each migration applied once");
+    assert_eq!(
+        applied as usize,
+        std::fs::read_dir("migrations").unwrap().count()
+    );
+}
