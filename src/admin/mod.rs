@@ -115,7 +115,8 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(crate::reports::funnel::funnel)
         .service(crate::reports::cdrs::search_cdrs)
         .service(crate::reports::cdrs::export_cdrs)
-        .service(crate::reports::cdrs::orphan_cdrs);
+        .service(crate::reports::cdrs::orphan_cdrs)
+        .service(crate::reports::calls::one_call);
 }
 
 pub fn api_scope() -> Scope<

@@ -3,6 +3,7 @@
 //! together, or one with `?tenant_id=`. The SQL is in `storage::reports`.
 
 pub mod aggregates;
+pub mod calls;
 pub mod cdrs;
 pub mod funnel;
 pub mod params;
@@ -23,7 +24,7 @@ cause 16 *normal clearing* holds the answered calls (ANSWER) and those the calle
 so look at its `statuses`, or at `/reports/by-status`. \
 `/reports/by-status` gives the same split by Voicenter's CALL_STATUS, `/reports/by-target?…&status=BUSY` which numbers were busy, \
 `/reports/series?…&bucket=hour` when it happened, `/reports/funnel` where callers gave up in the menu, \
-and `/reports/cdrs` (or `/reports/cdrs.csv`) the calls themselves. \
+`/reports/cdrs` (or `/reports/cdrs.csv`) the calls themselves, and `/reports/calls/{call_id}` one call's way through the menus. \
 Dates are your tenant's local days; a platform admin without `tenant_id` reads every tenant together in UTC days \
 (add `tz=` or `tenant_id=`). `status` is matched exactly, in capitals (`BUSY`, `ANSWER`). \
 Figures: `asr` = answered / calls (0-1), `acd_secs` = mean duration of answered calls, dial times in seconds; \

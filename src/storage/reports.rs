@@ -898,6 +898,54 @@ macro_rules! cdr_columns {
     };
 }
 
+/// The CDR of one call, among the tenants' CDRs.
+pub async fn one_cdr(
+    pool: &PgPool,
+    tenants: Tenants,
+    call_id: &str,
+) -> Result<Option<CdrRow>, sqlx::Error> {
+    let sql = concat!(
+        "SELECT c.tenant_id, ",
+        cdr_columns!(),
+        " FROM cdrs c
+         WHERE c.tenant_id = ANY(coalesce($1::bigint[], (SELECT array_agg(tenant_id) FROM tenants)))
+           AND c.call_id = $2"
+    );
+    sqlx::query_as(sql)
+        .bind(tenants.bind())
+        .bind(call_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// One logged step of a call.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StepRow {
+    pub at: DateTime<Utc>,
+    pub menu: String,
+    pub dtmf: String,
+    pub from_node: Option<String>,
+    pub node_key: Option<String>,
+    pub outcome: String,
+    pub action: String,
+}
+
+/// Every logged step of one call, oldest first.
+pub async fn steps_of_call(
+    pool: &PgPool,
+    tenant_id: i64,
+    call_id: &str,
+) -> Result<Vec<StepRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT at, menu, dtmf, from_node, node_key, outcome, action FROM call_steps
+         WHERE tenant_id = $1 AND call_id = $2 ORDER BY at, step_id",
+    )
+    .bind(tenant_id)
+    .bind(call_id)
+    .fetch_all(pool)
+    .await
+}
+
 /// Where a page starts: after this (started_at, call_id), newest first.
 pub type CdrKey = (DateTime<Utc>, String);
 

@@ -734,6 +734,69 @@ async fn the_menu_funnel_of_a_hand_computed_day() {
     assert_eq!(keys, vec![("main".into(), 1), ("sales".into(), 1)]);
 }
 
+#[tokio::test]
+async fn one_call_shows_its_cdr_and_its_way_through_the_menus() {
+    let app = TestApp::spawn().await;
+    let root = platform_admin(&app).await;
+    let (tenant, admin) = november_tenant(&app, &root, "Calls").await;
+    let (_, other) = tenant_with_admin(&app, &root, "Other").await;
+    let viewer = user_with_role(&app, &admin, "viewer@calls.example", "viewer").await;
+    let expected_steps = json!([
+        {"at": "2026-11-23T10:15:00+02:00", "menu": "-1", "dtmf": "", "from_node": null,
+         "node": "main", "outcome": "entered", "action": "MENU"},
+        {"at": "2026-11-23T10:15:01+02:00", "menu": "main", "dtmf": "2", "from_node": "main",
+         "node": "support", "outcome": "matched", "action": "MENU"},
+        {"at": "2026-11-23T10:15:02+02:00", "menu": "support", "dtmf": "9", "from_node": "support",
+         "node": "support", "outcome": "invalid_retry", "action": "MENU"},
+        {"at": "2026-11-23T10:15:03+02:00", "menu": "support~r1", "dtmf": "1", "from_node": "support",
+         "node": "tech", "outcome": "matched", "action": "CALL"},
+    ]);
+    for token in [&admin, &viewer] {
+        let (status, body) = get(&app, token, "/api/v1/reports/calls/c3").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (
+                &body["cdr"]["tenant_id"],
+                &body["cdr"]["status"],
+                &body["cdr"]["caller_id"],
+                &body["cdr"]["started_at"]
+            ),
+            (
+                &json!(tenant),
+                &json!("NOANSWER"),
+                &json!("0542"),
+                &json!("2026-11-23T10:15:00+02:00")
+            )
+        );
+        assert_eq!(body["steps"], expected_steps);
+    }
+    // A call with a CDR and no logged step.
+    let (status, body) = get(&app, &admin, "/api/v1/reports/calls/c7").await;
+    assert_eq!((status, &body["steps"]), (200, &json!([])));
+    // Another tenant's call, an unknown one: the same 404.
+    for (token, path) in [
+        (&other, "/api/v1/reports/calls/c3".to_owned()),
+        (
+            &other,
+            format!("/api/v1/reports/calls/c3?tenant_id={tenant}"),
+        ),
+        (&admin, "/api/v1/reports/calls/no-such-call".to_owned()),
+    ] {
+        let (status, body) = get(&app, token, &path).await;
+        assert_eq!((status, code(&body)), (404, "not_found"), "{path}: {body}");
+    }
+    // A platform admin finds it among every tenant's calls (times in UTC).
+    let (status, body) = get(&app, &root, "/api/v1/reports/calls/c3").await;
+    assert_eq!(
+        (
+            status,
+            &body["cdr"]["started_at"],
+            &body["steps"][3]["node"]
+        ),
+        (200, &json!("2026-11-23T08:15:00Z"), &json!("tech"))
+    );
+}
+
 /// A menu Voicenter plays by itself (a CALL node's failover NEXT_MENU) is
 /// never the answer to a step: it is reached by the steps pressed in it.
 #[tokio::test]
