@@ -26,6 +26,6 @@ so look at its `statuses`, or at `/reports/by-status`. \
 `/reports/series?…&bucket=hour` when it happened, `/reports/funnel` where callers gave up in the menu, \
 `/reports/cdrs` (or `/reports/cdrs.csv`) the calls themselves, and `/reports/calls/{call_id}` one call's way through the menus. \
 Dates are your tenant's local days; a platform admin without `tenant_id` reads every tenant together in UTC days \
-(add `tz=` or `tenant_id=`). `status` is matched exactly, in capitals (`BUSY`, `ANSWER`). \
+(add `tz=` or `tenant_id=`). `status` is read as statuses are stored: upper-cased, ANSWERED as ANSWER. \
 Figures: `asr` = answered / calls (0-1), `acd_secs` = mean duration of answered calls, dial times in seconds; \
 a ratio or mean with nothing to divide is `null`.";

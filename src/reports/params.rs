@@ -64,7 +64,8 @@ pub struct RangeParams {
     tz: Option<String>,
     /// Only calls to this DID (exact).
     did: Option<String>,
-    /// Only calls with this CALL_STATUS (exact, e.g. `BUSY`; ANSWERED is stored as ANSWER).
+    /// Only calls with this CALL_STATUS, read as statuses are stored:
+    /// trimmed and upper-cased, ANSWERED as ANSWER (`busy` finds BUSY).
     status: Option<String>,
     /// Only calls dialled to this TARGET (exact).
     target: Option<String>,
@@ -197,7 +198,9 @@ impl Params {
             from,
             to,
             did: self.text("did")?,
-            status: self.text("status")?,
+            status: self
+                .text("status")?
+                .map(|status| crate::voicenter::normalize_status(&status)),
             target: self.text("target")?,
         })
     }

@@ -186,12 +186,17 @@ fn menu_id(f: &Fields<'_, '_>, name: &str) -> Result<String, DecodeError> {
 /// `CALL_STATUS` trimmed and upper-cased, the spec's `ANSWERED` (the field
 /// table's example) normalised to `ANSWER` (its list of statuses).
 fn call_status(f: &Fields<'_, '_>) -> Result<String, DecodeError> {
-    let status = f
-        .opt_text("CALL_STATUS")?
-        .map_or_else(String::new, |s| s.trim().to_ascii_uppercase());
-    Ok(if status == "ANSWERED" {
+    Ok(f.opt_text("CALL_STATUS")?
+        .map_or_else(String::new, |status| normalize_status(&status)))
+}
+
+/// A CALL_STATUS as stored: trimmed, upper-cased, `ANSWERED` as `ANSWER`
+/// (also how a report's `status` filter is read, so `busy` finds BUSY).
+pub fn normalize_status(status: &str) -> String {
+    let status = status.trim().to_ascii_uppercase();
+    if status == "ANSWERED" {
         "ANSWER".to_owned()
     } else {
         status
-    })
+    }
 }

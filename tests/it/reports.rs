@@ -797,6 +797,32 @@ async fn one_call_shows_its_cdr_and_its_way_through_the_menus() {
     );
 }
 
+#[tokio::test]
+async fn the_status_filter_reads_statuses_as_they_are_stored() {
+    let app = TestApp::spawn().await;
+    let root = platform_admin(&app).await;
+    let (_, admin) = november_tenant(&app, &root, "Statuses").await;
+    // On the 23rd: c1 and c2 answered, c4 busy.
+    for (asked, stored, calls) in [
+        ("ANSWER", "ANSWER", 2),
+        ("answered", "ANSWER", 2),
+        ("%20busy%20", "BUSY", 1),
+    ] {
+        let (status, body) = get(
+            &app,
+            &admin,
+            &format!("/api/v1/reports/summary?{DAY}&status={asked}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (&body["status"], &body["figures"]["calls"]),
+            (&json!(stored), &json!(calls)),
+            "{asked}"
+        );
+    }
+}
+
 /// A menu Voicenter plays by itself (a CALL node's failover NEXT_MENU) is
 /// never the answer to a step: it is reached by the steps pressed in it.
 #[tokio::test]
