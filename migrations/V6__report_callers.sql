@@ -32,8 +32,9 @@ CREATE INDEX report_callers_recent ON report_callers (tenant_id, last_day);
 -- Days rolled up before this table existed have no callers in it: they are
 -- rolled up again (in the background, by the next report that needs them).
 -- During a rolling upgrade a node still running the previous version can
--- roll a day up without its callers: a day counts for report_callers only
--- when its roll-up says so.
+-- roll a day up without its callers (and with the funnel's former `reached`):
+-- only a day whose roll-up says `with_callers` is read; others are read raw
+-- and rolled up again.
 DELETE FROM report_rollup_days;
 ALTER TABLE report_rollup_days ADD COLUMN with_callers boolean NOT NULL DEFAULT false;
 

@@ -43,6 +43,11 @@ pub async fn migrate(url: &str) -> Result<()> {
     // once (refinery takes no lock): the first one applies them, the others
     // wait and then find nothing left to do. Held by this session, released
     // when it ends.
+    // However long that takes: no role-level timeout may cut the wait.
+    client
+        .batch_execute("SET statement_timeout = 0; SET lock_timeout = 0")
+        .await
+        .context("preparing to migrate")?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await

@@ -53,7 +53,8 @@ enum Command {
     Rollup {
         #[command(flatten)]
         database: DatabaseSettings,
-        /// First UTC day to roll up (YYYY-MM-DD); default: each tenant's first CDR.
+        /// First UTC day to roll up, for every tenant (YYYY-MM-DD); default:
+        /// each tenant's first CDR, at most 400 days back.
         #[arg(long)]
         since: Option<chrono::NaiveDate>,
     },
@@ -98,11 +99,18 @@ async fn main() -> Result<()> {
                 db::migrate(&url).await?;
                 let pool = db::connect_pool(&url, 2).await?;
                 let started = std::time::Instant::now();
-                let days = rollup::roll_up_history(&pool, since, chrono::Utc::now()).await?;
+                let outcome = rollup::roll_up_history(&pool, since, chrono::Utc::now()).await?;
                 println!(
-                    "{days} report days rolled up in {:.1} s",
+                    "{} report days rolled up in {:.1} s",
+                    outcome.days,
                     started.elapsed().as_secs_f64()
                 );
+                if outcome.failed > 0 {
+                    anyhow::bail!(
+                        "{} report days failed to roll up (see the log); run it again",
+                        outcome.failed
+                    );
+                }
                 Ok(())
             }
             .await;

@@ -1,12 +1,12 @@
 //! One call: its CDR and the path its caller took through the menus, step
 //! by step (the answer to "where did this caller give up?").
 
-use actix_web::{get, web};
+use actix_web::{HttpRequest, get, web};
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::params::TenantParam;
+use super::params::{Params, TenantParam, TimeZoneParam};
 use super::scope::ReportScope;
 use super::views::{CdrView, local};
 use crate::admin::state::ApiState;
@@ -51,16 +51,19 @@ pub struct CallDetail {
 }
 
 /// One call: its CDR and every step of its way through the menus. Times are
-/// in the tenant's time zone (UTC for a platform admin without `tenant_id`).
+/// in the tenant's time zone (UTC for a platform admin without `tenant_id`),
+/// or `tz`.
 #[utoipa::path(
     tag = "reports",
     security(("bearer" = [])),
     params(
         ("call_id" = String, Path, description = "The call's IVR_UNIQUE_ID (as in `/reports/cdrs`)"),
         TenantParam,
+        TimeZoneParam,
     ),
     responses(
         (status = 200, description = "The call", body = CallDetail),
+        (status = 400, description = "An unknown parameter or time zone", body = ErrorBody),
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 404, description = "No CDR with this IVR_UNIQUE_ID (or not yours)", body = ErrorBody),
     )
@@ -70,8 +73,10 @@ pub async fn one_call(
     state: web::Data<ApiState>,
     scope: ReportScope,
     call_id: web::Path<String>,
+    request: HttpRequest,
 ) -> Result<web::Json<CallDetail>, ApiError> {
-    let tz = scope.default_time_zone();
+    let params = Params::parse(request.query_string(), &["tenant_id", "tz"])?;
+    let tz = params.time_zone(scope.default_time_zone())?;
     let row = sql::one_cdr(&state.pool, scope.tenants(), &call_id)
         .await?
         .ok_or_else(|| ApiError::not_found("call"))?;

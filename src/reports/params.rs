@@ -31,6 +31,18 @@ pub struct TenantParam {
     tenant_id: Option<i64>,
 }
 
+/// `tz` alone (a report of one call, without a range).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct TimeZoneParam {
+    /// IANA time zone the times are shown in (`Asia/Jerusalem`, `UTC`).
+    /// Default: the tenant's time zone; for a platform admin without
+    /// `tenant_id`, UTC.
+    #[param(example = "Asia/Jerusalem")]
+    tz: Option<String>,
+}
+
 /// `tenant_id` of the funnel: one tenant's flow.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -34,9 +34,6 @@ pub struct Plan {
     /// The tenant whose roll-ups are read (when `rolled` is not empty).
     pub tenant_id: i64,
     pub rolled: Vec<NaiveDate>,
-    /// Whether every rolled-up day has its callers in the roll-up too (not
-    /// so for a day a node of the previous version rolled up).
-    pub rolled_with_callers: bool,
     /// The rest of the range, as maximal parts, each with the filter.
     pub raw: Vec<CdrFilter>,
 }
@@ -55,7 +52,6 @@ pub async fn plan(
         return Ok(Plan {
             tenant_id: 0,
             rolled: Vec::new(),
-            rolled_with_callers: false,
             raw: vec![filter.clone()],
         });
     };
@@ -75,19 +71,16 @@ pub async fn plan(
         .unwrap_or(NaiveDate::MIN)
         .min(last_closed_day(now));
     let mut rolled = Vec::new();
-    let mut rolled_with_callers = true;
     if usable && first_whole <= last_candidate {
-        // A day rolled up without its callers is rolled up again, as if missing.
-        let mut have = HashSet::new();
-        for (day, with_callers) in
-            sql::rolled_days(pool, tenant_id, first_whole, last_candidate).await?
-        {
-            rolled.push(day);
-            rolled_with_callers &= with_callers;
-            if with_callers {
-                have.insert(day);
-            }
-        }
+        // A day rolled up by a node of a version before V6 (without its
+        // callers, and counting the funnel the old way) is read raw and
+        // rolled up again, as if missing.
+        rolled = sql::rolled_days(pool, tenant_id, first_whole, last_candidate)
+            .await?
+            .into_iter()
+            .filter_map(|(day, current)| current.then_some(day))
+            .collect();
+        let have: HashSet<NaiveDate> = rolled.iter().copied().collect();
         let missing: Vec<NaiveDate> = first_whole
             .iter_days()
             .take_while(|day| *day <= last_candidate)
@@ -117,7 +110,6 @@ pub async fn plan(
     Ok(Plan {
         tenant_id,
         rolled,
-        rolled_with_callers,
         raw,
     })
 }
@@ -130,9 +122,6 @@ pub async fn plan(
 /// counts its few calls raw.) The caller must not filter by DID, status or
 /// target, which the roll-up of callers does not keep.
 pub fn callers_span(plan: &Plan, now: DateTime<Utc>) -> Option<(NaiveDate, NaiveDate)> {
-    if !plan.rolled_with_callers {
-        return None;
-    }
     let (first, last) = (*plan.rolled.first()?, *plan.rolled.last()?);
     let since_first = (last_closed_day(now) - first).num_days() + 1;
     (plan.rolled.len() as i64 * 4 >= since_first).then_some((first, last))
@@ -194,8 +183,10 @@ pub fn spawn_recent_days_roller(pool: PgPool) -> tokio::task::JoinHandle<()> {
         tokio::time::sleep(ROLLER_FIRST_PASS).await;
         loop {
             match roll_up_recent_days(&pool, Utc::now()).await {
-                Ok(0) => {}
-                Ok(days) => tracing::info!(days, "recent report days rolled up"),
+                Ok(RolledUp { days: 0, failed: 0 }) => {}
+                Ok(RolledUp { days, failed }) => {
+                    tracing::info!(days, failed, "recent report days rolled up")
+                }
                 Err(error) => tracing::warn!(%error, "rolling up the recent report days"),
             }
             tokio::time::sleep(ROLLER_PERIOD).await;
@@ -204,44 +195,65 @@ pub fn spawn_recent_days_roller(pool: PgPool) -> tokio::task::JoinHandle<()> {
 }
 
 /// One pass of the roller: the two last closed days of every tenant not
-/// rolled up yet. Returns how many (tenant, day) it rolled up; a day that
-/// fails is logged and left raw for the next pass.
-pub async fn roll_up_recent_days(pool: &PgPool, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+/// rolled up yet; a day that fails is logged and left raw for the next pass.
+pub async fn roll_up_recent_days(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+) -> Result<RolledUp, sqlx::Error> {
     let last = last_closed_day(now);
-    roll_up_missing(pool, Some(last.pred_opt().unwrap_or(last)), last).await
+    let first = last.pred_opt().unwrap_or(last);
+    roll_up_missing(pool, Some(first), first, last).await
 }
 
-/// Every closed day not rolled up yet, of every tenant, from `since` (or
-/// from the tenant's first CDR): `ivrhub rollup`, for a deployment over
-/// months of CDRs whose first reports would otherwise read them raw.
+/// How far back `roll_up_history` goes by default: the longest range a
+/// report takes. Older days are rolled up when a report needs them.
+const HISTORY_DAYS: i64 = 400;
+
+/// Every closed day not rolled up yet: of every tenant from `since`, or
+/// else of each tenant from its first CDR (at most [`HISTORY_DAYS`] back) —
+/// `ivrhub rollup`, after a deployment over months of CDRs, so that the
+/// first reports do not read them raw.
 pub async fn roll_up_history(
     pool: &PgPool,
     since: Option<NaiveDate>,
     now: DateTime<Utc>,
-) -> Result<usize, sqlx::Error> {
-    roll_up_missing(pool, since, last_closed_day(now)).await
+) -> Result<RolledUp, sqlx::Error> {
+    let last = last_closed_day(now);
+    let floor = last - Duration::days(HISTORY_DAYS);
+    roll_up_missing(pool, since, floor, last).await
+}
+
+/// What a pass of rolling up did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RolledUp {
+    /// (tenant, day) pairs rolled up (or found rolled up by another roller).
+    pub days: usize,
+    /// Pairs whose roll-up failed (logged; they stay raw).
+    pub failed: usize,
 }
 
 async fn roll_up_missing(
     pool: &PgPool,
     first: Option<NaiveDate>,
+    floor: NaiveDate,
     last: NaiveDate,
-) -> Result<usize, sqlx::Error> {
-    let missing = sql::days_not_rolled_up(pool, first, last).await?;
-    let mut done = 0;
+) -> Result<RolledUp, sqlx::Error> {
+    let missing = sql::days_not_rolled_up(pool, first, floor, last).await?;
+    let mut outcome = RolledUp::default();
     for (n, (tenant_id, day)) in missing.iter().copied().enumerate() {
         if n > 0 && n % 1000 == 0 {
             tracing::info!(of = missing.len(), done = n, "rolling up report days");
         }
         // One tenant's failure (deleted meanwhile, a timeout) is not the others'.
         match sql::roll_up_day(pool, tenant_id, day).await {
-            Ok(()) => done += 1,
+            Ok(()) => outcome.days += 1,
             Err(error) => {
-                tracing::warn!(%error, tenant_id, %day, "report roll-up failed; the day stays raw")
+                outcome.failed += 1;
+                tracing::warn!(%error, tenant_id, %day, "report roll-up failed; the day stays raw");
             }
         }
     }
-    Ok(done)
+    Ok(outcome)
 }
 
 /// Rolls up, now, every day of `[first, last]` the tenant lacks (tests; the

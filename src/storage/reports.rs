@@ -494,7 +494,8 @@ macro_rules! funnel {
            count(DISTINCT call_id)::bigint AS count
         FROM (SELECT call_id, status, node_key AS node FROM steps WHERE node_key IS NOT NULL
               UNION ALL
-              SELECT call_id, status, from_node FROM steps WHERE from_node IS NOT NULL) visits
+              SELECT call_id, status, from_node FROM steps
+              WHERE from_node IS NOT NULL AND outcome <> 'unknown_menu') visits
         GROUP BY status, node
     UNION ALL
     SELECT status, from_node, 'pressed', dtmf, count(*)
@@ -533,7 +534,8 @@ pub async fn funnel(
 }
 
 /// Which of the UTC days `[first, last]` the roll-ups hold, each with
-/// whether its callers are in `report_callers` too (V6).
+/// whether this version rolled it up (`with_callers`, V6: its callers are in
+/// `report_callers` and its funnel counts `reached` as this code does).
 pub async fn rolled_days(
     pool: &PgPool,
     tenant_id: i64,
@@ -551,26 +553,28 @@ pub async fn rolled_days(
     .await
 }
 
-/// Every (tenant, UTC day) from `first` (`None`: each tenant's first CDR)
-/// to `last` not rolled up (or rolled up without its callers), in order.
+/// Every (tenant, UTC day) from `first` (`None`: each tenant's first CDR,
+/// but not before `floor`) to `last` not rolled up by this version, in order.
 pub async fn days_not_rolled_up(
     pool: &PgPool,
     first: Option<NaiveDate>,
+    floor: NaiveDate,
     last: NaiveDate,
 ) -> Result<Vec<(i64, NaiveDate)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT t.tenant_id, d.day::date
          FROM tenants t
          CROSS JOIN LATERAL (SELECT coalesce($1::date,
-                 (SELECT (min(c.started_at) AT TIME ZONE 'UTC')::date
-                  FROM cdrs c WHERE c.tenant_id = t.tenant_id)) AS first) f
-         CROSS JOIN LATERAL generate_series(f.first, $2::date, interval '1 day') AS d (day)
+                 (SELECT greatest((min(c.started_at) AT TIME ZONE 'UTC')::date, $2::date)
+                  FROM cdrs c WHERE c.tenant_id = t.tenant_id HAVING count(*) > 0)) AS first) f
+         CROSS JOIN LATERAL generate_series(f.first, $3::date, interval '1 day') AS d (day)
          WHERE NOT EXISTS (SELECT 1 FROM report_rollup_days r
                            WHERE r.tenant_id = t.tenant_id AND r.day = d.day::date
                              AND r.with_callers)
          ORDER BY 1, 2",
     )
     .bind(first)
+    .bind(floor)
     .bind(last)
     .fetch_all(pool)
     .await

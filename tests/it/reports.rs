@@ -867,6 +867,31 @@ async fn a_failover_menu_is_reached_by_the_keys_pressed_in_it() {
         ],
     )
     .await;
+    // A MENU the flow has no node for (renamed since, or junk) is no node
+    // the call reached: the flow started it again at main.
+    insert_cdr(
+        &app,
+        tenant,
+        &Cdr {
+            call_id: "f2",
+            did: DID_1,
+            caller: "0542",
+            target: "",
+            start,
+            duration: Some(0),
+            dial: None,
+            status: "CANCEL",
+        },
+    )
+    .await;
+    insert_steps(
+        &app,
+        tenant,
+        "f2",
+        start,
+        &[("ghost", "1", Some("ghost"), "main", "unknown_menu", "MENU")],
+    )
+    .await;
     let (status, body) = get(&app, &admin, &format!("/api/v1/reports/funnel?{DAY}")).await;
     assert_eq!(status, 200, "{body}");
     let nodes: Vec<(String, i64, Value, i64)> = funnel_nodes(&body)
@@ -884,7 +909,7 @@ async fn a_failover_menu_is_reached_by_the_keys_pressed_in_it() {
     assert_eq!(
         nodes,
         vec![
-            ("main".into(), 1, pressed_1.clone(), 0),
+            ("main".into(), 2, pressed_1.clone(), 1),
             ("sales".into(), 1, json!([]), 0),
             ("sales_busy".into(), 1, pressed_1, 0),
             ("voicemail".into(), 1, json!([]), 1),
@@ -1063,11 +1088,11 @@ async fn the_roller_rolls_up_the_last_two_closed_days_of_every_tenant() {
     let now = utc("2026-11-25T12:00:00Z");
     assert_eq!(
         rollup::roll_up_recent_days(&app.pool, now).await.unwrap(),
-        4
+        rollup::RolledUp { days: 4, failed: 0 }
     );
     assert_eq!(
         rollup::roll_up_recent_days(&app.pool, now).await.unwrap(),
-        0
+        rollup::RolledUp::default()
     );
     for tenant in [tenant, quiet] {
         assert_eq!(
@@ -1139,7 +1164,7 @@ async fn a_late_cdr_waits_for_the_roll_up_of_its_day_then_unrolls_it() {
 }
 
 #[tokio::test]
-async fn a_day_rolled_up_without_its_callers_counts_them_raw_and_is_rolled_up_again() {
+async fn a_day_rolled_up_by_an_older_node_is_read_raw_and_rolled_up_again() {
     use ivrhub::reports::{aggregates, rollup};
     use ivrhub::storage::reports::{self as sql, CdrFilter, Tenants};
     let app = TestApp::spawn().await;
@@ -1170,7 +1195,7 @@ async fn a_day_rolled_up_without_its_callers_counts_them_raw_and_is_rolled_up_ag
     let plan = rollup::plan(&app.pool, one, &both_days, later, true)
         .await
         .unwrap();
-    assert_eq!(plan.rolled.len(), 2);
+    assert_eq!((plan.rolled.len(), plan.raw.len()), (0, 1), "read raw");
     assert_eq!(rollup::callers_span(&plan, later), None);
     let summary = aggregates::summary_of(&app.pool, one, &both_days, later)
         .await
@@ -1211,11 +1236,17 @@ async fn a_backfill_rolls_up_every_closed_day_since_each_tenants_first_call() {
     // The 25th is the last closed day; the first call (c8) was on the 22nd (UTC).
     let now = utc("2026-11-27T00:00:00Z");
     assert_eq!(
-        rollup::roll_up_history(&app.pool, None, now).await.unwrap(),
+        rollup::roll_up_history(&app.pool, None, now)
+            .await
+            .unwrap()
+            .days,
         4
     );
     assert_eq!(
-        rollup::roll_up_history(&app.pool, None, now).await.unwrap(),
+        rollup::roll_up_history(&app.pool, None, now)
+            .await
+            .unwrap()
+            .days,
         0
     );
     let pool = &app.pool;
@@ -1246,7 +1277,8 @@ async fn a_backfill_rolls_up_every_closed_day_since_each_tenants_first_call() {
     assert_eq!(
         rollup::roll_up_history(&app.pool, Some(day("2026-11-21")), now)
             .await
-            .unwrap(),
+            .unwrap()
+            .days,
         1 + 5
     );
     assert_eq!(
@@ -1259,6 +1291,30 @@ async fn a_backfill_rolls_up_every_closed_day_since_each_tenants_first_call() {
             "2026-11-25"
         ])
     );
+    // A CDR dated 1970 (CALL_START_EPOCH 0) does not send the backfill back
+    // 56 years: it stops at the longest report range, 400 days.
+    let (old, _) = tenant_with_admin(&app, &root, "Epoch zero").await;
+    insert_cdr(
+        &app,
+        old,
+        &Cdr {
+            call_id: "zero",
+            did: "0731111111",
+            caller: "0541",
+            target: "",
+            start: "1970-01-01T00:00:00Z",
+            duration: None,
+            dial: None,
+            status: "CANCEL",
+        },
+    )
+    .await;
+    let outcome = rollup::roll_up_history(&app.pool, None, now).await.unwrap();
+    assert_eq!((outcome.days, outcome.failed), (401, 0));
+    let first = sql::rolled_days(&app.pool, old, day("1970-01-01"), day("2026-11-30"))
+        .await
+        .unwrap()[0];
+    assert_eq!(first, (day("2025-10-21"), true));
 }
 
 /// Every report of `filters` the same whether `now` lets it read the
@@ -1656,7 +1712,7 @@ async fn bad_parameters_are_refused_with_their_path() {
     let app = TestApp::spawn().await;
     let root = platform_admin(&app).await;
     let (_, admin) = tenant_with_admin(&app, &root, "Params").await;
-    let cases: [(&str, u16, &str); 16] = [
+    let cases: [(&str, u16, &str); 18] = [
         ("summary?to=2026-11-24", 400, "from"),
         ("summary?from=2026-11-23", 400, "to"),
         ("summary?from=yesterday&to=2026-11-24", 400, "from"),
@@ -1701,6 +1757,8 @@ async fn bad_parameters_are_refused_with_their_path() {
             "cursor",
         ),
         ("summary?from=2026-03-27T02:30&to=2026-11-24", 400, "from"),
+        ("calls/c1?from=2026-11-23", 400, "from"),
+        ("calls/c1?tz=Mars/Olympus", 400, "tz"),
     ];
     for (path, expected, field) in cases {
         let (status, body) = get(&app, &admin, &format!("/api/v1/reports/{path}")).await;
@@ -1899,7 +1957,8 @@ async fn every_report_equals_a_direct_sql_computation() {
     assert_eq!(
         reached,
         rows("SELECT node, count(DISTINCT call_id) FROM (
-                  SELECT s.call_id, unnest(ARRAY[s.node_key, s.from_node]) AS node
+                  SELECT s.call_id, unnest(ARRAY[s.node_key,
+                         CASE WHEN s.outcome <> 'unknown_menu' THEN s.from_node END]) AS node
                   FROM call_steps s JOIN cdrs c USING (tenant_id, call_id)
                   WHERE c.tenant_id = $1 AND c.call_start >= $2::timestamptz AND c.call_start < $3::timestamptz) v
               WHERE node IS NOT NULL GROUP BY node ORDER BY 2 DESC, 1").await
