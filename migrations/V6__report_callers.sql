@@ -55,9 +55,19 @@ DROP FUNCTION report_rollup_stale_steps();
 -- triggers a shared one, so that each waits for the other to commit. Shared,
 -- so that CDR writers taking the locks of several days in any order never
 -- wait for each other.
-CREATE FUNCTION report_rollup_lock(tenant_id bigint, day date) RETURNS void
-LANGUAGE sql AS $$
-    SELECT pg_advisory_xact_lock_shared((tenant_id % 2147483647)::int, day - date '2000-01-01')
+CREATE FUNCTION report_rollup_lock(tenant_id bigint, day date, exclusive boolean DEFAULT false)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    -- The one place the key of a (tenant, day) is made.
+    tenant_key int := (tenant_id % 2147483647)::int;
+    day_key int := day - date '2000-01-01';
+BEGIN
+    IF exclusive THEN
+        PERFORM pg_advisory_xact_lock(tenant_key, day_key);
+    ELSE
+        PERFORM pg_advisory_xact_lock_shared(tenant_key, day_key);
+    END IF;
+END;
 $$;
 
 CREATE FUNCTION report_rollup_stale_cdr() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -608,13 +608,11 @@ pub async fn lock_day_for_roll_up(
     tenant_id: i64,
     day: NaiveDate,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "SELECT pg_advisory_xact_lock(($1 % 2147483647)::int, $2::date - date '2000-01-01')",
-    )
-    .bind(tenant_id)
-    .bind(day)
-    .execute(connection)
-    .await?;
+    sqlx::query("SELECT report_rollup_lock($1, $2, exclusive => true)")
+        .bind(tenant_id)
+        .bind(day)
+        .execute(connection)
+        .await?;
     Ok(())
 }
 
