@@ -72,14 +72,7 @@ pub async fn plan(
         .min(last_closed_day(now));
     let mut rolled = Vec::new();
     if usable && first_whole <= last_candidate {
-        // A day rolled up by a node of a version before V6 (without its
-        // callers, and counting the funnel the old way) is read raw and
-        // rolled up again, as if missing.
-        rolled = sql::rolled_days(pool, tenant_id, first_whole, last_candidate)
-            .await?
-            .into_iter()
-            .filter_map(|(day, current)| current.then_some(day))
-            .collect();
+        rolled = sql::rolled_days(pool, tenant_id, first_whole, last_candidate).await?;
         let have: HashSet<NaiveDate> = rolled.iter().copied().collect();
         let missing: Vec<NaiveDate> = first_whole
             .iter_days()
@@ -267,7 +260,6 @@ pub async fn roll_up_days(
     let have: HashSet<NaiveDate> = sql::rolled_days(pool, tenant_id, first, last)
         .await?
         .into_iter()
-        .filter_map(|(day, with_callers)| with_callers.then_some(day))
         .collect();
     let mut done = 0;
     for day in first.iter_days().take_while(|day| *day <= last) {

@@ -533,18 +533,19 @@ pub async fn funnel(
     Ok(rows)
 }
 
-/// Which of the UTC days `[first, last]` the roll-ups hold, each with
-/// whether this version rolled it up (`with_callers`, V6: its callers are in
-/// `report_callers` and its funnel counts `reached` as this code does).
+/// Which of the UTC days `[first, last]` the roll-ups hold as this version
+/// rolls them up (`with_callers`, V6: the day's callers are in
+/// `report_callers` and its funnel counts `reached` as this code does). A
+/// day an older node rolled up is not among them: read raw, rolled up again.
 pub async fn rolled_days(
     pool: &PgPool,
     tenant_id: i64,
     first: NaiveDate,
     last: NaiveDate,
-) -> Result<Vec<(NaiveDate, bool)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT day, with_callers FROM report_rollup_days
-         WHERE tenant_id = $1 AND day BETWEEN $2 AND $3 ORDER BY day",
+) -> Result<Vec<NaiveDate>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT day FROM report_rollup_days
+         WHERE tenant_id = $1 AND day BETWEEN $2 AND $3 AND with_callers ORDER BY day",
     )
     .bind(tenant_id)
     .bind(first)

@@ -1099,7 +1099,7 @@ async fn the_roller_rolls_up_the_last_two_closed_days_of_every_tenant() {
             sql::rolled_days(&app.pool, tenant, day("2026-11-21"), day("2026-11-24"))
                 .await
                 .unwrap(),
-            vec![(day("2026-11-22"), true), (day("2026-11-23"), true)]
+            vec![day("2026-11-22"), day("2026-11-23")]
         );
     }
     let both_days = CdrFilter {
@@ -1212,7 +1212,7 @@ async fn a_day_rolled_up_by_an_older_node_is_read_raw_and_rolled_up_again() {
         sql::rolled_days(&app.pool, tenant, day("2026-11-22"), day("2026-11-23"))
             .await
             .unwrap(),
-        vec![(day("2026-11-22"), true), (day("2026-11-23"), true)]
+        vec![day("2026-11-22"), day("2026-11-23")]
     );
     let plan = rollup::plan(&app.pool, one, &both_days, later, true)
         .await
@@ -1255,13 +1255,13 @@ async fn a_backfill_rolls_up_every_closed_day_since_each_tenants_first_call() {
             .await
             .unwrap()
             .into_iter()
-            .map(|(day, with_callers)| (day.to_string(), with_callers))
+            .map(|day| day.to_string())
             .collect::<Vec<_>>()
     };
     let days = |names: &[&str]| {
         names
             .iter()
-            .map(|name| (name.to_string(), true))
+            .map(|name| name.to_string())
             .collect::<Vec<_>>()
     };
     assert_eq!(
@@ -1314,7 +1314,7 @@ async fn a_backfill_rolls_up_every_closed_day_since_each_tenants_first_call() {
     let first = sql::rolled_days(&app.pool, old, day("1970-01-01"), day("2026-11-30"))
         .await
         .unwrap()[0];
-    assert_eq!(first, (day("2025-10-21"), true));
+    assert_eq!(first, day("2025-10-21"));
 }
 
 /// Every report of `filters` the same whether `now` lets it read the
