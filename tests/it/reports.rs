@@ -928,18 +928,11 @@ async fn roll_ups_give_the_same_figures_as_the_raw_tables_and_follow_late_calls(
     let long_ago = utc("2026-01-01T00:00:00Z"); // no day closed yet: all raw
     // Every day of the data closed (the last closed day is the 24th).
     let later = utc("2026-11-26T00:00:00Z");
-    let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
     let rolled = rollup::roll_up_days(&app.pool, tenant, day("2026-11-21"), day("2026-11-23"))
         .await
         .unwrap();
     assert_eq!(rolled, 3);
-    let utc_days = CdrFilter {
-        from: utc("2026-11-22T00:00:00Z"),
-        to: utc("2026-11-24T00:00:00Z"),
-        did: None,
-        status: None,
-        target: None,
-    };
+    let utc_days = all_calls("2026-11-22T00:00:00Z", "2026-11-24T00:00:00Z");
     // Local days in Jerusalem: the 22nd (UTC) rolled up, the ends raw.
     let local_days = CdrFilter {
         from: utc("2026-11-21T22:00:00Z"),
@@ -1041,7 +1034,7 @@ async fn roll_ups_give_the_same_figures_as_the_raw_tables_and_follow_late_calls(
 #[tokio::test]
 async fn rollers_at_the_same_day_at_once_leave_it_rolled_up_once() {
     use ivrhub::reports::aggregates;
-    use ivrhub::storage::reports::{self as sql, CdrFilter, Tenants};
+    use ivrhub::storage::reports::{self as sql, Tenants};
     let app = TestApp::spawn().await;
     let root = platform_admin(&app).await;
     let (tenant, _) = november_tenant(&app, &root, "Rollers").await;
@@ -1051,13 +1044,7 @@ async fn rollers_at_the_same_day_at_once_leave_it_rolled_up_once() {
     for outcome in futures_util::future::join_all(rollers).await {
         outcome.expect("a roller running alongside another one");
     }
-    let filter = CdrFilter {
-        from: utc("2026-11-23T00:00:00Z"),
-        to: utc("2026-11-24T00:00:00Z"),
-        did: None,
-        status: None,
-        target: None,
-    };
+    let filter = all_calls("2026-11-23T00:00:00Z", "2026-11-24T00:00:00Z");
     let one = Tenants::One(tenant);
     let later = utc("2026-11-26T00:00:00Z");
     let long_ago = utc("2026-01-01T00:00:00Z");
@@ -1078,12 +1065,11 @@ async fn rollers_at_the_same_day_at_once_leave_it_rolled_up_once() {
 #[tokio::test]
 async fn the_roller_rolls_up_the_last_two_closed_days_of_every_tenant() {
     use ivrhub::reports::{funnel, rollup};
-    use ivrhub::storage::reports::{self as sql, CdrFilter};
+    use ivrhub::storage::reports as sql;
     let app = TestApp::spawn().await;
     let root = platform_admin(&app).await;
     let (tenant, _) = november_tenant(&app, &root, "Roller").await;
     let (quiet, _) = tenant_with_admin(&app, &root, "Quiet").await;
-    let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
     // At noon on the 25th the 23rd (UTC) is the last closed day.
     let now = utc("2026-11-25T12:00:00Z");
     assert_eq!(
@@ -1102,13 +1088,7 @@ async fn the_roller_rolls_up_the_last_two_closed_days_of_every_tenant() {
             vec![day("2026-11-22"), day("2026-11-23")]
         );
     }
-    let both_days = CdrFilter {
-        from: utc("2026-11-22T00:00:00Z"),
-        to: utc("2026-11-24T00:00:00Z"),
-        did: None,
-        status: None,
-        target: None,
-    };
+    let both_days = all_calls("2026-11-22T00:00:00Z", "2026-11-24T00:00:00Z");
     let report = funnel::compute(&app.pool, tenant, &both_days, now)
         .await
         .unwrap();
@@ -1166,11 +1146,10 @@ async fn a_late_cdr_waits_for_the_roll_up_of_its_day_then_unrolls_it() {
 #[tokio::test]
 async fn a_day_rolled_up_by_an_older_node_is_read_raw_and_rolled_up_again() {
     use ivrhub::reports::{aggregates, rollup};
-    use ivrhub::storage::reports::{self as sql, CdrFilter, Tenants};
+    use ivrhub::storage::reports::{self as sql, Tenants};
     let app = TestApp::spawn().await;
     let root = platform_admin(&app).await;
     let (tenant, _) = november_tenant(&app, &root, "Upgrade").await;
-    let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
     rollup::roll_up_days(&app.pool, tenant, day("2026-11-22"), day("2026-11-23"))
         .await
         .unwrap();
@@ -1183,13 +1162,7 @@ async fn a_day_rolled_up_by_an_older_node_is_read_raw_and_rolled_up_again() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let both_days = CdrFilter {
-        from: utc("2026-11-22T00:00:00Z"),
-        to: utc("2026-11-24T00:00:00Z"),
-        did: None,
-        status: None,
-        target: None,
-    };
+    let both_days = all_calls("2026-11-22T00:00:00Z", "2026-11-24T00:00:00Z");
     let one = Tenants::One(tenant);
     let later = utc("2026-11-26T00:00:00Z");
     let plan = rollup::plan(&app.pool, one, &both_days, later, true)
@@ -1232,7 +1205,6 @@ async fn a_backfill_rolls_up_every_closed_day_since_each_tenants_first_call() {
     let root = platform_admin(&app).await;
     let (tenant, _) = november_tenant(&app, &root, "History").await;
     let (quiet, _) = tenant_with_admin(&app, &root, "Quiet").await;
-    let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
     // The 25th is the last closed day; the first call (c8) was on the 22nd (UTC).
     let now = utc("2026-11-27T00:00:00Z");
     assert_eq!(
@@ -1392,6 +1364,22 @@ fn utc(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .unwrap()
         .with_timezone(&Utc)
+}
+
+/// A UTC day, `YYYY-MM-DD`.
+fn day(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+}
+
+/// Every call of `[from, to)` (RFC 3339), no filter.
+fn all_calls(from: &str, to: &str) -> ivrhub::storage::reports::CdrFilter {
+    ivrhub::storage::reports::CdrFilter {
+        from: utc(from),
+        to: utc(to),
+        did: None,
+        status: None,
+        target: None,
+    }
 }
 
 #[tokio::test]
