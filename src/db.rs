@@ -41,9 +41,9 @@ pub async fn migrate(url: &str) -> Result<()> {
     let driver = tokio::spawn(connection);
     // Nodes started together would otherwise apply the same migration at
     // once (refinery takes no lock): the first one applies them, the others
-    // wait and then find nothing left to do. Held by this session, released
-    // when it ends.
-    // However long that takes: no role-level timeout may cut the wait.
+    // wait — however long that takes, so no role-level timeout may cut the
+    // wait — and then find nothing left to do. The lock is held by this
+    // session and released when it ends.
     client
         .batch_execute("SET statement_timeout = 0; SET lock_timeout = 0")
         .await
