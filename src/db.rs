@@ -35,6 +35,12 @@ const MIGRATION_LOCK: i64 = 0x6976_7268_7562_206d;
 
 /// Applies every pending migration.
 pub async fn migrate(url: &str) -> Result<()> {
+    migrate_to(url, None).await
+}
+
+/// Applies the pending migrations up to `version` (`None`: all of them):
+/// tests of an upgrade start from an older schema.
+pub async fn migrate_to(url: &str, version: Option<i32>) -> Result<()> {
     let (mut client, connection) = tokio_postgres::connect(url, NoTls)
         .await
         .context("connecting to apply migrations")?;
@@ -52,7 +58,11 @@ pub async fn migrate(url: &str) -> Result<()> {
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await
         .context("waiting for another node's migrations")?;
-    let report = embedded::migrations::runner()
+    let mut runner = embedded::migrations::runner();
+    if let Some(version) = version {
+        runner = runner.set_target(refinery::Target::Version(version));
+    }
+    let report = runner
         .run_async(&mut client)
         .await
         .context("applying migrations")?;

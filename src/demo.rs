@@ -11,12 +11,13 @@
 //!       silence / invalid: replayed twice, then ► goodbye (HANGUP)
 //! ```
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow};
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use sqlx::PgPool;
 
 use crate::flow::model::*;
 use crate::storage::{flows, tenants};
+
 use crate::voicenter::types::Language;
 
 pub const DEMO_TENANT: &str = "Demo";
@@ -66,15 +67,26 @@ pub async fn seed(pool: &PgPool) -> Result<i64> {
         },
     )
     .await?;
-    flows::save_flow(pool, tenant_id, &nodes(), &[schedule()]).await?;
     let recordings: Vec<(&str, &str, Option<Language>)> = RECORDINGS
         .iter()
         .map(|(name, text)| (*name, *text, None))
         .collect();
     flows::ensure_recordings(pool, tenant_id, &recordings).await?;
-    if !tenants::assign_did(pool, tenant_id, DEMO_DID, "entry", Some(Language::He)).await? {
-        bail!("DID {DEMO_DID} already belongs to another tenant; the demo was not assigned it");
-    }
+    let entry = EntryPoint {
+        did: DEMO_DID.to_owned(),
+        entry_node: Some("entry".to_owned()),
+        language: Some(Language::He),
+    };
+    crate::flow_service::seed(
+        pool,
+        tenant_id,
+        &nodes(),
+        &[schedule()],
+        &[entry],
+        "the demo flow",
+    )
+    .await
+    .map_err(|error| anyhow!("seeding the demo flow: {error}"))?;
     Ok(tenant_id)
 }
 
@@ -301,17 +313,27 @@ pub(crate) fn nodes() -> Vec<Node> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::validate::validate;
+    use crate::flow::validate::{Context, validate};
 
     #[test]
     fn the_demo_flow_is_valid() {
         let flow = Flow {
+            version: None,
             time_zone: chrono_tz::Asia::Jerusalem,
             language: Language::He,
             nodes: nodes().into_iter().map(|n| (n.key.clone(), n)).collect(),
             schedules: [("office".to_string(), schedule())].into_iter().collect(),
         };
-        let issues = validate(&flow, &["entry"]);
+        let recordings: std::collections::HashSet<String> = RECORDINGS
+            .iter()
+            .map(|(name, _)| (*name).to_owned())
+            .collect();
+        let entries = [EntryPoint::at(DEMO_DID, "entry")];
+        let context = Context {
+            entries: &entries,
+            recordings: Some(&recordings),
+        };
+        let issues = validate(&flow, &context);
         assert!(issues.is_empty(), "{issues:#?}");
     }
 }

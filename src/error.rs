@@ -44,7 +44,7 @@ pub struct ApiError {
 }
 
 /// The error codes of the API, with their statuses.
-pub const ERROR_CODES: [(&str, u16, &str); 12] = [
+pub const ERROR_CODES: [(&str, u16, &str); 14] = [
     (
         "bad_request",
         400,
@@ -76,6 +76,16 @@ pub const ERROR_CODES: [(&str, u16, &str); 12] = [
         "conflict",
         409,
         "The object already exists, or is still referenced.",
+    ),
+    (
+        "stale_revision",
+        409,
+        "The flow's draft changed since the revision you sent (`If-Match` or `draft_revision`): read it again, then retry.",
+    ),
+    (
+        "nothing_to_publish",
+        409,
+        "The draft (or the version to roll back to) is exactly the live version: no version was made.",
     ),
     ("payload_too_large", 413, "The body is too large."),
     (
@@ -161,6 +171,20 @@ impl ApiError {
             details,
             ..ApiError::conflict(message)
         }
+    }
+
+    pub fn stale_revision(sent: i64, current: i64) -> ApiError {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "stale_revision",
+            format!(
+                "the draft is at revision {current}, not {sent}: someone changed it meanwhile; read it again (GET /flow) and retry"
+            ),
+        )
+    }
+
+    pub fn nothing_to_publish(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, "nothing_to_publish", message)
     }
 
     pub fn validation(message: impl Into<String>, details: Vec<ErrorDetail>) -> ApiError {

@@ -1,9 +1,15 @@
 //! The in-memory copy of every tenant's flow and of the DID directory, so a
 //! call step is answered without touching the database.
 //!
-//! Writes to flow tables fire `NOTIFY ivrhub_flow_changed, '<tenant id>'`
-//! (triggers in the first migration); every node listens and reloads that
-//! tenant. Notifications sent while the listener was disconnected are lost,
+//! What a call hears is a tenant's published versions, never its draft.
+//! The cache holds every tenant's live version and, on demand, the older
+//! versions that calls in progress are still on (at most
+//! [`MAX_OLDER_VERSIONS`], least recently used first out): a call stays on
+//! the version its MENU identifier names (see `flow::state`).
+//!
+//! A new version, a change of a tenant or of the DID directory fires
+//! `NOTIFY ivrhub_flow_changed, '<tenant id>'` (triggers of migrations 1
+//! and 7); every node listens and reloads that tenant. Notifications sent while the listener was disconnected are lost,
 //! so after a reconnect the whole cache is reloaded. A reload that fails is
 //! handled the same way: the listener starts over (listen, full reload,
 //! retried every 500 ms), while calls keep being answered from the flows in
@@ -21,20 +27,112 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::Mutex;
 
-use crate::flow::model::DidEntry;
-use crate::storage::flows::{LoadedFlows, Scope, TenantFlow, load_flows};
+use crate::flow::FlowContent;
+use crate::flow::model::{DidEntry, Flow};
+use crate::storage::flows::{LiveFlows, Scope, TenantSettings, load_live};
 
 pub const CHANNEL: &str = "ivrhub_flow_changed";
 
+/// How many versions other than the live ones are kept in memory, all
+/// tenants together; past that the least recently used goes.
+pub const MAX_OLDER_VERSIONS: usize = 256;
+
+/// One published version, ready to answer.
+#[derive(Debug)]
+pub struct Version {
+    /// `flow.version` is `Some(number)`: every identifier answered names it.
+    pub flow: Flow,
+    /// Where each DID of the version enters.
+    entries: HashMap<String, DidEntry>,
+}
+
+impl Version {
+    fn new(
+        tenant_id: i64,
+        number: u32,
+        content: FlowContent,
+        settings: &TenantSettings,
+    ) -> Version {
+        let entries = content
+            .entries
+            .keys()
+            .map(|did| (did.clone(), content.did_entry(tenant_id, did)))
+            .collect();
+        Version {
+            flow: content.to_flow(Some(number), settings.time_zone, settings.language),
+            entries,
+        }
+    }
+
+    /// Where a call to `did` enters (`""`: the version has no entry for it).
+    fn entry(&self, tenant_id: i64, did: &str) -> DidEntry {
+        self.entries.get(did).cloned().unwrap_or(DidEntry {
+            tenant_id,
+            entry_node: String::new(),
+            language: None,
+        })
+    }
+
+    fn number(&self) -> u32 {
+        self.flow.version.unwrap_or_default()
+    }
+}
+
+struct Tenant {
+    settings: TenantSettings,
+    /// `None`: nothing published yet.
+    live: Option<Arc<Version>>,
+}
+
 #[derive(Default)]
 struct Contents {
-    dids: HashMap<String, DidEntry>,
-    tenants: HashMap<i64, Arc<TenantFlow>>,
+    /// The DID directory: number → tenant.
+    dids: HashMap<String, i64>,
+    tenants: HashMap<i64, Tenant>,
+}
+
+/// Versions other than the live ones, loaded on demand, least recently used
+/// first out.
+#[derive(Default)]
+struct Older {
+    versions: HashMap<(i64, u32), (Arc<Version>, u64)>,
+    clock: u64,
+}
+
+impl Older {
+    fn get(&mut self, key: (i64, u32)) -> Option<Arc<Version>> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.versions.get_mut(&key).map(|(version, used)| {
+            *used = clock;
+            Arc::clone(version)
+        })
+    }
+
+    fn insert(&mut self, key: (i64, u32), version: Arc<Version>) {
+        if !self.versions.contains_key(&key) && self.versions.len() >= MAX_OLDER_VERSIONS {
+            let oldest = self
+                .versions
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(key, _)| *key);
+            if let Some(oldest) = oldest {
+                self.versions.remove(&oldest);
+            }
+        }
+        self.clock += 1;
+        self.versions.insert(key, (version, self.clock));
+    }
+
+    fn forget_tenant(&mut self, tenant_id: i64) {
+        self.versions.retain(|(tenant, _), _| *tenant != tenant_id);
+    }
 }
 
 pub struct FlowCache {
     pool: PgPool,
     contents: RwLock<Contents>,
+    older: std::sync::Mutex<Older>,
     /// False until a full load succeeded: until then a miss is not an answer.
     /// Never goes back to false: stale flows answer better than none.
     loaded: AtomicBool,
@@ -43,9 +141,18 @@ pub struct FlowCache {
     reloading: Mutex<Option<Instant>>,
 }
 
-/// What the webhook gets for a DID.
+/// What the webhook gets for a step: the flow to run, or why there is none.
+/// Every case but `Found` is answered with the safe answer.
 pub enum Lookup {
-    Found(DidEntry, Arc<TenantFlow>),
+    Found(DidEntry, Arc<Version>),
+    /// The tenant is disabled.
+    Disabled(TenantSettings),
+    /// The tenant has published nothing yet.
+    NotPublished(TenantSettings),
+    /// The MENU named a version the tenant does not have (0, or above the live one).
+    UnknownVersion(TenantSettings),
+    /// That version exists but could not be read in time.
+    VersionUnavailable(TenantSettings),
     /// No tenant owns this number.
     UnknownDid,
     /// The cache could not be loaded (database unreachable since start).
@@ -57,6 +164,7 @@ impl FlowCache {
         FlowCache {
             pool,
             contents: RwLock::new(Contents::default()),
+            older: std::sync::Mutex::new(Older::default()),
             loaded: AtomicBool::new(false),
             reloading: Mutex::new(None),
         }
@@ -66,22 +174,100 @@ impl FlowCache {
         self.loaded.load(Ordering::Acquire)
     }
 
-    /// Looks the DID up in memory; loads everything first if that never succeeded.
-    pub async fn lookup(&self, did: &str) -> Lookup {
+    /// The flow a step to `did` runs on: the version the call is on
+    /// (`version`, from its MENU identifier), else the live one. The live
+    /// versions are in memory; an older one is read (once, then kept)
+    /// before `deadline`.
+    pub async fn lookup(
+        &self,
+        did: &str,
+        version: Option<u32>,
+        deadline: tokio::time::Instant,
+    ) -> Lookup {
         if !self.is_loaded() && !self.load_first().await {
             return Lookup::Unavailable;
         }
-        let contents = self
-            .contents
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some(entry) = contents.dids.get(did) else {
-            return Lookup::UnknownDid;
+        let (settings, live) = {
+            let contents = self
+                .contents
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let Some(tenant) = contents
+                .dids
+                .get(did)
+                .and_then(|tenant_id| contents.tenants.get(tenant_id))
+            else {
+                return Lookup::UnknownDid;
+            };
+            (tenant.settings.clone(), tenant.live.clone())
         };
-        match contents.tenants.get(&entry.tenant_id) {
-            Some(flow) => Lookup::Found(entry.clone(), Arc::clone(flow)),
-            None => Lookup::UnknownDid,
+        if !settings.active {
+            return Lookup::Disabled(settings);
         }
+        let Some(live) = live else {
+            return Lookup::NotPublished(settings);
+        };
+        let tenant_id = settings.tenant_id;
+        let version = match version {
+            None => live,
+            Some(number) if number == live.number() => live,
+            Some(number) if number == 0 || number > live.number() => {
+                return Lookup::UnknownVersion(settings);
+            }
+            Some(number) => {
+                match tokio::time::timeout_at(deadline, self.older(&settings, number)).await {
+                    Ok(Ok(Some(version))) => version,
+                    Ok(Ok(None)) => return Lookup::UnknownVersion(settings),
+                    Ok(Err(error)) => {
+                        tracing::error!(tenant_id, number, %error, "reading an older flow version failed");
+                        return Lookup::VersionUnavailable(settings);
+                    }
+                    Err(_) => {
+                        tracing::error!(
+                            tenant_id,
+                            number,
+                            "an older flow version was not read in time"
+                        );
+                        return Lookup::VersionUnavailable(settings);
+                    }
+                }
+            }
+        };
+        Lookup::Found(version.entry(tenant_id, did), version)
+    }
+
+    /// Version `number` of the tenant, from memory or else from the database.
+    async fn older(
+        &self,
+        settings: &TenantSettings,
+        number: u32,
+    ) -> Result<Option<Arc<Version>>, sqlx::Error> {
+        let key = (settings.tenant_id, number);
+        if let Some(version) = self.older_versions().get(key) {
+            return Ok(Some(version));
+        }
+        let Ok(stored) = i32::try_from(number) else {
+            return Ok(None);
+        };
+        let Some(content) =
+            crate::storage::versions::content(&self.pool, settings.tenant_id, stored).await?
+        else {
+            return Ok(None);
+        };
+        let version = Arc::new(Version::new(settings.tenant_id, number, content, settings));
+        self.older_versions().insert(key, Arc::clone(&version));
+        Ok(Some(version))
+    }
+
+    fn older_versions(&self) -> std::sync::MutexGuard<'_, Older> {
+        self.older
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many older versions are in memory.
+    pub fn older_count(&self) -> usize {
+        self.older_versions().versions.len()
     }
 
     /// The first full load, when start-up could not do it. One at a time:
@@ -110,14 +296,16 @@ impl FlowCache {
 
     /// Reads and installs every flow; the caller holds `reloading`.
     async fn load_all(&self) -> Result<(), sqlx::Error> {
-        let loaded = load_flows(&self.pool, Scope::AllTenants)
+        let loaded = load_live(&self.pool, Scope::AllTenants)
             .await
             .inspect_err(|error| {
                 tracing::error!(%error, "loading flows failed");
             })?;
-        let mut fresh = Contents::default();
-        install(&mut fresh, loaded);
-        *self.contents.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        let mut contents = self.contents.write().unwrap_or_else(|p| p.into_inner());
+        let previous = std::mem::take(&mut contents.tenants);
+        contents.dids.clear();
+        self.install(&mut contents, loaded, previous);
+        drop(contents);
         self.loaded.store(true, Ordering::Release);
         tracing::debug!("flow cache reloaded");
         Ok(())
@@ -125,15 +313,62 @@ impl FlowCache {
 
     pub async fn reload_tenant(&self, tenant_id: i64) -> Result<(), sqlx::Error> {
         let _one_at_a_time = self.reloading.lock().await;
-        let loaded = load_flows(&self.pool, Scope::Tenant(tenant_id)).await?;
+        let loaded = load_live(&self.pool, Scope::Tenant(tenant_id)).await?;
         let mut contents = self.contents.write().unwrap_or_else(|p| p.into_inner());
-        contents
-            .dids
-            .retain(|_, entry| entry.tenant_id != tenant_id);
-        contents.tenants.remove(&tenant_id);
-        install(&mut contents, loaded);
+        contents.dids.retain(|_, owner| *owner != tenant_id);
+        let previous: HashMap<i64, Tenant> = contents
+            .tenants
+            .remove(&tenant_id)
+            .map(|tenant| (tenant_id, tenant))
+            .into_iter()
+            .collect();
+        self.install(&mut contents, loaded, previous);
         tracing::debug!(tenant_id, "tenant flow reloaded");
         Ok(())
+    }
+
+    /// Installs what was loaded. A live version that is replaced joins the
+    /// older versions (calls in progress are on it); a tenant whose
+    /// settings changed has its older versions read again when asked.
+    fn install(
+        &self,
+        contents: &mut Contents,
+        loaded: LiveFlows,
+        mut previous: HashMap<i64, Tenant>,
+    ) {
+        let mut older = self.older_versions();
+        for (settings, live) in loaded.tenants {
+            let tenant_id = settings.tenant_id;
+            let before = previous.remove(&tenant_id);
+            let live = match (live, &before) {
+                // The same version as in memory: keep it (nothing to rebuild).
+                (Some((number, _)), Some(before))
+                    if before.settings == settings
+                        && before.live.as_ref().is_some_and(|v| v.number() == number) =>
+                {
+                    before.live.clone()
+                }
+                (Some((number, content)), _) => Some(Arc::new(Version::new(
+                    tenant_id, number, content, &settings,
+                ))),
+                (None, _) => None,
+            };
+            if let Some(before) = before {
+                if before.settings != settings {
+                    older.forget_tenant(tenant_id);
+                } else if let Some(replaced) = before.live
+                    && live
+                        .as_ref()
+                        .is_none_or(|live| live.number() != replaced.number())
+                {
+                    older.insert((tenant_id, replaced.number()), replaced);
+                }
+            }
+            contents
+                .tenants
+                .insert(tenant_id, Tenant { settings, live });
+        }
+        contents.dids.extend(loaded.dids);
     }
 
     /// Follows the change notifications for as long as the process runs.
@@ -179,11 +414,4 @@ impl FlowCache {
             tracing::error!(%error, payload, "reloading after a flow change failed; full reload next");
         })
     }
-}
-
-fn install(contents: &mut Contents, loaded: LoadedFlows) {
-    for flow in loaded.flows {
-        contents.tenants.insert(flow.tenant_id, Arc::new(flow));
-    }
-    contents.dids.extend(loaded.dids);
 }

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod error;
 pub mod flow;
 pub mod flow_cache;
+pub mod flow_service;
 pub mod metrics;
 pub mod pg_embedded;
 pub mod reports;

@@ -11,14 +11,23 @@ pub enum FallbackReason {
     TenantDisabled,
     BrokenFlow,
     Unavailable,
+    /// The tenant has published no version yet.
+    NotPublished,
+    /// The MENU identifier named a version the tenant does not have.
+    UnknownVersion,
+    /// The version the call is on could not be read in time.
+    VersionUnavailable,
 }
 
 impl FallbackReason {
-    pub const ALL: [FallbackReason; 4] = [
+    pub const ALL: [FallbackReason; 7] = [
         FallbackReason::UnknownDid,
         FallbackReason::TenantDisabled,
         FallbackReason::BrokenFlow,
         FallbackReason::Unavailable,
+        FallbackReason::NotPublished,
+        FallbackReason::UnknownVersion,
+        FallbackReason::VersionUnavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -27,6 +36,9 @@ impl FallbackReason {
             FallbackReason::TenantDisabled => "tenant_disabled",
             FallbackReason::BrokenFlow => "broken_flow",
             FallbackReason::Unavailable => "unavailable",
+            FallbackReason::NotPublished => "not_published",
+            FallbackReason::UnknownVersion => "unknown_version",
+            FallbackReason::VersionUnavailable => "version_unavailable",
         }
     }
 }
@@ -34,7 +46,7 @@ impl FallbackReason {
 #[derive(Debug, Default)]
 pub struct Metrics {
     pub steps_answered: AtomicU64,
-    fallbacks: [AtomicU64; 4],
+    fallbacks: [AtomicU64; FallbackReason::ALL.len()],
     pub requests_rejected: AtomicU64,
     pub cdrs_stored: AtomicU64,
     pub cdrs_failed: AtomicU64,

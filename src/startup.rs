@@ -44,6 +44,13 @@ impl Application {
     ) -> Result<Application> {
         db::migrate(database_url).await?;
         let pool = db::connect_pool(database_url, pool_size).await?;
+        // Tenants from before versions get their version 1 before any call
+        // is answered from versions.
+        crate::flow_service::version_flows_from_before_versions(&pool)
+            .await
+            .map_err(|error| {
+                anyhow::anyhow!("versioning the flows from before versions: {error}")
+            })?;
         let cache = Arc::new(FlowCache::new(pool.clone()));
         if let Err(error) = cache.reload_all().await {
             tracing::error!(%error, "flows not loaded at start; retrying on the first call");

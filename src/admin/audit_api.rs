@@ -40,6 +40,26 @@ pub async fn record<T: Serialize>(
     Ok(())
 }
 
+/// Records the change of one object of the scope's tenant: `after` `None`
+/// for a deletion, `before` `None` for a creation.
+pub async fn record_object<T: Serialize>(
+    conn: &mut sqlx::PgConnection,
+    scope: &TenantScope,
+    object_type: &'static str,
+    object_id: &str,
+    before: Option<&T>,
+    after: Option<&T>,
+) -> Result<(), ApiError> {
+    let event = Event {
+        action: Change::action_of(before, after),
+        object_type,
+        object_id,
+        before,
+        after,
+    };
+    record(conn, &scope.caller, Some(scope.tenant_id), event).await
+}
+
 /// The tenant's configuration changes, newest first (tenant admins and platform admins).
 #[utoipa::path(
     tag = "audit",

@@ -10,13 +10,16 @@ use utoipa::ToSchema;
 use super::audit_api::{Event, record};
 use super::checks::Problems;
 use super::extract::{Caller, TenantQuery};
-use super::flow_validation::{Draft, Issue, nullable, path_text, text_cursor};
+use super::flow_validation::{
+    IfMatch, IfMatchHeader, nullable, path_text, text_cursor, with_revision,
+};
 use super::json::ApiJson;
 use super::pagination::{Page, PageQuery, page};
 use super::state::ApiState;
 use crate::auth::Role;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
-use crate::flow::model::DidEntry;
+use crate::flow::FlowIssue;
+use crate::flow_service::{Change, Edit};
 use crate::storage::tenants::{self, DidRow};
 use crate::voicenter::types::Language;
 
@@ -50,10 +53,13 @@ impl From<DidRow> for DidView {
 /// The answer of a DID write.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DidWritten {
+    /// The number, with its entry point in the tenant's draft.
     pub did: DidView,
-    /// The tenant's flow issues with this entry: warnings (e.g. nodes no
-    /// DID's entry leads to), and errors the flow already had.
-    pub issues: Vec<Issue>,
+    /// The draft's issues with this entry: warnings (e.g. nodes no DID's
+    /// entry leads to), and errors the draft already had.
+    pub issues: Vec<FlowIssue>,
+    /// The draft's revision after the write (also the `ETag`).
+    pub draft_revision: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -118,34 +124,6 @@ fn check_did(problems: &mut Problems, did: &str) {
     if !well_formed {
         problems.add("did", "must be 1 to 32 of 0-9 + * #");
     }
-}
-
-/// The DID entries of the draft with `did`'s entry replaced (or added).
-fn set_entry(
-    draft: &mut Draft,
-    row: &DidRow,
-    entry_node: Option<&str>,
-    language: Option<Language>,
-) {
-    let entry = DidEntry {
-        tenant_id: row.tenant_id,
-        entry_node: entry_node.unwrap_or_default().to_owned(),
-        language,
-    };
-    match draft.dids.iter_mut().find(|(did, _)| *did == row.did) {
-        Some((_, existing)) => *existing = entry,
-        None => draft.dids.push((row.did.clone(), entry)),
-    }
-}
-
-fn missing_entry(key: &str) -> ApiError {
-    ApiError::validation(
-        "the entry node does not exist",
-        vec![ErrorDetail {
-            path: "entry_node".into(),
-            message: format!("no node {key:?} in the tenant's flow"),
-        }],
-    )
 }
 
 async fn audit_did(
@@ -243,33 +221,44 @@ pub async fn assign_did(
             }],
         ));
     }
-    let mut tx = state.pool.begin().await?;
-    if tenants::directory_did(&mut *tx, &did).await?.is_some() {
+    let mut edit = Edit::begin(&state.pool, tenant_id, None).await?;
+    if tenants::directory_did(edit.conn(), &did).await?.is_some() {
         return Err(ApiError::conflict(format!(
             "{did} already belongs to a tenant: delete it first to move it"
         )));
     }
-    let mut draft = Draft::open(&mut tx, tenant_id).await?;
-    if let Some(key) = &entry_node
-        && !draft.flow.nodes.contains_key(key)
-    {
-        return Err(missing_entry(key));
-    }
-    let row =
-        tenants::insert_directory_did(&mut tx, tenant_id, &did, entry_node.as_deref(), language)
-            .await
-            .map_err(|error| match ApiError::from(error) {
-                conflict if conflict.code() == "conflict" => {
-                    ApiError::conflict(format!("{did} already belongs to a tenant"))
-                }
-                other => other,
-            })?;
-    set_entry(&mut draft, &row, entry_node.as_deref(), language);
-    let issues = draft.check()?;
+    let row = tenants::insert_directory_did(edit.conn(), tenant_id, &did, None, None)
+        .await
+        .map_err(|error| match ApiError::from(error) {
+            conflict if conflict.code() == "conflict" => {
+                ApiError::conflict(format!("{did} already belongs to a tenant"))
+            }
+            other => other,
+        })?;
     let view = DidView::from(row);
-    audit_did(&mut tx, &caller, "create", None, Some(&view)).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Created().json(DidWritten { did: view, issues }))
+    audit_did(edit.conn(), &caller, "create", None, Some(&view)).await?;
+    edit.add_did(&did);
+    edit.apply(vec![Change::SetEntry {
+        did: did.clone(),
+        entry_node: Some(entry_node.clone()),
+        language: Some(language),
+    }])?;
+    let edited = edit.commit(&caller.actor()).await?;
+    let view = DidView {
+        entry_node,
+        language,
+        ..view
+    };
+    let written = DidWritten {
+        did: view,
+        issues: edited.issues,
+        draft_revision: edited.revision,
+    };
+    Ok(with_revision(
+        HttpResponse::Created(),
+        edited.revision,
+        &written,
+    ))
 }
 
 /// Read a number (platform admins: any; others: their tenant's).
@@ -297,11 +286,12 @@ pub async fn get_did(
 }
 
 /// Point a number at an entry node, or change its language (editors of its
-/// tenant, platform admins). The entry node must exist.
+/// tenant, platform admins), in the tenant's draft: callers hear it once
+/// the draft is published. The entry node must exist in the draft.
 #[utoipa::path(
     tag = "dids",
     security(("bearer" = [])),
-    params(("did" = String, Path, description = "The number"), TenantQuery),
+    params(("did" = String, Path, description = "The number"), TenantQuery, IfMatchHeader),
     request_body = UpdateDid,
     responses(
         (status = 200, description = "Changed", body = DidWritten),
@@ -309,7 +299,8 @@ pub async fn get_did(
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Viewers may not change flows", body = ErrorBody),
         (status = 404, description = "No such number (or not yours)", body = ErrorBody),
-        (status = 422, description = "No such entry node (`details`: `entry_node`)", body = ErrorBody),
+        (status = 409, description = "The draft changed since `If-Match` (`stale_revision`)", body = ErrorBody),
+        (status = 422, description = "No such entry node in the draft (`details`: `entry_node`)", body = ErrorBody),
     )
 )]
 #[patch("/dids/{did}")]
@@ -317,9 +308,10 @@ pub async fn update_did(
     state: web::Data<ApiState>,
     caller: Caller,
     tenant: web::Query<TenantQuery>,
+    if_match: IfMatch,
     path: web::Path<String>,
     body: ApiJson<UpdateDid>,
-) -> Result<web::Json<DidWritten>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     if !caller.role.can_edit_flows() {
         return Err(ApiError::forbidden("viewers may not change flows"));
     }
@@ -327,39 +319,29 @@ pub async fn update_did(
         entry_node,
         language,
     } = body.0;
-    let mut tx = state.pool.begin().await?;
-    let found = visible_did(&mut tx, &caller, tenant.tenant_id, &path_text(path)?).await?;
-    let mut draft = Draft::open(&mut tx, found.tenant_id).await?;
-    // Again under the tenant's lock: it may have moved meanwhile.
-    let before = tenants::tenant_did(&mut *tx, found.tenant_id, &found.did)
-        .await?
-        .ok_or_else(|| ApiError::not_found("DID"))?;
-    if let Some(Some(key)) = &entry_node
-        && !draft.flow.nodes.contains_key(key)
-    {
-        return Err(missing_entry(key));
-    }
-    let row = tenants::update_did(
-        &mut tx,
-        before.tenant_id,
-        &before.did,
-        entry_node.as_ref().map(Option::as_deref),
+    let mut conn = state.pool.acquire().await?;
+    let found = visible_did(&mut conn, &caller, tenant.tenant_id, &path_text(path)?).await?;
+    drop(conn);
+    let change = Change::SetEntry {
+        did: found.did.clone(),
+        entry_node,
         language,
-    )
-    .await?
-    .ok_or_else(|| ApiError::not_found("DID"))?;
-    let language = row.language.as_deref().and_then(Language::parse);
-    set_entry(
-        &mut draft,
-        &row,
-        row.entry_node.clone().as_deref(),
-        language,
-    );
-    let issues = draft.check()?;
-    let (before, after) = (DidView::from(before), DidView::from(row));
-    audit_did(&mut tx, &caller, "update", Some(&before), Some(&after)).await?;
-    tx.commit().await?;
-    Ok(web::Json(DidWritten { did: after, issues }))
+    };
+    let mut edit = Edit::begin(&state.pool, found.tenant_id, if_match.0).await?;
+    edit.apply(vec![change])?;
+    let edited = edit.commit(&caller.actor()).await?;
+    let entry = edited.draft.entries.get(&found.did);
+    let view = DidView {
+        entry_node: entry.and_then(|e| e.entry_node.clone()),
+        language: entry.and_then(|e| e.language),
+        ..DidView::from(found)
+    };
+    let written = DidWritten {
+        did: view,
+        issues: edited.issues,
+        draft_revision: edited.revision,
+    };
+    Ok(with_revision(HttpResponse::Ok(), edited.revision, &written))
 }
 
 /// Take a number away from its tenant (platform admins). Its call records stay.

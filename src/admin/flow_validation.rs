@@ -1,345 +1,110 @@
-//! Validation of every flow write, and `/flow/validate` and `/flow/changes`.
-//!
-//! A write (a node, a schedule, a DID's entry) is checked against the
-//! tenant's whole flow as it would be after it: in the write's transaction,
-//! under an advisory lock of the tenant (so two concurrent writes cannot each
-//! pass against the state before the other), the flow is loaded, the change
-//! applied in memory, and the result validated — `flow::validate` plus the
-//! recordings catalogue and a few size limits. A write that brings in an
-//! error the flow did not already have is refused (422 `validation_failed`,
-//! every new error in `details`) and nothing is written. Errors that were
-//! already there do not block a write that leaves them as they are (so that a
-//! flow broken by other means can be repaired one write at a time); they are
-//! returned, with the warnings, in the write's `issues`.
+//! Request bodies of flow writes (nodes located to the field that is
+//! wrong, change sets, the draft revision a write is based on), and
+//! `/flow/validate` and `/flow/changes`. Every write goes through
+//! `flow_service` (see there for the rules).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, post, web};
+use actix_web::http::header::{ETAG, IF_MATCH};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
 use utoipa::ToSchema;
 
-use super::audit_api::{Event, record};
+use super::checks::Problems;
 use super::extract::{TenantQuery, TenantScope};
 use super::json::ApiJson;
 use super::state::ApiState;
-use crate::error::{ApiError, ErrorBody, ErrorDetail};
-use crate::flow::model::{DidEntry, Flow, Menu, Node, NodeKind, Schedule};
-use crate::flow::validate::{referenced_nodes, referenced_schedules};
-use crate::flow::{FlowIssue, Severity, validate};
-use crate::storage::flows;
+use crate::error::{ApiError, ErrorBody};
+use crate::flow::model::{Node, Schedule};
+use crate::flow::{FlowIssue, Severity};
+use crate::flow_service::{self, Change};
 
-/// The longest text of any field of a node or a schedule.
-pub const MAX_TEXT: usize = 200;
-/// The most items of any list of a node or a schedule.
-pub const MAX_ITEMS: usize = 1000;
+/// `If-Match: "<draft revision>"` (as `ETag` gives it; the quotes may be
+/// left out): the write is refused with 409 `stale_revision` if the draft
+/// changed since. Absent (or `*`): not checked.
+pub struct IfMatch(pub Option<i64>);
 
-/// A problem of the flow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[schema(example = json!({"severity": "error", "path": "nodes.main.routes[0].target", "message": "no node \"salse\""}))]
-pub struct Issue {
-    pub severity: IssueSeverity,
-    /// Where, in the JSON shape of the flow: `nodes.<key>.<field>`,
-    /// `schedules.<key>.<field>`, `dids.<number>.entry_node`.
-    pub path: String,
-    pub message: String,
-}
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<IfMatch, ApiError>>;
 
-/// `error`: calls would fail there, the flow is not valid. `warning`: legal
-/// but probably unintended (e.g. a node no DID's entry leads to).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum IssueSeverity {
-    Error,
-    Warning,
-}
-
-impl From<FlowIssue> for Issue {
-    fn from(issue: FlowIssue) -> Issue {
-        Issue {
-            severity: match issue.severity {
-                Severity::Error => IssueSeverity::Error,
-                Severity::Warning => IssueSeverity::Warning,
-            },
-            path: issue.path,
-            message: issue.message,
-        }
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(if_match(request))
     }
 }
 
-/// Every problem of a tenant's flow: [`validate`] with the entries of the
-/// tenant's DIDs, then the checks only the API can make (DIDs pointing at
-/// no node, recordings missing from the catalogue, sizes).
-pub fn check_flow(
-    flow: &Flow,
-    dids: &[(String, DidEntry)],
-    recordings: &HashSet<String>,
-) -> Vec<FlowIssue> {
-    let error = |path: String, message: String| FlowIssue {
-        severity: Severity::Error,
-        path,
-        message,
+fn if_match(request: &HttpRequest) -> Result<IfMatch, ApiError> {
+    let Some(value) = request.headers().get(IF_MATCH) else {
+        return Ok(IfMatch(None));
     };
-    let entries: Vec<&str> = dids
-        .iter()
-        .map(|(_, entry)| entry.entry_node.as_str())
-        .filter(|key| flow.nodes.contains_key(*key))
-        .collect();
-    let mut issues = validate(flow, &entries);
-    for (did, entry) in dids {
-        if !entry.entry_node.is_empty() && !flow.nodes.contains_key(&entry.entry_node) {
-            issues.push(error(
-                format!("dids.{did}.entry_node"),
-                format!("no node {:?}", entry.entry_node),
-            ));
-        }
-    }
-    let mut keys: Vec<&String> = flow.nodes.keys().collect();
-    keys.sort_unstable();
-    for key in keys {
-        let node = &flow.nodes[key];
-        for (field, name) in recording_refs(node) {
-            if !name.trim().is_empty() && !recordings.contains(name) {
-                issues.push(error(
-                    format!("nodes.{key}.{field}"),
-                    format!("no recording {name:?} in the tenant's catalogue (see /recordings)"),
-                ));
-            }
-        }
-        if let Ok(value) = serde_json::to_value(node) {
-            sizes(&format!("nodes.{key}"), &value, &mut issues);
-        }
-    }
-    let mut keys: Vec<&String> = flow.schedules.keys().collect();
-    keys.sort_unstable();
-    for key in keys {
-        let schedule = &flow.schedules[key];
-        let at = format!("schedules.{key}");
-        if let Ok(value) = serde_json::to_value(schedule) {
-            sizes(&at, &value, &mut issues);
-        }
-        for (index, hours) in schedule.hours.iter().enumerate() {
-            for (field, time) in [("opens", hours.opens), ("closes", hours.closes)] {
-                if chrono::Timelike::nanosecond(&time) != 0 {
-                    issues.push(error(
-                        format!("{at}.hours[{index}].{field}"),
-                        "whole seconds only: HH:MM or HH:MM:SS".into(),
-                    ));
-                }
-            }
-        }
-        let mut seen = HashSet::new();
-        for (index, holiday) in schedule.holidays.iter().enumerate() {
-            if !seen.insert(holiday.date) {
-                issues.push(error(
-                    format!("{at}.holidays[{index}].date"),
-                    format!("{} is listed twice", holiday.date),
-                ));
-            }
-        }
-    }
-    issues
-}
-
-/// Strings longer than [`MAX_TEXT`] or holding NUL (which PostgreSQL
-/// cannot store), and lists longer than [`MAX_ITEMS`].
-fn sizes(at: &str, value: &serde_json::Value, issues: &mut Vec<FlowIssue>) {
-    let mut error = |path: String, message: String| {
-        issues.push(FlowIssue {
-            severity: Severity::Error,
-            path,
-            message,
-        })
+    let bad = || {
+        ApiError::bad_field(
+            "If-Match",
+            "must be the draft revision as ETag gives it, e.g. \"12\"",
+        )
     };
-    let mut todo = vec![(at.to_owned(), value)];
-    while let Some((path, value)) = todo.pop() {
-        match value {
-            serde_json::Value::String(text) if text.chars().count() > MAX_TEXT => {
-                error(path, format!("longer than {MAX_TEXT} characters"))
-            }
-            serde_json::Value::String(text) if text.contains('\0') => {
-                error(path, "must not contain NUL characters".into())
-            }
-            serde_json::Value::Array(items) => {
-                if items.len() > MAX_ITEMS {
-                    error(path.clone(), format!("more than {MAX_ITEMS} items"));
-                }
-                for (index, item) in items.iter().enumerate().rev() {
-                    todo.push((format!("{path}[{index}]"), item));
-                }
-            }
-            serde_json::Value::Object(fields) => {
-                for (field, item) in fields.iter().rev() {
-                    todo.push((format!("{path}.{field}"), item));
-                }
-            }
-            _ => {}
-        }
+    let text = value.to_str().map_err(|_| bad())?.trim();
+    if text == "*" {
+        return Ok(IfMatch(None));
+    }
+    let unquoted = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    match unquoted.parse::<i64>() {
+        Ok(revision) if revision >= 0 && !unquoted.starts_with('+') => Ok(IfMatch(Some(revision))),
+        _ => Err(bad()),
     }
 }
 
-/// Every recording `node` plays, with its path relative to the node.
-pub fn recording_refs(node: &Node) -> Vec<(String, &str)> {
-    fn menu<'a>(prefix: &str, menu: &'a Menu, refs: &mut Vec<(String, &'a str)>) {
-        refs.push((format!("{prefix}prompt.rec"), &menu.prompt.rec));
-        if let Some(rec) = &menu.retry_rec {
-            refs.push((format!("{prefix}retry_rec"), rec));
-        }
-    }
-    let mut refs = Vec::new();
-    match &node.kind {
-        NodeKind::Menu(m) => menu("", m, &mut refs),
-        NodeKind::SayDigits(say) => {
-            refs.push(("intro_rec".to_owned(), say.intro_rec.as_str()));
-            menu("menu.", &say.menu, &mut refs);
-        }
-        NodeKind::Call(call) => {
-            for (field, rec) in [
-                ("caller_rec", &call.caller_rec),
-                ("target_rec", &call.target_rec),
-            ] {
-                if let Some(rec) = rec {
-                    refs.push((field.to_owned(), rec.as_str()));
-                }
-            }
-        }
-        NodeKind::Hangup(hangup) => {
-            if let Some(rec) = &hangup.rec {
-                refs.push(("rec".to_owned(), rec.as_str()));
-            }
-        }
-        NodeKind::Vo(vo) => refs.push(("prompt.rec".to_owned(), vo.prompt.rec.as_str())),
-        NodeKind::SilentRecord(record) => {
-            if let Some(rec) = &record.rec {
-                refs.push(("rec".to_owned(), rec.as_str()));
-            }
-        }
-        NodeKind::Rules(_) => {}
-    }
-    refs
+/// One change of the draft by an editor of the scope's tenant.
+pub async fn write_draft(
+    state: &ApiState,
+    scope: &TenantScope,
+    if_match: IfMatch,
+    change: Change,
+) -> Result<flow_service::Edited, ApiError> {
+    scope.require_editor()?;
+    let actor = scope.caller.actor();
+    flow_service::edit(
+        &state.pool,
+        scope.tenant_id,
+        if_match.0,
+        &actor,
+        vec![change],
+    )
+    .await
 }
 
-/// A tenant's flow being changed, inside the write's transaction.
-pub struct Draft {
-    pub tenant_id: i64,
-    pub flow: Flow,
-    /// The tenant's DIDs, by number; an entry node `""` is no entry.
-    pub dids: Vec<(String, DidEntry)>,
-    pub recordings: HashSet<String>,
-    before: Vec<FlowIssue>,
+/// `204 No Content` with the draft's new revision as `ETag`.
+pub fn deleted(revision: i64) -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header((ETAG, format!("\"{revision}\"")))
+        .finish()
 }
 
-impl Draft {
-    /// Locks the tenant's flow until the end of the transaction and loads it.
-    pub async fn open(conn: &mut PgConnection, tenant_id: i64) -> Result<Draft, ApiError> {
-        flows::lock_tenant(conn, tenant_id).await?;
-        Draft::load(conn, tenant_id).await
-    }
-
-    /// Loads the flow without locking (for reading only).
-    pub async fn load(conn: &mut PgConnection, tenant_id: i64) -> Result<Draft, ApiError> {
-        let (tenant, dids) = flows::load_tenant_flow(conn, tenant_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("tenant"))?;
-        let recordings = flows::recording_names(conn, tenant_id).await?;
-        let before = check_flow(&tenant.flow, &dids, &recordings);
-        Ok(Draft {
-            tenant_id,
-            flow: tenant.flow,
-            dids,
-            recordings,
-            before,
-        })
-    }
-
-    pub fn issues(&self) -> Vec<FlowIssue> {
-        check_flow(&self.flow, &self.dids, &self.recordings)
-    }
-
-    /// The flow as changed so far: refused when it has an error it did not
-    /// have when loaded; else every issue it has.
-    pub fn check(&self) -> Result<Vec<Issue>, ApiError> {
-        let after = self.issues();
-        let mut old: HashMap<(&str, &str), usize> = HashMap::new();
-        for issue in self.before.iter().filter(|issue| issue.is_error()) {
-            *old.entry((&issue.path, &issue.message)).or_default() += 1;
-        }
-        let mut new = Vec::new();
-        for issue in after.iter().filter(|issue| issue.is_error()) {
-            match old.get_mut(&(issue.path.as_str(), issue.message.as_str())) {
-                Some(count) if *count > 0 => *count -= 1,
-                _ => new.push(ErrorDetail {
-                    path: issue.path.clone(),
-                    message: issue.message.clone(),
-                }),
-            }
-        }
-        if !new.is_empty() {
-            let count = new.len();
-            let plural = if count == 1 { "problem" } else { "problems" };
-            return Err(ApiError::validation(
-                format!("the change would break the flow: {count} {plural}; nothing was written"),
-                new,
-            ));
-        }
-        Ok(after.into_iter().map(Issue::from).collect())
-    }
-
-    /// The nodes that lead to `key` (itself excepted) and the DIDs that
-    /// enter the flow there, as the details of a 409.
-    pub fn node_referrers(&self, key: &str) -> Vec<ErrorDetail> {
-        let mut details: Vec<ErrorDetail> = sorted_nodes(&self.flow)
-            .filter(|node| node.key != key && referenced_nodes(node).contains(&key))
-            .map(|node| ErrorDetail {
-                path: format!("nodes.{}", node.key),
-                message: format!("node {:?} leads to {key:?}", node.key),
-            })
-            .collect();
-        details.extend(
-            self.dids
-                .iter()
-                .filter(|(_, entry)| entry.entry_node == key)
-                .map(|(did, _)| ErrorDetail {
-                    path: format!("dids.{did}.entry_node"),
-                    message: format!("DID {did} enters the flow at {key:?}"),
-                }),
-        );
-        details
-    }
-
-    /// The nodes whose rules use schedule `key`.
-    pub fn schedule_referrers(&self, key: &str) -> Vec<ErrorDetail> {
-        sorted_nodes(&self.flow)
-            .filter(|node| referenced_schedules(node).contains(&key))
-            .map(|node| ErrorDetail {
-                path: format!("nodes.{}", node.key),
-                message: format!("node {:?} uses schedule {key:?}", node.key),
-            })
-            .collect()
-    }
-
-    /// The node fields that play recording `name`.
-    pub fn recording_referrers(&self, name: &str) -> Vec<ErrorDetail> {
-        sorted_nodes(&self.flow)
-            .flat_map(|node| {
-                recording_refs(node)
-                    .into_iter()
-                    .filter(|(_, rec)| *rec == name)
-                    .map(|(field, _)| ErrorDetail {
-                        path: format!("nodes.{}.{field}", node.key),
-                        message: format!("node {:?} plays {name:?}", node.key),
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    }
+/// Documentation of the `If-Match` header of draft writes.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IfMatchHeader {
+    /// The draft revision the write is based on, as the `ETag` of a read or
+    /// write gives it (`"12"`); if the draft changed since: 409
+    /// `stale_revision`, nothing written. Absent: not checked.
+    #[serde(rename = "If-Match")]
+    if_match: Option<String>,
 }
 
-fn sorted_nodes(flow: &Flow) -> impl Iterator<Item = &Node> {
-    let mut nodes: Vec<&Node> = flow.nodes.values().collect();
-    nodes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
-    nodes.into_iter()
+/// An answer carrying the draft's revision as `ETag` (for the next `If-Match`).
+pub fn with_revision<T: Serialize>(
+    mut response: actix_web::HttpResponseBuilder,
+    revision: i64,
+    body: &T,
+) -> HttpResponse {
+    response
+        .insert_header((ETAG, format!("\"{revision}\"")))
+        .json(body)
 }
 
 /// Parses a node from JSON. Acceptance is exactly `Node`'s serde; when it
@@ -492,23 +257,16 @@ pub struct FlowChanges {
     pub delete_schedules: Vec<String>,
 }
 
-/// `FlowChanges` parsed and checked for consistency.
-struct ParsedChanges {
-    nodes: Vec<Node>,
-    schedules: Vec<Schedule>,
-    delete_nodes: Vec<String>,
-    delete_schedules: Vec<String>,
-}
-
 impl FlowChanges {
-    fn parse(self) -> Result<ParsedChanges, ApiError> {
+    /// The change set, checked for consistency (a key twice is refused).
+    fn parse(self) -> Result<Vec<Change>, ApiError> {
         let nodes = self
             .nodes
             .into_iter()
             .enumerate()
             .map(|(index, value)| parse_node(value, &format!("nodes[{index}]")))
             .collect::<Result<Vec<Node>, ApiError>>()?;
-        let mut problems = super::checks::Problems::default();
+        let mut problems = Problems::default();
         let mut seen = HashSet::new();
         for (index, node) in nodes.iter().enumerate() {
             if !seen.insert(node.key.as_str()) {
@@ -544,43 +302,28 @@ impl FlowChanges {
             }
         }
         problems.finish("the changes")?;
-        Ok(ParsedChanges {
-            nodes,
-            schedules: self.schedules,
-            delete_nodes: self.delete_nodes,
-            delete_schedules: self.delete_schedules,
-        })
-    }
-}
-
-impl ParsedChanges {
-    /// Applies the changes to the draft in memory; deleting what does not exist is an error.
-    fn apply(&self, draft: &mut Draft) -> Result<(), ApiError> {
-        let mut problems = super::checks::Problems::default();
-        for (index, key) in self.delete_nodes.iter().enumerate() {
-            if draft.flow.nodes.remove(key).is_none() {
-                problems.add(format!("delete_nodes[{index}]"), format!("no node {key:?}"));
-            }
-        }
-        for (index, key) in self.delete_schedules.iter().enumerate() {
-            if draft.flow.schedules.remove(key).is_none() {
-                problems.add(
-                    format!("delete_schedules[{index}]"),
-                    format!("no schedule {key:?}"),
-                );
-            }
-        }
-        problems.finish("the changes")?;
-        for node in &self.nodes {
-            draft.flow.nodes.insert(node.key.clone(), node.clone());
-        }
-        for schedule in &self.schedules {
-            draft
-                .flow
-                .schedules
-                .insert(schedule.key.clone(), schedule.clone());
-        }
-        Ok(())
+        let at = |field: &str, index: usize| format!("{field}[{index}]");
+        let deleted_nodes = self
+            .delete_nodes
+            .into_iter()
+            .enumerate()
+            .map(|(index, key)| Change::DeleteNode {
+                key,
+                at: at("delete_nodes", index),
+            });
+        let deleted_schedules =
+            self.delete_schedules
+                .into_iter()
+                .enumerate()
+                .map(|(index, key)| Change::DeleteSchedule {
+                    key,
+                    at: at("delete_schedules", index),
+                });
+        Ok(deleted_nodes
+            .chain(deleted_schedules)
+            .chain(self.schedules.into_iter().map(Change::PutSchedule))
+            .chain(nodes.into_iter().map(Change::PutNode))
+            .collect())
     }
 }
 
@@ -613,30 +356,32 @@ impl<T: serde::de::DeserializeOwned + Default + 'static> FromRequest for Optiona
 pub struct Validation {
     /// No issue of severity `error`.
     pub valid: bool,
-    pub issues: Vec<Issue>,
+    pub issues: Vec<FlowIssue>,
 }
 
 /// The answer of `/flow/changes`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChangesApplied {
-    /// The flow's issues after the changes: warnings, and errors the flow
+    /// The draft's issues after the changes: warnings, and errors the draft
     /// already had before (the changes added none).
-    pub issues: Vec<Issue>,
+    pub issues: Vec<FlowIssue>,
+    /// The draft's revision after the changes (also the `ETag`).
+    pub draft_revision: i64,
 }
 
-/// Check the tenant's flow, or the flow as the proposed changes would make
-/// it (nothing is written). Open to every role.
+/// Check the tenant's draft, or the draft as the proposed changes would
+/// make it (nothing is written). Open to every role.
 #[utoipa::path(
     tag = "flow",
     security(("bearer" = [])),
     params(TenantQuery),
     request_body(
         content = Option<FlowChanges>,
-        description = "Optional: changes to apply in memory before checking (no body, or `null`: the current flow)",
+        description = "Optional: changes to apply in memory before checking (no body, or `null`: the draft as it is)",
         content_type = "application/json"
     ),
     responses(
-        (status = 200, description = "Every issue of the (proposed) flow", body = Validation,
+        (status = 200, description = "Every issue of the (proposed) draft", body = Validation,
          example = json!({"valid": false, "issues": [
             {"severity": "error", "path": "nodes.main.routes[0].target", "message": "no node \"salse\""},
             {"severity": "warning", "path": "nodes.old_menu", "message": "no DID's entry node leads here"}
@@ -654,81 +399,55 @@ pub async fn validate_flow(
     body: OptionalJson<Option<FlowChanges>>,
 ) -> Result<web::Json<Validation>, ApiError> {
     let changes = body.0.unwrap_or_default().parse()?;
-    // A consistent snapshot: every query of the load sees the same flow.
-    let mut tx = state.pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .execute(&mut *tx)
-        .await?;
-    let mut draft = Draft::load(&mut tx, scope.tenant_id).await?;
-    tx.commit().await?;
-    changes.apply(&mut draft)?;
-    let issues: Vec<Issue> = draft.issues().into_iter().map(Issue::from).collect();
+    let issues = flow_service::try_changes(&state.pool, scope.tenant_id, changes).await?;
     Ok(web::Json(Validation {
-        valid: !issues.iter().any(|i| i.severity == IssueSeverity::Error),
+        valid: !issues.iter().any(|i| i.severity == Severity::Error),
         issues,
     }))
 }
 
-/// Write several nodes and schedules at once (editors): every change is
-/// applied, or none. The flow is validated as a whole after all of them, so
-/// nodes that refer to each other (a menu and the menu it goes back to) can
-/// be created together.
+/// Write several nodes and schedules of the draft at once (editors): every
+/// change is applied, or none. The draft is validated as a whole after all
+/// of them, so nodes that refer to each other (a menu and the menu it goes
+/// back to) can be created together. Deleting a node or schedule that the
+/// result still uses is refused with 409, as through `DELETE`.
 #[utoipa::path(
     tag = "flow",
     security(("bearer" = [])),
-    params(TenantQuery),
+    params(TenantQuery, IfMatchHeader),
     request_body = FlowChanges,
     responses(
-        (status = 200, description = "Written", body = ChangesApplied),
+        (status = 200, description = "Written to the draft", body = ChangesApplied),
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Viewers may not change flows", body = ErrorBody),
         (status = 404, description = "No such tenant (or not yours)", body = ErrorBody),
-        (status = 422, description = "The flow would have new errors (every one in `details`); nothing was written", body = ErrorBody),
+        (status = 409, description = "`stale_revision`: the draft changed since `If-Match`; `conflict`: a deleted node or schedule is still used (`details` names every user)", body = ErrorBody),
+        (status = 422, description = "The draft would have new errors (every one in `details`), or a deletion names nothing; nothing was written", body = ErrorBody),
     )
 )]
 #[post("/flow/changes")]
 pub async fn apply_changes(
     state: web::Data<ApiState>,
     scope: TenantScope,
+    if_match: IfMatch,
     body: ApiJson<FlowChanges>,
-) -> Result<web::Json<ChangesApplied>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     scope.require_editor()?;
     let changes = body.0.parse()?;
-    let mut tx = state.pool.begin().await?;
-    let mut draft = Draft::open(&mut tx, scope.tenant_id).await?;
-    let old = (draft.flow.nodes.clone(), draft.flow.schedules.clone());
-    changes.apply(&mut draft)?;
-    let issues = draft.check()?;
-    let tenant = scope.tenant_id;
-    for schedule in &changes.schedules {
-        flows::save_schedule(&mut tx, tenant, schedule).await?;
-        let before = old.1.get(&schedule.key);
-        audit(
-            &mut tx,
-            &scope,
-            "schedule",
-            &schedule.key,
-            before,
-            Some(schedule),
-        )
-        .await?;
-    }
-    for node in &changes.nodes {
-        flows::save_node(&mut tx, tenant, node).await?;
-        let before = old.0.get(&node.key);
-        audit(&mut tx, &scope, "node", &node.key, before, Some(node)).await?;
-    }
-    for key in &changes.delete_nodes {
-        flows::delete_node(&mut *tx, tenant, key).await?;
-        audit::<Node>(&mut tx, &scope, "node", key, old.0.get(key), None).await?;
-    }
-    for key in &changes.delete_schedules {
-        flows::delete_schedule(&mut tx, tenant, key).await?;
-        audit::<Schedule>(&mut tx, &scope, "schedule", key, old.1.get(key), None).await?;
-    }
-    tx.commit().await?;
-    Ok(web::Json(ChangesApplied { issues }))
+    let edited = flow_service::edit(
+        &state.pool,
+        scope.tenant_id,
+        if_match.0,
+        &scope.caller.actor(),
+        changes,
+    )
+    .await?;
+    let answer = ChangesApplied {
+        issues: edited.issues,
+        draft_revision: edited.revision,
+    };
+    Ok(with_revision(HttpResponse::Ok(), edited.revision, &answer))
 }
 
 /// For `Option<Option<T>>` fields of a PATCH body: absent is `None` (with
@@ -741,125 +460,11 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// Records the change of one flow object: `after` is `None` for a deletion,
-/// `before` is `None` for a creation.
-pub async fn audit<T: Serialize>(
-    conn: &mut PgConnection,
-    scope: &TenantScope,
-    object_type: &'static str,
-    object_id: &str,
-    before: Option<&T>,
-    after: Option<&T>,
-) -> Result<(), ApiError> {
-    let action = match (before, after) {
-        (_, None) => "delete",
-        (None, Some(_)) => "create",
-        (Some(_), Some(_)) => "update",
-    };
-    record(
-        conn,
-        &scope.caller,
-        Some(scope.tenant_id),
-        Event {
-            action,
-            object_type,
-            object_id,
-            before,
-            after,
-        },
-    )
-    .await
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn recordings(names: &[&str]) -> HashSet<String> {
-        names.iter().map(|name| (*name).to_owned()).collect()
-    }
-
-    fn flow(nodes: serde_json::Value) -> Flow {
-        let nodes: Vec<Node> = serde_json::from_value(nodes).expect("test nodes");
-        Flow {
-            time_zone: chrono_tz::Asia::Jerusalem,
-            language: crate::voicenter::types::Language::He,
-            nodes: nodes.into_iter().map(|n| (n.key.clone(), n)).collect(),
-            schedules: HashMap::new(),
-        }
-    }
-
-    #[test]
-    fn missing_recordings_are_errors_at_their_fields() {
-        let flow = flow(json!([
-            {"key": "m", "kind": "menu", "prompt": {"rec": "welcome"}, "retry_rec": "again",
-             "routes": [{"digits": "1", "target": "s"}]},
-            {"key": "s", "kind": "say_digits", "digits": {"from": "caller_id"}, "intro_rec": "your_number",
-             "menu": {"prompt": {"rec": "welcome"}}},
-            {"key": "c", "kind": "call", "target": "1", "caller_rec": "wait", "target_rec": "whisper"},
-            {"key": "h", "kind": "hangup", "rec": "bye"},
-            {"key": "v", "kind": "vo", "layer": 1, "prompt": {"rec": "transfer"}},
-            {"key": "r", "kind": "silent_record", "rec": "beep"}
-        ]));
-        let issues = check_flow(&flow, &[], &recordings(&["welcome"]));
-        let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
-        assert_eq!(
-            paths,
-            [
-                "nodes.c.caller_rec",
-                "nodes.c.target_rec",
-                "nodes.h.rec",
-                "nodes.m.retry_rec",
-                "nodes.r.rec",
-                "nodes.s.intro_rec",
-                "nodes.v.prompt.rec",
-            ]
-        );
-        assert!(issues.iter().all(FlowIssue::is_error));
-        assert!(
-            issues[2].message.contains("no recording \"bye\""),
-            "{issues:?}"
-        );
-    }
-
-    #[test]
-    fn dids_pointing_nowhere_and_oversized_fields() {
-        let long = "x".repeat(MAX_TEXT + 1);
-        let flow = flow(json!([{"key": "c", "kind": "call", "target": "1", "caller_name": long}]));
-        let dids = vec![(
-            "0731".to_owned(),
-            DidEntry {
-                tenant_id: 1,
-                entry_node: "gone".into(),
-                language: None,
-            },
-        )];
-        let issues = check_flow(&flow, &dids, &HashSet::new());
-        let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
-        assert_eq!(paths, ["dids.0731.entry_node", "nodes.c.caller_name"]);
-    }
-
-    #[test]
-    fn the_demo_flow_passes_with_its_recordings() {
-        let nodes = crate::demo::nodes();
-        let recordings: HashSet<String> = crate::demo::RECORDINGS
-            .iter()
-            .map(|(name, _)| (*name).to_owned())
-            .collect();
-        let flow = Flow {
-            time_zone: chrono_tz::Asia::Jerusalem,
-            language: crate::voicenter::types::Language::He,
-            nodes: nodes.into_iter().map(|n| (n.key.clone(), n)).collect(),
-            schedules: HashMap::new(),
-        };
-        let missing: Vec<_> = check_flow(&flow, &[], &recordings)
-            .into_iter()
-            .filter(|issue| issue.message.contains("recording"))
-            .collect();
-        assert!(missing.is_empty(), "{missing:#?}");
-    }
 
     #[test]
     fn node_errors_name_their_path() {

@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod checks;
 pub mod dids;
 pub mod extract;
+pub mod flow_api;
 pub mod flow_validation;
 pub mod json;
 pub mod nodes;
@@ -31,7 +32,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
         description = include_str!("api_description.md"),
         license(name = "MIT")
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ErrorCodeTable),
     tags(
         (name = "auth", description = "Log in, refresh, log out, who am I"),
         (name = "tenants", description = "The platform's customers (platform admins)"),
@@ -41,11 +42,27 @@ use utoipa_actix_web::service_config::ServiceConfig;
         (name = "recordings", description = "The tenant's catalogue of recordings that nodes play"),
         (name = "nodes", description = "The nodes of the tenant's flow; every write is validated against the whole flow"),
         (name = "schedules", description = "Weekly opening hours and holidays, for routing rules"),
-        (name = "flow", description = "The flow as a whole: validate proposed changes, or write several at once"),
+        (name = "flow", description = "The flow as a whole: its draft and published versions (publish, roll back, discard, diff, history); validate proposed changes, or write several at once"),
         (name = "reports", description = crate::reports::TAG_DESCRIPTION),
     )
 )]
 pub struct ApiDoc;
+
+/// Writes `crate::error::ERROR_CODES` into the description, where
+/// `{{ERROR_CODES}}` stands: the table has one source.
+struct ErrorCodeTable;
+
+impl Modify for ErrorCodeTable {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut table = String::from("| code | status | meaning |\n| --- | --- | --- |\n");
+        for (code, status, meaning) in crate::error::ERROR_CODES {
+            table.push_str(&format!("| `{code}` | {status} | {meaning} |\n"));
+        }
+        if let Some(description) = &mut openapi.info.description {
+            *description = description.replace("{{ERROR_CODES}}", table.trim_end());
+        }
+    }
+}
 
 struct BearerAuth;
 
@@ -105,6 +122,13 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(schedules::delete_schedule)
         .service(flow_validation::validate_flow)
         .service(flow_validation::apply_changes)
+        .service(flow_api::flow_state)
+        .service(flow_api::publish)
+        .service(flow_api::rollback)
+        .service(flow_api::discard)
+        .service(flow_api::list_versions)
+        .service(flow_api::get_version)
+        .service(flow_api::flow_diff)
         .service(crate::reports::aggregates::summary)
         .service(crate::reports::aggregates::by_status)
         .service(crate::reports::aggregates::by_cause)

@@ -1,91 +1,99 @@
 //! `/nodes`: the nodes of a tenant's flow, by key. A node's JSON is exactly
-//! `flow::model::Node` (what `GET` answers can be sent back by `PUT`). Every
-//! write is validated against the whole flow (see `flow_validation`).
+//! `flow::model::Node` (what `GET` answers can be sent back by `PUT`).
+//! Writes go to the draft through `flow_service` (validated against the
+//! whole draft); reads show the draft, or with `?flow=` the live flow or a
+//! version.
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::{TenantQuery, TenantScope};
-use super::flow_validation::{Draft, Issue, NodeBody, audit, path_text, text_cursor};
+use super::flow_api::FlowQuery;
+use super::flow_validation::{
+    IfMatch, IfMatchHeader, NodeBody, deleted, path_text, text_cursor, with_revision, write_draft,
+};
 use super::pagination::{Page, PageQuery, page};
 use super::state::ApiState;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::flow::FlowIssue;
 use crate::flow::model::Node;
-use crate::storage::flows::{self, NodeRow};
+use crate::flow_service::{self, Change};
 
 /// The answer of a node write.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NodeWritten {
     pub node: Node,
-    /// The flow's issues after the write: warnings (e.g. a node no DID's
-    /// entry leads to yet), and errors the flow already had before the
+    /// The draft's issues after the write: warnings (e.g. a node no DID's
+    /// entry leads to yet), and errors the draft already had before the
     /// write (a write may not add any).
-    pub issues: Vec<Issue>,
-}
-
-fn parsed(row: NodeRow) -> Result<Node, ApiError> {
-    let key = row.key.clone();
-    row.into_node()
-        .map_err(|error| ApiError::internal(format!("stored node {key:?} does not parse: {error}")))
+    pub issues: Vec<FlowIssue>,
+    /// The draft's revision after the write (also the `ETag`).
+    pub draft_revision: i64,
 }
 
 /// List the tenant's nodes in key order.
 #[utoipa::path(
     tag = "nodes",
     security(("bearer" = [])),
-    params(TenantQuery, PageQuery),
+    params(TenantQuery, FlowQuery, PageQuery),
     responses(
         (status = 200, description = "A page of nodes", body = Page<Node>),
-        (status = 400, description = "Bad `limit`, `cursor` or `tenant_id`", body = ErrorBody),
+        (status = 400, description = "Bad `limit`, `cursor`, `flow` or `tenant_id`", body = ErrorBody),
         (status = 401, description = "No valid access token", body = ErrorBody),
-        (status = 404, description = "No such tenant (or not yours)", body = ErrorBody),
+        (status = 404, description = "No such tenant or version (or not yours)", body = ErrorBody),
     )
 )]
 #[get("/nodes")]
 pub async fn list_nodes(
     state: web::Data<ApiState>,
     scope: TenantScope,
+    flow: FlowQuery,
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<Node>>, ApiError> {
     let limit = query.limit()?;
     let after = text_cursor(&query)?;
-    let rows =
-        flows::list_nodes(&state.pool, scope.tenant_id, &after, i64::from(limit) + 1).await?;
-    let page = page(rows, limit, |row| row.key.clone(), |row| row);
-    let items = page
-        .items
-        .into_iter()
-        .map(parsed)
-        .collect::<Result<_, _>>()?;
-    Ok(web::Json(Page {
-        items,
-        next_cursor: page.next_cursor,
-    }))
+    let content = flow_service::read(&state.pool, scope.tenant_id, flow.0).await?;
+    let rows: Vec<Node> = content
+        .nodes
+        .into_values()
+        .filter(|node| node.key > after)
+        .take(limit as usize + 1)
+        .collect();
+    Ok(web::Json(page(
+        rows,
+        limit,
+        |node| node.key.clone(),
+        |node| node,
+    )))
 }
 
 /// Read a node.
 #[utoipa::path(
     tag = "nodes",
     security(("bearer" = [])),
-    params(("key" = String, Path, description = "The node's key"), TenantQuery),
+    params(("key" = String, Path, description = "The node's key"), TenantQuery, FlowQuery),
     responses(
         (status = 200, description = "The node", body = Node),
-        (status = 400, description = "Malformed query parameter (e.g. `?tenant_id=`)", body = ErrorBody),
+        (status = 400, description = "Malformed query parameter (`flow`, `tenant_id`)", body = ErrorBody),
         (status = 401, description = "No valid access token", body = ErrorBody),
-        (status = 404, description = "No such node (or not yours)", body = ErrorBody),
+        (status = 404, description = "No such node or version (or not yours)", body = ErrorBody),
     )
 )]
 #[get("/nodes/{key}")]
 pub async fn get_node(
     state: web::Data<ApiState>,
     scope: TenantScope,
+    flow: FlowQuery,
     path: web::Path<String>,
 ) -> Result<web::Json<Node>, ApiError> {
-    let row = flows::node(&state.pool, scope.tenant_id, &path_text(path)?)
-        .await?
+    let key = path_text(path)?;
+    let mut content = flow_service::read(&state.pool, scope.tenant_id, flow.0).await?;
+    let node = content
+        .nodes
+        .remove(&key)
         .ok_or_else(|| ApiError::not_found("node"))?;
-    Ok(web::Json(parsed(row)?))
+    Ok(web::Json(node))
 }
 
 /// Create a node (editors). Every node it names must exist already (create
@@ -93,7 +101,7 @@ pub async fn get_node(
 #[utoipa::path(
     tag = "nodes",
     security(("bearer" = [])),
-    params(TenantQuery),
+    params(TenantQuery, IfMatchHeader),
     request_body = Node,
     responses(
         (status = 201, description = "Created; `issues` lists the flow's warnings", body = NodeWritten),
@@ -101,7 +109,7 @@ pub async fn get_node(
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Viewers may not change flows", body = ErrorBody),
         (status = 404, description = "No such tenant (or not yours)", body = ErrorBody),
-        (status = 409, description = "A node with this key exists", body = ErrorBody),
+        (status = 409, description = "A node with this key exists (`conflict`), or the draft changed since `If-Match` (`stale_revision`)", body = ErrorBody),
         (status = 422, description = "The flow would have errors (dangling target, rule loop, out-of-range field, missing recording...): every one in `details`; nothing was written", body = ErrorBody),
     )
 )]
@@ -109,28 +117,26 @@ pub async fn get_node(
 pub async fn create_node(
     state: web::Data<ApiState>,
     scope: TenantScope,
+    if_match: IfMatch,
     body: NodeBody,
 ) -> Result<HttpResponse, ApiError> {
-    scope.require_editor()?;
     let node = body.0;
-    let mut tx = state.pool.begin().await?;
-    let mut draft = Draft::open(&mut tx, scope.tenant_id).await?;
-    if draft.flow.nodes.contains_key(&node.key)
-        || flows::node(&mut *tx, scope.tenant_id, &node.key)
-            .await?
-            .is_some()
-    {
-        return Err(ApiError::conflict(format!(
-            "a node {:?} exists: change it with PUT /nodes/{}",
-            node.key, node.key
-        )));
-    }
-    draft.flow.nodes.insert(node.key.clone(), node.clone());
-    let issues = draft.check()?;
-    flows::save_node(&mut tx, scope.tenant_id, &node).await?;
-    audit(&mut tx, &scope, "node", &node.key, None, Some(&node)).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Created().json(NodeWritten { node, issues }))
+    let change = Change::CreateNode(node.clone());
+    let edited = write_draft(&state, &scope, if_match, change).await?;
+    Ok(answer(HttpResponse::Created(), node, edited))
+}
+
+fn answer(
+    status: actix_web::HttpResponseBuilder,
+    node: Node,
+    edited: flow_service::Edited,
+) -> HttpResponse {
+    let written = NodeWritten {
+        node,
+        issues: edited.issues,
+        draft_revision: edited.revision,
+    };
+    with_revision(status, edited.revision, &written)
 }
 
 /// Create or replace a node (editors). The body is the whole node; its
@@ -139,7 +145,7 @@ pub async fn create_node(
 #[utoipa::path(
     tag = "nodes",
     security(("bearer" = [])),
-    params(("key" = String, Path, description = "The node's key"), TenantQuery),
+    params(("key" = String, Path, description = "The node's key"), TenantQuery, IfMatchHeader),
     request_body = Node,
     responses(
         (status = 200, description = "Replaced", body = NodeWritten),
@@ -148,6 +154,7 @@ pub async fn create_node(
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Viewers may not change flows", body = ErrorBody),
         (status = 404, description = "No such tenant (or not yours)", body = ErrorBody),
+        (status = 409, description = "The draft changed since `If-Match` (`stale_revision`)", body = ErrorBody),
         (status = 422, description = "The key differs from the path's, or the flow would have errors: every one in `details`; nothing was written", body = ErrorBody),
     )
 )]
@@ -155,33 +162,29 @@ pub async fn create_node(
 pub async fn put_node(
     state: web::Data<ApiState>,
     scope: TenantScope,
+    if_match: IfMatch,
     path: web::Path<String>,
     body: NodeBody,
 ) -> Result<HttpResponse, ApiError> {
-    scope.require_editor()?;
     let key = path_text(path)?;
     let node = body.0;
     if node.key != key {
         return Err(ApiError::validation(
             "the body's key differs from the path's",
-            vec![crate::error::ErrorDetail {
+            vec![ErrorDetail {
                 path: "key".into(),
                 message: format!("must be {key:?}, the key in the path (nodes cannot be renamed)"),
             }],
         ));
     }
-    let mut tx = state.pool.begin().await?;
-    let mut draft = Draft::open(&mut tx, scope.tenant_id).await?;
-    let before = draft.flow.nodes.insert(key.clone(), node.clone());
-    let issues = draft.check()?;
-    flows::save_node(&mut tx, scope.tenant_id, &node).await?;
-    audit(&mut tx, &scope, "node", &key, before.as_ref(), Some(&node)).await?;
-    tx.commit().await?;
-    let written = NodeWritten { node, issues };
-    Ok(match before {
-        Some(_) => HttpResponse::Ok().json(written),
-        None => HttpResponse::Created().json(written),
-    })
+    let change = Change::PutNode(node.clone());
+    let edited = write_draft(&state, &scope, if_match, change).await?;
+    let status = if edited.before.nodes.contains_key(&key) {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    };
+    Ok(answer(status, node, edited))
 }
 
 /// Delete a node (editors). Refused while other nodes lead to it or DIDs
@@ -189,14 +192,14 @@ pub async fn put_node(
 #[utoipa::path(
     tag = "nodes",
     security(("bearer" = [])),
-    params(("key" = String, Path, description = "The node's key"), TenantQuery),
+    params(("key" = String, Path, description = "The node's key"), TenantQuery, IfMatchHeader),
     responses(
-        (status = 204, description = "Deleted"),
+        (status = 204, description = "Deleted from the draft"),
         (status = 400, description = "Malformed query parameter (e.g. `?tenant_id=`)", body = ErrorBody),
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Viewers may not change flows", body = ErrorBody),
         (status = 404, description = "No such node (or not yours)", body = ErrorBody),
-        (status = 409, description = "Still referenced: `details` lists the nodes (`nodes.<key>`) and DIDs (`dids.<number>.entry_node`)", body = ErrorBody,
+        (status = 409, description = "`stale_revision`: the draft changed since `If-Match`. `conflict`: still referenced: `details` lists the nodes (`nodes.<key>`) and DIDs (`dids.<number>.entry_node`)", body = ErrorBody,
          example = json!({"error": {"code": "conflict", "message": "node \"sales\" is still in use", "details": [
             {"path": "nodes.main", "message": "node \"main\" leads to \"sales\""},
             {"path": "dids.0733000000.entry_node", "message": "DID 0733000000 enters the flow at \"sales\""}
@@ -207,32 +210,14 @@ pub async fn put_node(
 pub async fn delete_node(
     state: web::Data<ApiState>,
     scope: TenantScope,
+    if_match: IfMatch,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    scope.require_editor()?;
     let key = path_text(path)?;
-    let mut tx = state.pool.begin().await?;
-    let mut draft = Draft::open(&mut tx, scope.tenant_id).await?;
-    if !draft.flow.nodes.contains_key(&key)
-        && flows::node(&mut *tx, scope.tenant_id, &key)
-            .await?
-            .is_none()
-    {
-        return Err(ApiError::not_found("node"));
-    }
-    let referrers = draft.node_referrers(&key);
-    if !referrers.is_empty() {
-        return Err(ApiError::conflict_with(
-            format!("node {key:?} is still in use"),
-            referrers,
-        ));
-    }
-    let before = draft.flow.nodes.remove(&key);
-    draft.check()?;
-    if !flows::delete_node(&mut *tx, scope.tenant_id, &key).await? {
-        return Err(ApiError::not_found("node"));
-    }
-    audit::<Node>(&mut tx, &scope, "node", &key, before.as_ref(), None).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
+    let change = Change::DeleteNode {
+        key,
+        at: String::new(),
+    };
+    let edited = write_draft(&state, &scope, if_match, change).await?;
+    Ok(deleted(edited.revision))
 }

@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::audit_api::record_object;
 use super::checks::Problems;
 use super::extract::{TenantQuery, TenantScope};
-use super::flow_validation::{Draft, audit, nullable, path_text, text_cursor};
+use super::flow_validation::{nullable, path_text, text_cursor};
 use super::json::ApiJson;
 use super::pagination::{Page, PageQuery, page};
 use super::state::ApiState;
@@ -188,7 +189,7 @@ pub async fn create_recording(
             other => other,
         })?;
     let view = RecordingView::from(row);
-    audit(&mut tx, &scope, "recording", &name, None, Some(&view)).await?;
+    record_object(&mut tx, &scope, "recording", &name, None, Some(&view)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(view))
 }
@@ -240,7 +241,7 @@ pub async fn update_recording(
     .await?
     .ok_or_else(|| ApiError::not_found("recording"))?;
     let (before, after) = (RecordingView::from(before), RecordingView::from(row));
-    audit(
+    record_object(
         &mut tx,
         &scope,
         "recording",
@@ -265,7 +266,7 @@ pub async fn update_recording(
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Viewers may not change flows", body = ErrorBody),
         (status = 404, description = "No such recording (or not yours)", body = ErrorBody),
-        (status = 409, description = "Still played: `details` lists the node fields (`nodes.<key>.prompt.rec`...)", body = ErrorBody),
+        (status = 409, description = "Still played by the draft or by a version a call may still be on (the live one, and those replaced in the last 24 hours): `details` lists the node fields (`nodes.<key>.prompt.rec`, `versions.<n>.nodes.<key>.rec`...)", body = ErrorBody),
     )
 )]
 #[delete("/recordings/{name}")]
@@ -277,24 +278,20 @@ pub async fn delete_recording(
     scope.require_editor()?;
     let name = path_text(path)?;
     let mut tx = state.pool.begin().await?;
-    // Under the flow's lock: a node write naming this recording either
-    // committed before (and is seen here) or waits and then misses it.
-    let draft = Draft::open(&mut tx, scope.tenant_id).await?;
-    if !draft.recordings.contains(&name) {
+    if flows::recording(&mut *tx, scope.tenant_id, &name)
+        .await?
+        .is_none()
+    {
         return Err(ApiError::not_found("recording"));
     }
-    let referrers = draft.recording_referrers(&name);
-    if !referrers.is_empty() {
-        return Err(ApiError::conflict_with(
-            format!("recording {name:?} is still played"),
-            referrers,
-        ));
-    }
+    // Under the flow's lock: a node write naming this recording either
+    // committed before (and is seen here) or waits and then misses it.
+    crate::flow_service::refuse_deleting_used_recording(&mut tx, scope.tenant_id, &name).await?;
     let row = flows::delete_recording(&mut tx, scope.tenant_id, &name)
         .await?
         .ok_or_else(|| ApiError::not_found("recording"))?;
     let before = RecordingView::from(row);
-    audit(&mut tx, &scope, "recording", &name, Some(&before), None).await?;
+    record_object(&mut tx, &scope, "recording", &name, Some(&before), None).await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

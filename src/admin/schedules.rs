@@ -1,51 +1,77 @@
 //! `/schedules`: weekly opening hours and holiday dates, by key, used by
 //! the `open` / `holiday` conditions of rule nodes. The JSON is exactly
-//! `flow::model::Schedule`. Every write is validated against the whole flow.
+//! `flow::model::Schedule`. Writes go to the draft through `flow_service`;
+//! reads show the draft, or with `?flow=` the live flow or a version.
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::{TenantQuery, TenantScope};
-use super::flow_validation::{Draft, Issue, audit, path_text, text_cursor};
+use super::flow_api::FlowQuery;
+use super::flow_validation::{
+    IfMatch, IfMatchHeader, deleted, path_text, text_cursor, with_revision, write_draft,
+};
 use super::json::ApiJson;
 use super::pagination::{Page, PageQuery, page};
 use super::state::ApiState;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::flow::FlowIssue;
 use crate::flow::model::Schedule;
-use crate::storage::flows;
+use crate::flow_service::{self, Change};
 
 /// The answer of a schedule write.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScheduleWritten {
     pub schedule: Schedule,
-    /// The flow's issues after the write: warnings, and errors the flow
+    /// The draft's issues after the write: warnings, and errors the draft
     /// already had before the write (a write may not add any).
-    pub issues: Vec<Issue>,
+    pub issues: Vec<FlowIssue>,
+    /// The draft's revision after the write (also the `ETag`).
+    pub draft_revision: i64,
+}
+
+fn answer(
+    status: actix_web::HttpResponseBuilder,
+    schedule: Schedule,
+    edited: flow_service::Edited,
+) -> HttpResponse {
+    let written = ScheduleWritten {
+        schedule,
+        issues: edited.issues,
+        draft_revision: edited.revision,
+    };
+    with_revision(status, edited.revision, &written)
 }
 
 /// List the tenant's schedules in key order.
 #[utoipa::path(
     tag = "schedules",
     security(("bearer" = [])),
-    params(TenantQuery, PageQuery),
+    params(TenantQuery, FlowQuery, PageQuery),
     responses(
         (status = 200, description = "A page of schedules", body = Page<Schedule>),
-        (status = 400, description = "Bad `limit`, `cursor` or `tenant_id`", body = ErrorBody),
+        (status = 400, description = "Bad `limit`, `cursor`, `flow` or `tenant_id`", body = ErrorBody),
         (status = 401, description = "No valid access token", body = ErrorBody),
-        (status = 404, description = "No such tenant (or not yours)", body = ErrorBody),
+        (status = 404, description = "No such tenant or version (or not yours)", body = ErrorBody),
     )
 )]
 #[get("/schedules")]
 pub async fn list_schedules(
     state: web::Data<ApiState>,
     scope: TenantScope,
+    flow: FlowQuery,
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<Schedule>>, ApiError> {
     let limit = query.limit()?;
     let after = text_cursor(&query)?;
-    let rows =
-        flows::list_schedules(&state.pool, scope.tenant_id, &after, i64::from(limit) + 1).await?;
+    let content = flow_service::read(&state.pool, scope.tenant_id, flow.0).await?;
+    let rows: Vec<Schedule> = content
+        .schedules
+        .into_values()
+        .filter(|schedule| schedule.key > after)
+        .take(limit as usize + 1)
+        .collect();
     Ok(web::Json(page(rows, limit, |s| s.key.clone(), |s| s)))
 }
 
@@ -53,22 +79,26 @@ pub async fn list_schedules(
 #[utoipa::path(
     tag = "schedules",
     security(("bearer" = [])),
-    params(("key" = String, Path, description = "The schedule's key"), TenantQuery),
+    params(("key" = String, Path, description = "The schedule's key"), TenantQuery, FlowQuery),
     responses(
         (status = 200, description = "The schedule", body = Schedule),
-        (status = 400, description = "Malformed query parameter (e.g. `?tenant_id=`)", body = ErrorBody),
+        (status = 400, description = "Malformed query parameter (`flow`, `tenant_id`)", body = ErrorBody),
         (status = 401, description = "No valid access token", body = ErrorBody),
-        (status = 404, description = "No such schedule (or not yours)", body = ErrorBody),
+        (status = 404, description = "No such schedule or version (or not yours)", body = ErrorBody),
     )
 )]
 #[get("/schedules/{key}")]
 pub async fn get_schedule(
     state: web::Data<ApiState>,
     scope: TenantScope,
+    flow: FlowQuery,
     path: web::Path<String>,
 ) -> Result<web::Json<Schedule>, ApiError> {
-    let schedule = flows::schedule(&state.pool, scope.tenant_id, &path_text(path)?)
-        .await?
+    let key = path_text(path)?;
+    let mut content = flow_service::read(&state.pool, scope.tenant_id, flow.0).await?;
+    let schedule = content
+        .schedules
+        .remove(&key)
         .ok_or_else(|| ApiError::not_found("schedule"))?;
     Ok(web::Json(schedule))
 }
@@ -77,7 +107,7 @@ pub async fn get_schedule(
 #[utoipa::path(
     tag = "schedules",
     security(("bearer" = [])),
-    params(TenantQuery),
+    params(TenantQuery, IfMatchHeader),
     request_body = Schedule,
     responses(
         (status = 201, description = "Created", body = ScheduleWritten),
@@ -85,7 +115,7 @@ pub async fn get_schedule(
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Viewers may not change flows", body = ErrorBody),
         (status = 404, description = "No such tenant (or not yours)", body = ErrorBody),
-        (status = 409, description = "A schedule with this key exists", body = ErrorBody),
+        (status = 409, description = "A schedule with this key exists (`conflict`), or the draft changed since `If-Match` (`stale_revision`)", body = ErrorBody),
         (status = 422, description = "Invalid schedule (bad key, empty hours, a holiday twice...): every problem in `details`", body = ErrorBody),
     )
 )]
@@ -93,35 +123,13 @@ pub async fn get_schedule(
 pub async fn create_schedule(
     state: web::Data<ApiState>,
     scope: TenantScope,
+    if_match: IfMatch,
     body: ApiJson<Schedule>,
 ) -> Result<HttpResponse, ApiError> {
-    scope.require_editor()?;
     let schedule = body.0;
-    let mut tx = state.pool.begin().await?;
-    let mut draft = Draft::open(&mut tx, scope.tenant_id).await?;
-    if draft.flow.schedules.contains_key(&schedule.key) {
-        return Err(ApiError::conflict(format!(
-            "a schedule {:?} exists: change it with PUT /schedules/{}",
-            schedule.key, schedule.key
-        )));
-    }
-    draft
-        .flow
-        .schedules
-        .insert(schedule.key.clone(), schedule.clone());
-    let issues = draft.check()?;
-    flows::save_schedule(&mut tx, scope.tenant_id, &schedule).await?;
-    audit(
-        &mut tx,
-        &scope,
-        "schedule",
-        &schedule.key,
-        None,
-        Some(&schedule),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Created().json(ScheduleWritten { schedule, issues }))
+    let change = Change::CreateSchedule(schedule.clone());
+    let edited = write_draft(&state, &scope, if_match, change).await?;
+    Ok(answer(HttpResponse::Created(), schedule, edited))
 }
 
 /// Create or replace a schedule (editors): the body is the whole schedule,
@@ -129,7 +137,7 @@ pub async fn create_schedule(
 #[utoipa::path(
     tag = "schedules",
     security(("bearer" = [])),
-    params(("key" = String, Path, description = "The schedule's key"), TenantQuery),
+    params(("key" = String, Path, description = "The schedule's key"), TenantQuery, IfMatchHeader),
     request_body = Schedule,
     responses(
         (status = 200, description = "Replaced", body = ScheduleWritten),
@@ -138,6 +146,7 @@ pub async fn create_schedule(
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Viewers may not change flows", body = ErrorBody),
         (status = 404, description = "No such tenant (or not yours)", body = ErrorBody),
+        (status = 409, description = "The draft changed since `If-Match` (`stale_revision`)", body = ErrorBody),
         (status = 422, description = "The key differs from the path's, or the schedule is invalid: every problem in `details`", body = ErrorBody),
     )
 )]
@@ -145,10 +154,10 @@ pub async fn create_schedule(
 pub async fn put_schedule(
     state: web::Data<ApiState>,
     scope: TenantScope,
+    if_match: IfMatch,
     path: web::Path<String>,
     body: ApiJson<Schedule>,
 ) -> Result<HttpResponse, ApiError> {
-    scope.require_editor()?;
     let key = path_text(path)?;
     let schedule = body.0;
     if schedule.key != key {
@@ -162,26 +171,14 @@ pub async fn put_schedule(
             }],
         ));
     }
-    let mut tx = state.pool.begin().await?;
-    let mut draft = Draft::open(&mut tx, scope.tenant_id).await?;
-    let before = draft.flow.schedules.insert(key.clone(), schedule.clone());
-    let issues = draft.check()?;
-    flows::save_schedule(&mut tx, scope.tenant_id, &schedule).await?;
-    audit(
-        &mut tx,
-        &scope,
-        "schedule",
-        &key,
-        before.as_ref(),
-        Some(&schedule),
-    )
-    .await?;
-    tx.commit().await?;
-    let written = ScheduleWritten { schedule, issues };
-    Ok(match before {
-        Some(_) => HttpResponse::Ok().json(written),
-        None => HttpResponse::Created().json(written),
-    })
+    let change = Change::PutSchedule(schedule.clone());
+    let edited = write_draft(&state, &scope, if_match, change).await?;
+    let status = if edited.before.schedules.contains_key(&key) {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    };
+    Ok(answer(status, schedule, edited))
 }
 
 /// Delete a schedule (editors). Refused while rule nodes use it: the 409's
@@ -189,39 +186,28 @@ pub async fn put_schedule(
 #[utoipa::path(
     tag = "schedules",
     security(("bearer" = [])),
-    params(("key" = String, Path, description = "The schedule's key"), TenantQuery),
+    params(("key" = String, Path, description = "The schedule's key"), TenantQuery, IfMatchHeader),
     responses(
-        (status = 204, description = "Deleted"),
+        (status = 204, description = "Deleted from the draft"),
         (status = 400, description = "Malformed query parameter (e.g. `?tenant_id=`)", body = ErrorBody),
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Viewers may not change flows", body = ErrorBody),
         (status = 404, description = "No such schedule (or not yours)", body = ErrorBody),
-        (status = 409, description = "Still used: `details` lists the nodes (`nodes.<key>`)", body = ErrorBody),
+        (status = 409, description = "`conflict`: still used, `details` lists the nodes (`nodes.<key>`); `stale_revision`: the draft changed since `If-Match`", body = ErrorBody),
     )
 )]
 #[delete("/schedules/{key}")]
 pub async fn delete_schedule(
     state: web::Data<ApiState>,
     scope: TenantScope,
+    if_match: IfMatch,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    scope.require_editor()?;
     let key = path_text(path)?;
-    let mut tx = state.pool.begin().await?;
-    let mut draft = Draft::open(&mut tx, scope.tenant_id).await?;
-    let Some(before) = draft.flow.schedules.remove(&key) else {
-        return Err(ApiError::not_found("schedule"));
+    let change = Change::DeleteSchedule {
+        key,
+        at: String::new(),
     };
-    let referrers = draft.schedule_referrers(&key);
-    if !referrers.is_empty() {
-        return Err(ApiError::conflict_with(
-            format!("schedule {key:?} is still in use"),
-            referrers,
-        ));
-    }
-    draft.check()?;
-    flows::delete_schedule(&mut tx, scope.tenant_id, &key).await?;
-    audit(&mut tx, &scope, "schedule", &key, Some(&before), None).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::NoContent().finish())
+    let edited = write_draft(&state, &scope, if_match, change).await?;
+    Ok(deleted(edited.revision))
 }

@@ -31,6 +31,9 @@
 //!   that moment).
 //! * Language of an answer: the caller's choice > the answered node's
 //!   language > the DID's > the tenant's.
+//! * Every identifier answered carries the flow's version (`Flow::version`,
+//!   see `state`): the caller of `decide` picks the flow by the version the
+//!   request's `MENU` names, and the call stays on it.
 //!
 //! # Broken flows
 //!
@@ -175,12 +178,26 @@ pub fn decide(
         request,
         now,
     };
-    let menu = state::parse_menu(&request.menu);
+    // Every identifier answered names the version being run, whatever the
+    // request named (the caller of `decide` chose the flow by it).
+    let menu = state::parse_menu(&request.menu).map(|(key, state)| {
+        let state = CallState {
+            version: flow.version,
+            ..state
+        };
+        (key, state)
+    });
     let (outcome, step) = match menu {
-        None => (
-            StepOutcome::Entered,
-            engine.enter(&entry.entry_node, None, CallState::default()),
-        ),
+        None => {
+            let start = CallState {
+                version: flow.version,
+                ..CallState::default()
+            };
+            (
+                StepOutcome::Entered,
+                engine.enter(&entry.entry_node, None, start),
+            )
+        }
         Some((key, state)) => engine.resume(key, state),
     };
     let from = menu.map(|(key, _)| key.to_owned());
@@ -276,6 +293,7 @@ impl<'a> Engine<'a> {
                 let state = CallState {
                     retries: 0,
                     language: route.set_language.or(state.language),
+                    ..state
                 };
                 (
                     StepOutcome::Matched { route: index },
@@ -758,6 +776,7 @@ mod tests {
     fn flow(nodes: serde_json::Value) -> Flow {
         let nodes: Vec<Node> = serde_json::from_value(nodes).expect("test nodes");
         Flow {
+            version: None,
             time_zone: chrono_tz::Asia::Jerusalem,
             language: Language::He,
             nodes: nodes

@@ -1,6 +1,8 @@
 //! Flows and the pure engine that runs them. No IO, no async, no clock of its
 //! own: (flow, DID entry, request, now) in, answer out.
 
+pub mod content;
+pub mod diff;
 pub mod engine;
 pub mod model;
 pub mod pattern;
@@ -11,6 +13,7 @@ pub mod validate;
 #[cfg(test)]
 mod proptests;
 
+pub use content::FlowContent;
 pub use engine::{Decision, Fallback, FlowProblem, StepOutcome, decide};
 pub use state::CallState;
-pub use validate::{FlowIssue, Severity, validate};
+pub use validate::{Context, FlowIssue, Severity, validate};

@@ -24,6 +24,9 @@ pub type NodeKey = String;
 /// One tenant's whole flow, as the engine sees it: immutable, shared behind an `Arc`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Flow {
+    /// The published version this is (written into every menu identifier
+    /// answered); `None`: not a published version (a draft being tried).
+    pub version: Option<u32>,
     /// The tenant's time zone, for schedules.
     pub time_zone: Tz,
     /// The tenant's default language (a DID's or a node's language wins over it).
@@ -32,7 +35,37 @@ pub struct Flow {
     pub schedules: HashMap<String, Schedule>,
 }
 
-/// Where a DID enters its tenant's flow.
+/// Where calls to one of the tenant's DIDs enter its flow: part of the flow,
+/// versioned with it (the DID itself belongs to the tenant through the
+/// platform's directory, which is not versioned).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntryPoint {
+    /// The number, as Voicenter sends it in `DID`.
+    #[schema(example = "0733000000")]
+    pub did: String,
+    /// The node calls to the number start at; absent: none (callers get the
+    /// safe answer, a polite hang-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "main")]
+    pub entry_node: Option<NodeKey>,
+    /// `LANGUAGE` of its calls; absent: the tenant's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
+}
+
+impl EntryPoint {
+    /// Calls to `did` enter at node `key`, in the tenant's language.
+    pub fn at(did: &str, key: &str) -> EntryPoint {
+        EntryPoint {
+            did: did.to_owned(),
+            entry_node: Some(key.to_owned()),
+            language: None,
+        }
+    }
+}
+
+/// Where a DID enters its tenant's flow, as the engine needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DidEntry {
     pub tenant_id: i64,

@@ -16,7 +16,7 @@ use proptest::sample::select;
 use super::engine::{CAUSE_TEMPORARY_FAILURE, Decision, decide};
 use super::model::*;
 use super::state::{self, CallState};
-use super::validate::validate;
+use super::validate::{Context, validate};
 use super::{pattern, schedule};
 use crate::voicenter::types::{Action, IvrActionRequest, Language, MenuData, NextMenu};
 
@@ -332,11 +332,12 @@ fn arb_flow() -> impl Strategy<Value = (Flow, Shape, DidEntry)> {
             arb_schedule(SCHEDULES[1]),
             zones,
             entry,
-            Just(shape),
+            (Just(shape), proptest::option::of(1u32..1000)),
         )
             .prop_map(
-                |(nodes, s0, s1, time_zone, (entry_node, language), shape)| {
+                |(nodes, s0, s1, time_zone, (entry_node, language), (shape, version))| {
                     let flow = Flow {
+                        version,
                         time_zone,
                         language: Language::He,
                         nodes: nodes
@@ -444,6 +445,12 @@ fn check_answer(flow: &Flow, decision: &Decision) -> Result<(), TestCaseError> {
             parsed.is_some_and(|(key, _)| flow.nodes.contains_key(key)),
             "identifier {identifier:?} names no node"
         );
+        prop_assert_eq!(
+            parsed.and_then(|(_, state)| state.version),
+            flow.version,
+            "identifier {} names another version than the flow's",
+            identifier
+        );
         Ok(())
     };
     let check_menu = |data: &MenuData| -> Result<(), TestCaseError> {
@@ -536,7 +543,8 @@ proptest! {
         did in arb_did(),
         start in arb_instant(),
     ) {
-        let issues = validate(&flow, &[entry.entry_node.as_str()]);
+        let entries = [EntryPoint::at("0730000000", &entry.entry_node)];
+        let issues = validate(&flow, &Context { entries: &entries, recordings: None });
         let sound = !issues.iter().any(|issue| issue.is_error());
         let mut menu = "-1".to_owned();
         for (step, dtmf) in (0i64..).zip(dtmfs) {
@@ -568,7 +576,8 @@ proptest! {
     #[test]
     fn any_request_against_any_flow_gets_a_valid_answer((flow, entry, steps) in arb_steps()) {
         // Validation never panics either.
-        let _ = validate(&flow, &[entry.entry_node.as_str()]);
+        let entries = [EntryPoint::at("0730000000", &entry.entry_node)];
+        let _ = validate(&flow, &Context { entries: &entries, recordings: None });
         for (request, now) in steps {
             let decision = decide(&flow, &entry, &request, now);
             check_answer(&flow, &decision)?;
@@ -578,11 +587,12 @@ proptest! {
     #[test]
     fn state_round_trips(
         key in "[A-Za-z0-9_.-]{1,64}",
+        version in proptest::option::of(any::<u32>()),
         retries in 0..=state::MAX_RETRIES,
         language in arb_language(),
     ) {
         prop_assume!(state::is_valid_key(&key));
-        let state = CallState { retries, language };
+        let state = CallState { version, retries, language };
         let identifier = state.encode(&key);
         prop_assert_eq!(state::parse_menu(&identifier), Some((key.as_str(), state)));
     }

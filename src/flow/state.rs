@@ -1,11 +1,15 @@
 //! Per-call state carried inside the menu identifier Voicenter echoes back.
 //!
 //! We answer `MENU` with `key` followed by `~`-separated state segments:
-//! `~rN` (the menu has been replayed N times) and `~he` / `~en` (the language
-//! the caller chose). The default state adds nothing, so a fresh menu is
-//! identified by its bare key: `sales`, `sales~r1`, `sales~r2~en`, `sales~he`.
-//! Answering a step therefore needs no database, and any server can answer any
-//! step of any call.
+//! `~vN` (the call runs on version N of the tenant's flow), `~rN` (the menu
+//! has been replayed N times) and `~he` / `~en` (the language the caller
+//! chose). A default part adds nothing: `sales~v7`, `sales~v7~r1`,
+//! `sales~v7~r2~en`; a flow that is no published version (a draft being
+//! simulated) writes no `~v`. Answering a step therefore needs no database,
+//! any server can answer any step of any call, and a call started on
+//! version 7 finishes on version 7 whatever is published meanwhile.
+//! Identifiers without a version (calls in progress during the upgrade that
+//! brought versions) run on the live version.
 //!
 //! Parsing is total: whatever Voicenter sends back (including identifiers we
 //! never produced) yields a key and a state; unknown or garbled segments are
@@ -25,6 +29,9 @@ pub const MAX_RETRIES: u32 = 99;
 /// What we remember about a call between two steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CallState {
+    /// The version of the tenant's flow the call runs on; `None`: not a
+    /// published version (on the wire: the live one).
+    pub version: Option<u32>,
     /// How many times the current menu has been replayed after silence or invalid input.
     pub retries: u32,
     /// The language the caller chose in a menu; it wins over every configured language.
@@ -34,17 +41,18 @@ pub struct CallState {
 impl CallState {
     /// The state after entering a new node: retries start over, the caller's language sticks.
     pub fn entering(self) -> CallState {
-        CallState {
-            retries: 0,
-            language: self.language,
-        }
+        CallState { retries: 0, ..self }
     }
 
-    /// The menu identifier for `key` in this state (`key`, `key~r2`, `key~r1~en`…).
+    /// The menu identifier for `key` in this state (`key~v3`, `key~v3~r2`, `key~v3~r1~en`…).
     pub fn encode(self, key: &str) -> String {
-        // 7 bytes cover the longest suffix we write: `~r99~en`.
-        let mut out = String::with_capacity(key.len() + 7);
+        // 18 bytes cover the longest suffix we write: `~v4294967295~r99~en`.
+        let mut out = String::with_capacity(key.len() + 18);
         out.push_str(key);
+        if let Some(version) = self.version {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{SEPARATOR}v{version}");
+        }
         if self.retries > 0 {
             // Writing to a String cannot fail.
             let _ = write!(out, "{SEPARATOR}r{}", self.retries.min(MAX_RETRIES));
@@ -86,13 +94,26 @@ pub fn parse_menu(menu: &str) -> Option<(&str, CallState)> {
     let key = segments.next().unwrap_or_default();
     let mut state = CallState::default();
     for segment in segments {
-        if let Some(retries) = parse_retries(segment) {
+        if let Some(version) = parse_version(segment) {
+            state.version = Some(version);
+        } else if let Some(retries) = parse_retries(segment) {
             state.retries = retries;
         } else if let Some(language) = Language::parse(segment) {
             state.language = Some(language);
         }
     }
     Some((key, state))
+}
+
+/// `vN` with N decimal digits. A number too large for any version is kept
+/// as `u32::MAX`, a version that never exists: the step gets the safe answer
+/// rather than silently running on another version.
+fn parse_version(segment: &str) -> Option<u32> {
+    let digits = segment.strip_prefix('v')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.parse::<u32>().unwrap_or(u32::MAX))
 }
 
 /// `rN` with N decimal digits, clamped to `MAX_RETRIES`; anything else is not a retry segment.
@@ -114,7 +135,39 @@ mod tests {
     use super::*;
 
     fn state(retries: u32, language: Option<Language>) -> CallState {
-        CallState { retries, language }
+        CallState {
+            version: None,
+            retries,
+            language,
+        }
+    }
+
+    fn on(version: u32, state: CallState) -> CallState {
+        CallState {
+            version: Some(version),
+            ..state
+        }
+    }
+
+    #[test]
+    fn version_comes_first_and_round_trips() {
+        let s = on(7, state(1, Some(Language::En)));
+        assert_eq!(s.encode("sales"), "sales~v7~r1~en");
+        assert_eq!(parse_menu("sales~v7~r1~en"), Some(("sales", s)));
+        assert_eq!(on(12, state(0, None)).encode("m"), "m~v12");
+        assert_eq!(on(u32::MAX, state(0, None)).encode("m"), "m~v4294967295");
+        assert_eq!(parse_menu("m~v12"), Some(("m", on(12, state(0, None)))));
+    }
+
+    #[test]
+    fn absurd_or_zero_versions_name_no_version_that_exists() {
+        assert_eq!(
+            parse_menu("m~v99999999999999999999").map(|p| p.1.version),
+            Some(Some(u32::MAX))
+        );
+        assert_eq!(parse_menu("m~v0").map(|p| p.1.version), Some(Some(0)));
+        // Garbled: not a version segment at all.
+        assert_eq!(parse_menu("m~v~vx~v-1").map(|p| p.1.version), Some(None));
     }
 
     #[test]
@@ -208,8 +261,8 @@ mod tests {
     #[test]
     fn entering_resets_retries_and_keeps_language() {
         assert_eq!(
-            state(3, Some(Language::En)).entering(),
-            state(0, Some(Language::En))
+            on(4, state(3, Some(Language::En))).entering(),
+            on(4, state(0, Some(Language::En)))
         );
     }
 }

@@ -12,16 +12,20 @@ use std::fmt::Display;
 use std::ops::RangeInclusive;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::engine::RULE_HOP_LIMIT;
 use super::model::{
-    Call, Condition, DigitsSource, Flow, Menu, Node, NodeKind, Prompt, Schedule, limits,
+    Call, Condition, DigitsSource, EntryPoint, Flow, Menu, Node, NodeKind, Prompt, Schedule, limits,
 };
 use super::pattern;
 use super::schedule::is_empty_interval;
 use super::state;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// `error`: calls would fail there, the flow is not valid (it cannot be
+/// published). `warning`: legal but probably unintended (e.g. a node no
+/// DID's entry leads to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The flow must not be saved: some call would hit a `FlowProblem`.
@@ -30,10 +34,13 @@ pub enum Severity {
     Warning,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A problem of the flow: the one issue type of the engine and the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"severity": "error", "path": "nodes.main.routes[0].target", "message": "no node \"salse\""}))]
 pub struct FlowIssue {
     pub severity: Severity,
-    /// Where: `nodes.sales.routes[2].target`.
+    /// Where, in the JSON shape of the flow: `nodes.<key>.<field>`,
+    /// `schedules.<key>.<field>`, `dids.<number>.entry_node`.
     pub path: String,
     pub message: String,
 }
@@ -44,13 +51,30 @@ impl FlowIssue {
     }
 }
 
-/// Checks a whole flow. `entry_nodes`: the entry nodes of the tenant's DIDs;
-/// nodes that none of them leads to get a warning (none when there is no
-/// entry yet: a flow being designed before its DID is assigned).
+/// The longest text of any field of a node or a schedule.
+pub const MAX_TEXT: usize = 200;
+/// The most items of any list of a node or a schedule.
+pub const MAX_ITEMS: usize = 1000;
+
+/// What validation needs besides the flow itself.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Context<'a> {
+    /// The flow's entry points. Nodes none of them leads to get a warning
+    /// (none when no entry is set yet: a flow designed before its DID is
+    /// assigned); an entry naming no node is an error.
+    pub entries: &'a [EntryPoint],
+    /// The tenant's catalogue of recordings: a REC naming none is an error.
+    /// `None`: recordings are not checked.
+    pub recordings: Option<&'a HashSet<String>>,
+}
+
+/// Checks a whole flow: every node, schedule and entry point, the rule
+/// graph, reachability, the recordings named, sizes.
 ///
 /// Issues come nodes first, then schedules, then entries, then rule-graph
-/// issues, then unreachable nodes; nodes and schedules in key order.
-pub fn validate(flow: &Flow, entry_nodes: &[&str]) -> Vec<FlowIssue> {
+/// issues, then unreachable nodes, then recordings and sizes; nodes and
+/// schedules in key order.
+pub fn validate(flow: &Flow, context: &Context<'_>) -> Vec<FlowIssue> {
     let mut checker = Checker {
         flow,
         issues: Vec::new(),
@@ -61,17 +85,125 @@ pub fn validate(flow: &Flow, entry_nodes: &[&str]) -> Vec<FlowIssue> {
     for (key, schedule) in sorted(&flow.schedules) {
         checker.schedule(key, schedule);
     }
-    for (index, entry) in entry_nodes.iter().enumerate() {
-        if !flow.nodes.contains_key(*entry) {
+    let mut entry_nodes = Vec::new();
+    for entry in context.entries {
+        let Some(key) = entry.entry_node.as_deref() else {
+            continue;
+        };
+        if flow.nodes.contains_key(key) {
+            entry_nodes.push(key);
+        } else {
             checker.error(
-                format!("entry_nodes[{index}]"),
-                format!("no node {entry:?}"),
+                format!("dids.{}.entry_node", entry.did),
+                format!("no node {key:?}"),
             );
         }
     }
     checker.rule_graph();
-    checker.reachability(entry_nodes);
+    checker.reachability(&entry_nodes);
+    if let Some(recordings) = context.recordings {
+        for (key, node) in sorted(&flow.nodes) {
+            for (field, name) in recording_refs(node) {
+                if !name.trim().is_empty() && !recordings.contains(name) {
+                    checker.error(
+                        format!("nodes.{key}.{field}"),
+                        format!(
+                            "no recording {name:?} in the tenant's catalogue (see /recordings)"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    for (key, node) in sorted(&flow.nodes) {
+        if let Ok(value) = serde_json::to_value(node) {
+            sizes(&format!("nodes.{key}"), &value, &mut checker.issues);
+        }
+    }
+    for (key, schedule) in sorted(&flow.schedules) {
+        if let Ok(value) = serde_json::to_value(schedule) {
+            sizes(&format!("schedules.{key}"), &value, &mut checker.issues);
+        }
+    }
     checker.issues
+}
+
+/// Strings longer than [`MAX_TEXT`] or holding NUL (which PostgreSQL
+/// cannot store), and lists longer than [`MAX_ITEMS`].
+fn sizes(at: &str, value: &serde_json::Value, issues: &mut Vec<FlowIssue>) {
+    let mut error = |path: String, message: String| {
+        issues.push(FlowIssue {
+            severity: Severity::Error,
+            path,
+            message,
+        })
+    };
+    let mut todo = vec![(at.to_owned(), value)];
+    while let Some((path, value)) = todo.pop() {
+        match value {
+            serde_json::Value::String(text) if text.chars().count() > MAX_TEXT => {
+                error(path, format!("longer than {MAX_TEXT} characters"))
+            }
+            serde_json::Value::String(text) if text.contains('\0') => {
+                error(path, "must not contain NUL characters".into())
+            }
+            serde_json::Value::Array(items) => {
+                if items.len() > MAX_ITEMS {
+                    error(path.clone(), format!("more than {MAX_ITEMS} items"));
+                }
+                for (index, item) in items.iter().enumerate().rev() {
+                    todo.push((format!("{path}[{index}]"), item));
+                }
+            }
+            serde_json::Value::Object(fields) => {
+                for (field, item) in fields.iter().rev() {
+                    todo.push((format!("{path}.{field}"), item));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Every recording `node` plays, with its path relative to the node.
+pub fn recording_refs(node: &Node) -> Vec<(String, &str)> {
+    fn menu<'a>(prefix: &str, menu: &'a Menu, refs: &mut Vec<(String, &'a str)>) {
+        refs.push((format!("{prefix}prompt.rec"), &menu.prompt.rec));
+        if let Some(rec) = &menu.retry_rec {
+            refs.push((format!("{prefix}retry_rec"), rec));
+        }
+    }
+    let mut refs = Vec::new();
+    match &node.kind {
+        NodeKind::Menu(m) => menu("", m, &mut refs),
+        NodeKind::SayDigits(say) => {
+            refs.push(("intro_rec".to_owned(), say.intro_rec.as_str()));
+            menu("menu.", &say.menu, &mut refs);
+        }
+        NodeKind::Call(call) => {
+            for (field, rec) in [
+                ("caller_rec", &call.caller_rec),
+                ("target_rec", &call.target_rec),
+            ] {
+                if let Some(rec) = rec {
+                    refs.push((field.to_owned(), rec.as_str()));
+                }
+            }
+        }
+        NodeKind::Hangup(hangup) => {
+            if let Some(rec) = &hangup.rec {
+                refs.push(("rec".to_owned(), rec.as_str()));
+            }
+        }
+        NodeKind::Vo(vo) => refs.push(("prompt.rec".to_owned(), vo.prompt.rec.as_str())),
+        NodeKind::SilentRecord(record) => {
+            if let Some(rec) = &record.rec {
+                refs.push(("rec".to_owned(), rec.as_str()));
+            }
+        }
+        NodeKind::Rules(_) => {}
+    }
+    refs
 }
 
 /// The nodes `node` can lead to (routes, fallbacks, failover, rule targets),
@@ -354,6 +486,23 @@ impl<'a> Checker<'a> {
                     "opens and closes at the same time: never open (00:00-00:00 is the whole day)",
                 );
             }
+            for (field, time) in [("opens", hours.opens), ("closes", hours.closes)] {
+                if chrono::Timelike::nanosecond(&time) != 0 {
+                    self.error(
+                        format!("{at}.hours[{index}].{field}"),
+                        "whole seconds only: HH:MM or HH:MM:SS",
+                    );
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        for (index, holiday) in schedule.holidays.iter().enumerate() {
+            if !seen.insert(holiday.date) {
+                self.error(
+                    format!("{at}.holidays[{index}].date"),
+                    format!("{} is listed twice", holiday.date),
+                );
+            }
         }
     }
 
@@ -555,6 +704,7 @@ mod tests {
     fn flow(nodes: serde_json::Value) -> Flow {
         let nodes: Vec<Node> = serde_json::from_value(nodes).expect("test nodes");
         Flow {
+            version: None,
             time_zone: chrono_tz::Asia::Jerusalem,
             language: Language::He,
             nodes: nodes
@@ -569,9 +719,25 @@ mod tests {
         serde_json::from_value(value).expect("test node")
     }
 
+    /// Validates with entry points at `entry_nodes` (DIDs `d0`, `d1`, …).
+    fn check(flow: &Flow, entry_nodes: &[&str]) -> Vec<FlowIssue> {
+        let entries: Vec<EntryPoint> = entry_nodes
+            .iter()
+            .enumerate()
+            .map(|(index, key)| EntryPoint::at(&format!("d{index}"), key))
+            .collect();
+        validate(
+            flow,
+            &Context {
+                entries: &entries,
+                recordings: None,
+            },
+        )
+    }
+
     /// The (path, first words of the message) of every error.
     fn errors(flow: &Flow, entries: &[&str]) -> Vec<(String, String)> {
-        validate(flow, entries)
+        check(flow, entries)
             .into_iter()
             .filter(FlowIssue::is_error)
             .map(|issue| (issue.path, issue.message))
@@ -611,24 +777,91 @@ mod tests {
     }
 
     #[test]
-    fn a_sound_flow_has_no_issue_but_unreachable_nodes() {
-        assert_eq!(validate(&sound(), &[]), vec![]);
+    fn missing_recordings_are_errors_at_their_fields() {
+        let flow = flow(json!([
+            {"key": "m", "kind": "menu", "prompt": {"rec": "welcome"}, "retry_rec": "again",
+             "routes": [{"digits": "1", "target": "s"}]},
+            {"key": "s", "kind": "say_digits", "digits": {"from": "caller_id"}, "intro_rec": "your_number",
+             "menu": {"prompt": {"rec": "welcome"}}},
+            {"key": "c", "kind": "call", "target": "1", "caller_rec": "wait", "target_rec": "whisper"},
+            {"key": "h", "kind": "hangup", "rec": "bye"},
+            {"key": "v", "kind": "vo", "layer": 1, "prompt": {"rec": "transfer"}},
+            {"key": "r", "kind": "silent_record", "rec": "beep"}
+        ]));
+        let recordings: HashSet<String> = ["welcome".to_owned()].into();
+        let context = Context {
+            entries: &[],
+            recordings: Some(&recordings),
+        };
+        let issues: Vec<FlowIssue> = validate(&flow, &context)
+            .into_iter()
+            .filter(|issue| issue.message.contains("recording"))
+            .collect();
+        let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
         assert_eq!(
-            validate(&sound(), &["main"]),
+            paths,
+            [
+                "nodes.c.caller_rec",
+                "nodes.c.target_rec",
+                "nodes.h.rec",
+                "nodes.m.retry_rec",
+                "nodes.r.rec",
+                "nodes.s.intro_rec",
+                "nodes.v.prompt.rec",
+            ]
+        );
+        assert!(issues.iter().all(FlowIssue::is_error));
+        assert!(
+            issues[2].message.contains("no recording \"bye\""),
+            "{issues:?}"
+        );
+        // Without a catalogue, recordings are not checked.
+        assert!(
+            check(&flow, &[])
+                .iter()
+                .all(|issue| !issue.message.contains("recording"))
+        );
+    }
+
+    #[test]
+    fn entries_pointing_nowhere_and_oversized_fields() {
+        let long = "x".repeat(MAX_TEXT + 1);
+        let flow = flow(json!([{"key": "c", "kind": "call", "target": "1", "caller_name": long}]));
+        let entries = [EntryPoint::at("0731", "gone")];
+        let context = Context {
+            entries: &entries,
+            recordings: None,
+        };
+        let paths: Vec<String> = validate(&flow, &context)
+            .into_iter()
+            .filter(FlowIssue::is_error)
+            .map(|issue| issue.path)
+            .collect();
+        assert_eq!(paths, ["dids.0731.entry_node", "nodes.c.caller_name"]);
+    }
+
+    #[test]
+    fn a_sound_flow_has_no_issue_but_unreachable_nodes() {
+        assert_eq!(check(&sound(), &[]), vec![]);
+        assert_eq!(
+            check(&sound(), &["main"]),
             vec![FlowIssue {
                 severity: Severity::Warning,
                 path: "nodes.layer".into(),
                 message: "no DID's entry node leads here".into(),
             }]
         );
-        assert_eq!(validate(&sound(), &["main", "layer"]), vec![]);
+        assert_eq!(check(&sound(), &["main", "layer"]), vec![]);
     }
 
     #[test]
     fn missing_entry_node() {
         assert_eq!(
             errors(&sound(), &["main", "gone"]),
-            vec![("entry_nodes[1]".to_owned(), "no node \"gone\"".to_owned())]
+            vec![(
+                "dids.d1.entry_node".to_owned(),
+                "no node \"gone\"".to_owned()
+            )]
         );
     }
 
@@ -858,7 +1091,7 @@ mod tests {
             {"key": "m", "kind": "menu", "prompt": {"rec": "x"},
              "routes": [{"digits": "1", "target": "a"}]}
         ]));
-        assert_eq!(validate(&flow, &["a"]), vec![]);
+        assert_eq!(check(&flow, &["a"]), vec![]);
     }
 
     #[test]

@@ -22,6 +22,18 @@ pub struct Change<'a> {
     pub after: Option<serde_json::Value>,
 }
 
+impl Change<'_> {
+    /// `create`, `update` or `delete`: what a change from `before` to
+    /// `after` of one object is (`None`: the object does not exist).
+    pub fn action_of<T>(before: Option<&T>, after: Option<&T>) -> &'static str {
+        match (before, after) {
+            (_, None) => "delete",
+            (None, Some(_)) => "create",
+            (Some(_), Some(_)) => "update",
+        }
+    }
+}
+
 pub async fn record(
     conn: &mut PgConnection,
     actor: &Actor,

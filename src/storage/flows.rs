@@ -1,5 +1,6 @@
-//! Flow nodes, schedules and recordings: writing them, and loading whole
-//! flows for the webhook's cache.
+//! The draft flow's tables (nodes, schedules, DID entries) and the
+//! recordings catalogue: reading and writing them; and loading every
+//! tenant's live version for the webhook's cache.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -8,23 +9,26 @@ use chrono::{NaiveDate, NaiveTime, Weekday};
 use chrono_tz::Tz;
 use sqlx::{PgConnection, PgPool};
 
-use crate::flow::model::{DidEntry, Flow, Holiday, Node, OpeningHours, Schedule};
+use crate::flow::FlowContent;
+use crate::flow::model::{EntryPoint, Holiday, Node, OpeningHours, Schedule};
 use crate::flow::validate::{referenced_nodes, referenced_schedules};
 use crate::voicenter::types::Language;
 
-/// One tenant's flow as the webhook needs it.
+/// A tenant's settings that its flow runs with (not versioned).
 #[derive(Debug, Clone, PartialEq)]
-pub struct TenantFlow {
+pub struct TenantSettings {
     pub tenant_id: i64,
     pub active: bool,
-    pub flow: Flow,
+    pub time_zone: Tz,
+    pub language: Language,
 }
 
-/// What a (re)load returns: the flows and the DIDs pointing into them.
+/// What a (re)load of the webhook's cache reads: each tenant's settings and
+/// live version, and the DID directory (number → tenant).
 #[derive(Debug, Default)]
-pub struct LoadedFlows {
-    pub flows: Vec<TenantFlow>,
-    pub dids: Vec<(String, DidEntry)>,
+pub struct LiveFlows {
+    pub tenants: Vec<(TenantSettings, Option<(u32, FlowContent)>)>,
+    pub dids: Vec<(String, i64)>,
 }
 
 /// Which tenants to load: one, or every tenant (the platform-level full reload).
@@ -43,31 +47,132 @@ impl Scope {
     }
 }
 
-/// Loads flows in one read-only transaction (a consistent snapshot). A node
-/// whose stored definition no longer parses is skipped and logged: the rest of
-/// the flow keeps answering, and the engine treats the node as missing.
-pub async fn load_flows(pool: &PgPool, scope: Scope) -> Result<LoadedFlows, sqlx::Error> {
+/// Loads live flows in one read-only transaction (a consistent snapshot).
+pub async fn load_live(pool: &PgPool, scope: Scope) -> Result<LiveFlows, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let loaded = load(&mut tx, scope.tenant()).await?;
+    let tenant = scope.tenant();
+    let settings = tenant_settings(&mut tx, tenant).await?;
+    let mut live: HashMap<i64, (u32, FlowContent)> =
+        crate::storage::versions::live_contents(&mut tx, tenant)
+            .await?
+            .into_iter()
+            .filter_map(|(tenant_id, version, content)| {
+                Some((tenant_id, (u32::try_from(version).ok()?, content)))
+            })
+            .collect();
+    let dids: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT did, tenant_id FROM dids WHERE $1::bigint IS NULL OR tenant_id = $1",
+    )
+    .bind(tenant)
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(loaded)
+    Ok(LiveFlows {
+        tenants: settings
+            .into_iter()
+            .map(|settings| {
+                let version = live.remove(&settings.tenant_id);
+                (settings, version)
+            })
+            .collect(),
+        dids,
+    })
 }
 
-/// One tenant's flow and DIDs, read on `conn` (typically a write transaction
-/// that holds [`lock_tenant`]). `None`: no such tenant.
-pub async fn load_tenant_flow(
+/// The settings of one tenant (`Some`) or of all.
+pub async fn tenant_settings(
+    conn: &mut PgConnection,
+    tenant: Option<i64>,
+) -> Result<Vec<TenantSettings>, sqlx::Error> {
+    let rows: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT tenant_id, time_zone, language, status FROM tenants
+         WHERE $1::bigint IS NULL OR tenant_id = $1",
+    )
+    .bind(tenant)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(tenant_id, time_zone, language, status)| TenantSettings {
+            tenant_id,
+            active: status == "active",
+            time_zone: Tz::from_str(&time_zone).unwrap_or_else(|_| {
+                tracing::warn!(tenant_id, %time_zone, "unknown time zone; using UTC");
+                Tz::UTC
+            }),
+            language: Language::parse(&language).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The tenant's draft: its settings and the content of the flow tables (a
+/// node whose stored definition no longer parses is skipped and logged).
+/// `None`: no such tenant. Read on `conn`, typically a write transaction
+/// that holds [`lock_tenant`].
+pub async fn load_draft(
     conn: &mut PgConnection,
     tenant_id: i64,
-) -> Result<Option<(TenantFlow, Vec<(String, DidEntry)>)>, sqlx::Error> {
-    let mut loaded = load(conn, Some(tenant_id)).await?;
-    let Some(flow) = loaded.flows.pop() else {
+) -> Result<Option<(TenantSettings, FlowContent)>, sqlx::Error> {
+    let Some(settings) = tenant_settings(&mut *conn, Some(tenant_id)).await?.pop() else {
         return Ok(None);
     };
-    loaded.dids.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(Some((flow, loaded.dids)))
+    let mut content = FlowContent::default();
+    let nodes: Vec<NodeRow> =
+        sqlx::query_as("SELECT key, definition FROM flow_nodes WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    for row in nodes {
+        let key = row.key.clone();
+        match row.into_node() {
+            Ok(node) => {
+                content.nodes.insert(key, node);
+            }
+            Err(error) => {
+                tracing::error!(tenant_id, %key, %error, "stored node does not parse; skipped")
+            }
+        }
+    }
+    let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM schedules WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    for schedule in schedules_by_key(conn, tenant_id, &keys).await? {
+        content.schedules.insert(schedule.key.clone(), schedule);
+    }
+    let entries: Vec<(String, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT did, entry_node, language FROM dids WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    for (did, entry_node, language) in entries {
+        let entry = EntryPoint {
+            did: did.clone(),
+            entry_node,
+            language: language.as_deref().and_then(Language::parse),
+        };
+        content.entries.insert(did, entry);
+    }
+    Ok(Some((settings, content)))
+}
+
+/// Sets where calls to the tenant's `did` enter the draft.
+pub async fn save_entry(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    entry: &EntryPoint,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE dids SET entry_node = $3, language = $4 WHERE tenant_id = $1 AND did = $2")
+        .bind(tenant_id)
+        .bind(&entry.did)
+        .bind(&entry.entry_node)
+        .bind(entry.language.map(Language::as_str))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Serialises the flow writes of one tenant until the end of the
@@ -82,172 +187,9 @@ pub async fn lock_tenant(conn: &mut PgConnection, tenant_id: i64) -> Result<(), 
     Ok(())
 }
 
-async fn load(conn: &mut PgConnection, tenant: Option<i64>) -> Result<LoadedFlows, sqlx::Error> {
-    let tenants: Vec<(i64, String, String, String)> = sqlx::query_as(
-        "SELECT tenant_id, time_zone, language, status FROM tenants
-         WHERE $1::bigint IS NULL OR tenant_id = $1",
-    )
-    .bind(tenant)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut flows: HashMap<i64, TenantFlow> = tenants
-        .into_iter()
-        .map(|(tenant_id, time_zone, language, status)| {
-            let time_zone = Tz::from_str(&time_zone).unwrap_or_else(|_| {
-                tracing::warn!(tenant_id, %time_zone, "unknown time zone; using UTC");
-                Tz::UTC
-            });
-            let flow = Flow {
-                time_zone,
-                language: Language::parse(&language).unwrap_or_default(),
-                nodes: HashMap::new(),
-                schedules: HashMap::new(),
-            };
-            let active = status == "active";
-            (
-                tenant_id,
-                TenantFlow {
-                    tenant_id,
-                    active,
-                    flow,
-                },
-            )
-        })
-        .collect();
-
-    let nodes: Vec<(i64, String, sqlx::types::Json<serde_json::Value>)> = sqlx::query_as(
-        "SELECT tenant_id, key, definition FROM flow_nodes WHERE $1::bigint IS NULL OR tenant_id = $1",
-    )
-    .bind(tenant)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (tenant_id, key, definition) in nodes {
-        let Some(tenant_flow) = flows.get_mut(&tenant_id) else {
-            continue;
-        };
-        match serde_json::from_value::<Node>(definition.0) {
-            Ok(mut node) => {
-                node.key = key.clone();
-                tenant_flow.flow.nodes.insert(key, node);
-            }
-            Err(error) => {
-                tracing::error!(tenant_id, %key, %error, "stored node does not parse; skipped")
-            }
-        }
-    }
-
-    load_schedules(&mut *conn, tenant, &mut flows).await?;
-
-    let dids: Vec<(String, i64, String, Option<String>)> = sqlx::query_as(
-        "SELECT did, tenant_id, coalesce(entry_node, ''), language FROM dids WHERE $1::bigint IS NULL OR tenant_id = $1",
-    )
-    .bind(tenant)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(LoadedFlows {
-        flows: flows.into_values().collect(),
-        dids: dids
-            .into_iter()
-            .map(|(did, tenant_id, entry_node, language)| {
-                let language = language.as_deref().and_then(Language::parse);
-                (
-                    did,
-                    DidEntry {
-                        tenant_id,
-                        entry_node,
-                        language,
-                    },
-                )
-            })
-            .collect(),
-    })
-}
-
-async fn load_schedules(
-    conn: &mut PgConnection,
-    tenant: Option<i64>,
-    flows: &mut HashMap<i64, TenantFlow>,
-) -> Result<(), sqlx::Error> {
-    let schedules: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT tenant_id, key, name FROM schedules WHERE $1::bigint IS NULL OR tenant_id = $1",
-    )
-    .bind(tenant)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (tenant_id, key, name) in schedules {
-        if let Some(tenant_flow) = flows.get_mut(&tenant_id) {
-            let schedule = Schedule {
-                key: key.clone(),
-                name,
-                hours: Vec::new(),
-                holidays: Vec::new(),
-            };
-            tenant_flow.flow.schedules.insert(key, schedule);
-        }
-    }
-    let hours: Vec<(i64, String, i16, NaiveTime, NaiveTime)> = sqlx::query_as(
-        "SELECT tenant_id, schedule_key, weekday, opens, closes FROM schedule_hours
-         WHERE $1::bigint IS NULL OR tenant_id = $1 ORDER BY tenant_id, schedule_key, position",
-    )
-    .bind(tenant)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (tenant_id, key, weekday, opens, closes) in hours {
-        if let Some(schedule) = schedule_mut(flows, tenant_id, &key) {
-            schedule.hours.push(OpeningHours {
-                day: weekday_from_iso(weekday),
-                opens,
-                closes,
-            });
-        }
-    }
-    let holidays: Vec<(i64, String, NaiveDate, String)> = sqlx::query_as(
-        "SELECT tenant_id, schedule_key, day, name FROM schedule_holidays
-         WHERE $1::bigint IS NULL OR tenant_id = $1 ORDER BY tenant_id, schedule_key, day",
-    )
-    .bind(tenant)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (tenant_id, key, date, name) in holidays {
-        if let Some(schedule) = schedule_mut(flows, tenant_id, &key) {
-            schedule.holidays.push(Holiday { date, name });
-        }
-    }
-    Ok(())
-}
-
-fn schedule_mut<'a>(
-    flows: &'a mut HashMap<i64, TenantFlow>,
-    tenant_id: i64,
-    key: &str,
-) -> Option<&'a mut Schedule> {
-    flows.get_mut(&tenant_id)?.flow.schedules.get_mut(key)
-}
-
 fn weekday_from_iso(day: i16) -> Weekday {
     // The column's CHECK keeps it within 1..=7.
     Weekday::try_from(u8::try_from(day - 1).unwrap_or(0)).unwrap_or(Weekday::Mon)
-}
-
-/// Writes (inserts or replaces) nodes and schedules of one tenant in one
-/// transaction, under the tenant's lock but unvalidated (the demo, tests;
-/// the API validates first). References are checked by the database at
-/// commit, so a set of nodes that refer to each other can be written together.
-pub async fn save_flow(
-    pool: &PgPool,
-    tenant_id: i64,
-    nodes: &[Node],
-    schedules: &[Schedule],
-) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    lock_tenant(&mut tx, tenant_id).await?;
-    for schedule in schedules {
-        save_schedule(&mut tx, tenant_id, schedule).await?;
-    }
-    for node in nodes {
-        save_node(&mut tx, tenant_id, node).await?;
-    }
-    tx.commit().await
 }
 
 /// Inserts or replaces one node with its reference rows. The references

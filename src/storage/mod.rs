@@ -9,6 +9,7 @@ pub mod flows;
 pub mod reports;
 pub mod steps;
 pub mod tenants;
+pub mod versions;
 
 pub use sqlx::PgPool;
 

@@ -41,23 +41,21 @@ pub async fn set_tenant_active(
 /// Points `did` at `entry_node` of `tenant_id` (platform-level: a DID belongs
 /// to one tenant). Re-assigning a DID the same tenant owns updates it; one
 /// owned by another tenant is left alone and `false` is returned.
-pub async fn assign_did(
-    pool: &PgPool,
+pub async fn assign_did<'e>(
+    conn: impl sqlx::PgExecutor<'e>,
     tenant_id: i64,
-    did: &str,
-    entry_node: &str,
-    language: Option<Language>,
+    entry: &crate::flow::model::EntryPoint,
 ) -> Result<bool, sqlx::Error> {
     let assigned = sqlx::query(
         "INSERT INTO dids (did, tenant_id, entry_node, language) VALUES ($1, $2, $3, $4)
          ON CONFLICT (did) DO UPDATE SET entry_node = EXCLUDED.entry_node, language = EXCLUDED.language
          WHERE dids.tenant_id = EXCLUDED.tenant_id",
     )
-    .bind(did)
+    .bind(&entry.did)
     .bind(tenant_id)
-    .bind(entry_node)
-    .bind(language.map(Language::as_str))
-    .execute(pool)
+    .bind(&entry.entry_node)
+    .bind(entry.language.map(Language::as_str))
+    .execute(conn)
     .await?;
     Ok(assigned.rows_affected() == 1)
 }

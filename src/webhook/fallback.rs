@@ -13,7 +13,11 @@ fn cause(reason: FallbackReason) -> i64 {
     match reason {
         FallbackReason::UnknownDid => 1,
         FallbackReason::TenantDisabled => 21,
-        FallbackReason::BrokenFlow | FallbackReason::Unavailable => 41,
+        FallbackReason::BrokenFlow
+        | FallbackReason::Unavailable
+        | FallbackReason::NotPublished
+        | FallbackReason::UnknownVersion
+        | FallbackReason::VersionUnavailable => 41,
     }
 }
 

@@ -11,6 +11,7 @@ use super::body::{BodyError, read_limited};
 use super::fallback::safe_answer;
 use super::guard::{self, Refusal};
 use crate::flow::decide;
+use crate::flow::state::parse_menu;
 use crate::flow_cache::Lookup;
 use crate::metrics::FallbackReason;
 use crate::storage::steps::NewStep;
@@ -205,9 +206,12 @@ async fn answer_step(
     step: IvrActionRequest,
     deadline: Instant,
 ) -> HttpResponse {
-    let answer = match tokio::time::timeout_at(deadline, state.cache.lookup(&step.did)).await {
-        Ok(Lookup::Found(entry, tenant)) if tenant.active => {
-            let decision = decide(&tenant.flow, &entry, &step, Utc::now());
+    // The version the call is on travels in its MENU identifier.
+    let version = parse_menu(&step.menu).and_then(|(_, call)| call.version);
+    let lookup = state.cache.lookup(&step.did, version, deadline);
+    let answer = match tokio::time::timeout_at(deadline, lookup).await {
+        Ok(Lookup::Found(entry, flow)) => {
+            let decision = decide(&flow.flow, &entry, &step, Utc::now());
             let answer = match &decision.problem {
                 None => decision.answer,
                 Some(problem) => {
@@ -232,18 +236,38 @@ async fn answer_step(
                 node_key: decision.node.clone(),
                 outcome: decision.outcome.as_str().to_owned(),
                 action: answer.action.name().to_owned(),
+                flow_version: flow.flow.version,
             });
             answer
         }
-        Ok(Lookup::Found(entry, tenant)) => {
-            tracing::warn!(tenant_id = entry.tenant_id, did = %step.did, "call to a disabled tenant");
+        Ok(Lookup::Disabled(tenant)) => {
+            tracing::warn!(tenant_id = tenant.tenant_id, did = %step.did, "call to a disabled tenant");
             fallback(
                 state,
                 &step,
-                tenant.flow.language,
+                tenant.language,
                 FallbackReason::TenantDisabled,
             )
         }
+        Ok(Lookup::NotPublished(tenant)) => {
+            tracing::warn!(tenant_id = tenant.tenant_id, did = %step.did, "call to a tenant that has published no flow");
+            fallback(state, &step, tenant.language, FallbackReason::NotPublished)
+        }
+        Ok(Lookup::UnknownVersion(tenant)) => {
+            tracing::warn!(tenant_id = tenant.tenant_id, call_id = %step.call_id, menu = %step.menu, "MENU names a flow version the tenant does not have");
+            fallback(
+                state,
+                &step,
+                tenant.language,
+                FallbackReason::UnknownVersion,
+            )
+        }
+        Ok(Lookup::VersionUnavailable(tenant)) => fallback(
+            state,
+            &step,
+            tenant.language,
+            FallbackReason::VersionUnavailable,
+        ),
         Ok(Lookup::UnknownDid) => {
             tracing::warn!(did = %step.did, call_id = %step.call_id, "call to a number no tenant owns");
             fallback(state, &step, Default::default(), FallbackReason::UnknownDid)

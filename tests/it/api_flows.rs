@@ -162,9 +162,27 @@ async fn a_newcomer_builds_a_three_level_flow_and_hears_it() {
     let (status, body) = post(&app, &admin, "/api/v1/flow/validate", json!({})).await;
     assert_eq!((status, &body["valid"]), (200, &json!(true)), "{body}");
 
-    // A call follows it: entry (rules, open) → main → 1 → sales → 1 → dial.
+    // Nothing is published yet: callers get the safe answer.
     let mut call = Call::new(&app, Encoding::Json, "newcomer-call-0000000000000000001");
     call.did = ACME_DID.into();
+    assert!(matches!(
+        call.step("-1", "").await.action,
+        Action::Hangup(_)
+    ));
+    let (_, state) = get(&app, &admin, "/api/v1/flow").await;
+    assert_eq!(state["live"], Value::Null);
+    assert_eq!(state["draft_differs_from_live"], true);
+    let (status, body) = post(
+        &app,
+        &admin,
+        "/api/v1/flow/publish",
+        json!({"message": "first flow", "draft_revision": state["draft_revision"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["version"], 1);
+
+    // A call follows it: entry (rules, open) → main → 1 → sales → 1 → dial.
     let first = eventually(
         || call.step("-1", ""),
         |answer| matches!(&answer.action, Action::Menu(m) if m.rec == "main_menu"),
@@ -172,6 +190,7 @@ async fn a_newcomer_builds_a_three_level_flow_and_hears_it() {
     .await;
     let (rec, main_menu) = menu_of(&first);
     assert_eq!(rec, "main_menu", "{first:?}");
+    assert_eq!(main_menu, "main~v1");
     assert_eq!(first.language.as_str(), "en", "the DID's language");
     let second = call.step(main_menu, "1").await;
     let (rec, sales_menu) = menu_of(&second);
@@ -182,8 +201,8 @@ async fn a_newcomer_builds_a_three_level_flow_and_hears_it() {
     };
     assert_eq!(dial.target, "0501234567");
 
-    // An edit through the API: 1 in sales now says good-bye. The same
-    // call's next step follows it.
+    // An edit through the API: 1 in sales now says good-bye. It goes to
+    // the draft: no caller hears it.
     let mut sales = three_level_nodes()[3].clone();
     sales["routes"][0]["target"] = json!("goodbye");
     let (status, body) = put(&app, &admin, "/api/v1/nodes/sales", sales).await;
@@ -193,15 +212,40 @@ async fn a_newcomer_builds_a_three_level_flow_and_hears_it() {
         json!([{"severity": "warning", "path": "nodes.dial", "message": "no DID's entry node leads here"}]),
         "dial is now unreachable: a warning, not a refusal"
     );
-    let after = eventually(
-        || call.step(&sales_menu, "1"),
-        |answer| matches!(answer.action, Action::Hangup(_)),
+    assert!(matches!(
+        call.step(&sales_menu, "1").await.action,
+        Action::Call(_)
+    ));
+    // Published: the call in progress stays on version 1 (it still dials);
+    // a new call hears version 2.
+    let revision = body["draft_revision"].clone();
+    let (status, body) = post(
+        &app,
+        &admin,
+        "/api/v1/flow/publish",
+        json!({"message": "1 in sales says good-bye", "draft_revision": revision}),
     )
     .await;
-    let Action::Hangup(hangup) = after.action else {
-        panic!("the edit never reached the webhook: {after:?}");
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["version"], 2);
+    let mut later = Call::new(&app, Encoding::Json, "newcomer-call-0000000000000000002");
+    later.did = ACME_DID.into();
+    let start = eventually(
+        || later.step("-1", ""),
+        |answer| matches!(&answer.action, Action::Menu(m) if m.menu == "main~v2"),
+    )
+    .await;
+    let (_, main_v2) = menu_of(&start);
+    let sales_answer = later.step(main_v2, "1").await;
+    let sales_v2 = menu_of(&sales_answer).1.to_owned();
+    let Action::Hangup(hangup) = later.step(&sales_v2, "1").await.action else {
+        panic!("version 2 says good-bye");
     };
     assert_eq!(hangup.rec.as_deref(), Some("goodbye"));
+    assert!(
+        matches!(call.step(&sales_menu, "1").await.action, Action::Call(_)),
+        "the call that started on version 1 finishes on it"
+    );
 }
 
 #[tokio::test]
@@ -899,13 +943,15 @@ async fn changes_to_several_nodes_are_validated_and_written_together() {
         body["issues"],
         json!([{"severity": "error", "path": "nodes.main.routes[0].target", "message": "no node \"sales\""}])
     );
+    // Deleting what the result still uses is a 409 naming every user, as
+    // through DELETE /nodes/{key}.
     let (status, body) = post(&app, &admin, "/api/v1/flow/changes", breaking).await;
-    assert_eq!((status, code(&body)), (422, "validation_failed"), "{body}");
+    assert_eq!((status, code(&body)), (409, "conflict"), "{body}");
     assert_eq!(
         details(&body),
         [(
-            "nodes.main.routes[0].target".to_owned(),
-            "no node \"sales\"".to_owned()
+            "nodes.main".to_owned(),
+            "node \"main\" leads to \"sales\"".to_owned()
         )]
     );
     let (status, _) = get(&app, &admin, "/api/v1/nodes/extra").await;

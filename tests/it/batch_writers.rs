@@ -91,6 +91,7 @@ fn step(tenant_id: i64, call_id: &str) -> NewStep {
         node_key: Some("main".into()),
         outcome: "entry".into(),
         action: "MENU".into(),
+        flow_version: Some(1),
     }
 }
 

@@ -28,7 +28,7 @@ async fn a_call_starts_at_the_main_menu_and_reaches_every_branch() {
             (main.rec.as_str(), main.loops, main.delay, main.size),
             ("main_menu", 2, 1, 1)
         );
-        assert_eq!(main.menu, "main");
+        assert_eq!(main.menu, "main~v1", "the call is on version 1");
 
         // 1: sales, with the failover menu in NEXT_MENU.
         let Action::Call(sales) = call.step("main", "1").await.action else {
@@ -41,7 +41,7 @@ async fn a_call_starts_at_the_main_menu_and_reaches_every_branch() {
             (30, 3600, true)
         );
         let next = sales.next_menu.expect("a failover");
-        assert_eq!(next.menu, "sales_busy");
+        assert_eq!(next.menu, "sales_busy~v1");
         assert_eq!(next.record.as_deref(), Some("sales_busy"));
         assert_eq!(
             (next.loops, next.size, next.wait),
@@ -49,7 +49,7 @@ async fn a_call_starts_at_the_main_menu_and_reaches_every_branch() {
         );
 
         // The dial failed: Voicenter comes back with NEXT_MENU; 2 returns to the main menu.
-        assert_eq!(menu(&call.step("sales_busy", "2").await).menu, "main");
+        assert_eq!(menu(&call.step("sales_busy", "2").await).menu, "main~v1");
         // ...and 1 there leaves a message.
         let voicemail = call.step("sales_busy", "1").await;
         assert!(
@@ -62,9 +62,9 @@ async fn a_call_starts_at_the_main_menu_and_reaches_every_branch() {
         };
         assert_eq!(say.digits, CALLER);
         assert_eq!(say.intro_rec, "your_number_is");
-        assert_eq!(say.menu.menu, "say_number");
+        assert_eq!(say.menu.menu, "say_number~v1");
         // Any key there returns to the main menu; silence says goodbye.
-        assert_eq!(menu(&call.step("say_number", "5").await).menu, "main");
+        assert_eq!(menu(&call.step("say_number", "5").await).menu, "main~v1");
         assert!(
             matches!(call.step("say_number", "").await.action, Action::Hangup(ref h) if h.rec.as_deref() == Some("goodbye"))
         );
@@ -148,6 +148,9 @@ async fn a_holiday_today_closes_the_line() {
         .bind(tenant)
         .bind(today)
         .execute(&app.pool)
+        .await
+        .unwrap();
+    ivrhub::flow_service::seed(&app.pool, tenant, &[], &[], &[], "a holiday today")
         .await
         .unwrap();
     let call = Call::new(&app, Encoding::XmlRpc, "holiday-00000000000000000000000001");

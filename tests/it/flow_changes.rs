@@ -47,7 +47,7 @@ async fn the_next_step_follows_an_edit_of_the_flow() {
             cause: Some(17),
         }),
     };
-    ivrhub::storage::flows::save_flow(&app.pool, tenant, &[replacement], &[])
+    ivrhub::flow_service::seed(&app.pool, tenant, &[replacement], &[], &[], "test edit")
         .await
         .unwrap();
     let after = eventually(
@@ -62,7 +62,7 @@ async fn the_next_step_follows_an_edit_of_the_flow() {
 }
 
 #[tokio::test]
-async fn a_new_number_answers_as_soon_as_it_is_assigned() {
+async fn a_new_number_answers_as_soon_as_its_entry_is_published() {
     let app = TestApp::spawn().await;
     let tenant = app.with_demo().await;
     let mut call = Call::new(
@@ -75,15 +75,17 @@ async fn a_new_number_answers_as_soon_as_it_is_assigned() {
         call.step("-1", "").await.action,
         Action::Hangup(_)
     ));
-    assert!(
-        ivrhub::storage::tenants::assign_did(&app.pool, tenant, "0731111111", "main", None)
-            .await
-            .unwrap()
-    );
+    let entry = ivrhub::flow::model::EntryPoint::at("0731111111", "main");
+    ivrhub::flow_service::seed(&app.pool, tenant, &[], &[], &[entry], "a new number")
+        .await
+        .unwrap();
     let answer = eventually(
         || call.step("-1", ""),
         |a| matches!(a.action, Action::Menu(_)),
     )
     .await;
-    assert!(matches!(answer.action, Action::Menu(ref m) if m.menu == "main"));
+    assert!(
+        matches!(answer.action, Action::Menu(ref m) if m.menu == "main~v2"),
+        "{answer:?}"
+    );
 }

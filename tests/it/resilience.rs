@@ -164,7 +164,7 @@ async fn a_failed_reload_keeps_answering_from_the_last_flows() {
             cause: Some(17),
         }),
     };
-    ivrhub::storage::flows::save_flow(&app.pool, tenant, &[replacement], &[])
+    ivrhub::flow_service::seed(&app.pool, tenant, &[replacement], &[], &[], "test edit")
         .await
         .unwrap();
     let after = crate::flow_changes::eventually(
@@ -184,7 +184,7 @@ async fn flows_missing_at_start_are_loaded_by_the_first_step_that_can() {
     let pool = ivrhub::db::connect_pool(&url, 4).await.unwrap();
     let cache = std::sync::Arc::new(FlowCache::new(pool.clone()));
     let started = Instant::now();
-    let lookups = (0..8).map(|_| cache.lookup(DEMO_DID));
+    let lookups = (0..8).map(|_| cache.lookup(DEMO_DID, None, deadline()));
     for lookup in futures_util::future::join_all(lookups).await {
         assert!(matches!(lookup, Lookup::Unavailable));
     }
@@ -197,7 +197,10 @@ async fn flows_missing_at_start_are_loaded_by_the_first_step_that_can() {
 
     crate::harness::create_from_template(&url).await;
     ivrhub::demo::seed(&pool).await.unwrap();
-    assert!(matches!(cache.lookup(DEMO_DID).await, Lookup::Found(..)));
+    assert!(matches!(
+        cache.lookup(DEMO_DID, None, deadline()).await,
+        Lookup::Found(..)
+    ));
     assert!(cache.is_loaded());
 }
 
@@ -221,4 +224,8 @@ async fn nodes_starting_together_migrate_the_database_once() {
         applied as usize,
         std::fs::read_dir("migrations").unwrap().count()
     );
+}
+
+fn deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(5)
 }

@@ -1,0 +1,982 @@
+//! The one flow-editing service (DESIGN §7): every change to a tenant's
+//! flow, and its versions, goes through here; the API's handlers parse,
+//! call one function, and answer.
+//!
+//! # The draft
+//!
+//! A tenant's flow is its nodes, its schedules and its DIDs' entry points.
+//! Every edit goes to the tenant's one **draft** (the flow tables), never
+//! to what callers hear. An edit is a change set ([`Change`]s) applied by
+//! [`Edit`]: take the tenant's lock (serialising the tenant's edits and
+//! publishes), load the draft, check the revision the editor based the
+//! change on (stale: 409 `stale_revision`), apply the changes in memory,
+//! refuse deleting what the result still uses (409 naming every user),
+//! validate the whole result with the one pure validation
+//! (`flow::validate`), save what differs, audit each object changed, and
+//! bump the draft's revision — all in one transaction. A change set that
+//! brings in an error the draft did not have is refused (422, every new
+//! error); errors the draft already had do not block a write that leaves
+//! them alone (a draft broken by other means can be repaired a write at a
+//! time), and come back, with the warnings, in the answer.
+//!
+//! An object named in the URL that does not exist is 404; one named in a
+//! body (`/flow/changes`' `delete_nodes`) is a 422 at its path.
+//!
+//! # Versions
+//!
+//! [`publish`] freezes the draft into the next version (immutable: content,
+//! SHA-256, author, time, message, parent) if it has no error, and that
+//! version is live; [`rollback`] makes an older version's content live again
+//! as a *new* version (`restores` names the old one), so the history stays
+//! linear and "what was live when" is the list of versions itself, the live
+//! version always being the newest; [`discard`] makes the draft the live
+//! content again. A draft (or a rollback target) identical to live makes no
+//! version: 409 `nothing_to_publish`. The webhook's cache hears of a new
+//! version through the `flow_versions` trigger (NOTIFY).
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use crate::error::{ApiError, ErrorDetail};
+use crate::flow::FlowContent;
+use crate::flow::model::{EntryPoint, Node, Schedule};
+use crate::flow::validate::{
+    Context, FlowIssue, recording_refs, referenced_nodes, referenced_schedules, validate,
+};
+use crate::storage::audit::{self, Actor};
+use crate::storage::flows::{self, TenantSettings};
+use crate::storage::versions::{self, NewVersion, VersionRow};
+use crate::voicenter::types::Language;
+
+/// How long after a version stops being live a call may still be on it
+/// (its recordings cannot be deleted meanwhile). Voicenter's longest call
+/// (`CALL_MAX`) is 24 hours.
+pub const CALLS_LAST_AT_MOST: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// Which flow to read: `draft`, `live` or a version number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selector {
+    Draft,
+    Live,
+    Version(u32),
+}
+
+impl Selector {
+    /// Parses the query parameter `name`; anything else is a 400 naming it.
+    pub fn parse(name: &str, text: &str) -> Result<Selector, ApiError> {
+        match text {
+            "draft" => Ok(Selector::Draft),
+            "live" => Ok(Selector::Live),
+            number => match number.parse::<u32>() {
+                Ok(n) if n >= 1 && !number.starts_with('+') => Ok(Selector::Version(n)),
+                _ => Err(ApiError::bad_field(
+                    name,
+                    format!("`{name}` must be `draft`, `live` or a version number (1, 2, …)"),
+                )),
+            },
+        }
+    }
+}
+
+/// Reads a flow. No live version yet, or no such version: 404.
+pub async fn read(
+    pool: &PgPool,
+    tenant_id: i64,
+    selector: Selector,
+) -> Result<FlowContent, ApiError> {
+    let mut conn = pool.acquire().await?;
+    read_on(&mut conn, tenant_id, selector).await
+}
+
+async fn read_on(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    selector: Selector,
+) -> Result<FlowContent, ApiError> {
+    let number = match selector {
+        Selector::Draft => {
+            return flows::load_draft(conn, tenant_id)
+                .await?
+                .map(|(_, content)| content)
+                .ok_or_else(|| ApiError::not_found("tenant"));
+        }
+        Selector::Live => {
+            versions::live(&mut *conn, tenant_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("live version (nothing is published yet)"))?
+                .version
+        }
+        Selector::Version(n) => i32::try_from(n).map_err(|_| ApiError::not_found("version"))?,
+    };
+    versions::content(conn, tenant_id, number)
+        .await?
+        .ok_or_else(|| ApiError::not_found("version"))
+}
+
+/// One change of the draft.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Create a node; 409 if the key is taken.
+    CreateNode(Node),
+    /// Create or replace a node.
+    PutNode(Node),
+    /// Delete a node; `at` says where it was named (`""`: in the URL → 404).
+    DeleteNode {
+        key: String,
+        at: String,
+    },
+    CreateSchedule(Schedule),
+    PutSchedule(Schedule),
+    DeleteSchedule {
+        key: String,
+        at: String,
+    },
+    /// Where calls to one of the tenant's DIDs enter (`None`: unchanged;
+    /// `Some(None)`: unset).
+    SetEntry {
+        did: String,
+        entry_node: Option<Option<String>>,
+        language: Option<Option<Language>>,
+    },
+    /// The whole content (discarding the draft): entry points only for the
+    /// DIDs the tenant owns now.
+    ReplaceAll(FlowContent),
+}
+
+/// The outcome of an edit.
+#[derive(Debug)]
+pub struct Edited {
+    /// The draft's revision after the edit.
+    pub revision: i64,
+    /// The draft's issues: warnings, and errors it already had.
+    pub issues: Vec<FlowIssue>,
+    /// The draft before and after the edit.
+    pub before: FlowContent,
+    pub draft: FlowContent,
+}
+
+/// An edit of one tenant's draft, inside its transaction and under its lock.
+pub struct Edit {
+    tx: Transaction<'static, Postgres>,
+    tenant_id: i64,
+    settings: TenantSettings,
+    recordings: HashSet<String>,
+    before: FlowContent,
+    draft: FlowContent,
+}
+
+impl Edit {
+    /// Locks the tenant's flow, loads its draft, and checks `expected`
+    /// (the revision the editor read; `None`: not checked).
+    pub async fn begin(
+        pool: &PgPool,
+        tenant_id: i64,
+        expected: Option<i64>,
+    ) -> Result<Edit, ApiError> {
+        let mut tx = pool.begin().await?;
+        flows::lock_tenant(&mut tx, tenant_id).await?;
+        let revision = versions::draft_revision(&mut *tx, tenant_id).await?;
+        let (settings, before) = flows::load_draft(&mut tx, tenant_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("tenant"))?;
+        if let Some(sent) = expected
+            && sent != revision
+        {
+            return Err(ApiError::stale_revision(sent, revision));
+        }
+        let recordings = flows::recording_names(&mut tx, tenant_id).await?;
+        Ok(Edit {
+            tx,
+            tenant_id,
+            settings,
+            recordings,
+            draft: before.clone(),
+            before,
+        })
+    }
+
+    /// The transaction, for what an endpoint writes besides the flow (the
+    /// DID directory).
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    /// The draft as changed so far.
+    pub fn draft(&self) -> &FlowContent {
+        &self.draft
+    }
+
+    /// Makes `did` one of the draft's entry points (a DID just given to the tenant).
+    pub fn add_did(&mut self, did: &str) {
+        self.draft.entries.insert(
+            did.to_owned(),
+            EntryPoint {
+                did: did.to_owned(),
+                entry_node: None,
+                language: None,
+            },
+        );
+        // It exists in the stored draft too, from the directory's insert.
+        self.before.entries.insert(
+            did.to_owned(),
+            EntryPoint {
+                did: did.to_owned(),
+                entry_node: None,
+                language: None,
+            },
+        );
+    }
+
+    /// Applies changes in memory, in order.
+    pub fn apply(&mut self, changes: Vec<Change>) -> Result<(), ApiError> {
+        let mut problems = crate::admin::checks::Problems::default();
+        for change in changes {
+            match change {
+                Change::CreateNode(node) => {
+                    if self.draft.nodes.contains_key(&node.key) {
+                        return Err(ApiError::conflict(format!(
+                            "a node {:?} exists: change it with PUT /nodes/{}",
+                            node.key, node.key
+                        )));
+                    }
+                    self.draft.nodes.insert(node.key.clone(), node);
+                }
+                Change::PutNode(node) => {
+                    self.draft.nodes.insert(node.key.clone(), node);
+                }
+                Change::DeleteNode { key, at } => {
+                    if self.draft.nodes.remove(&key).is_none() {
+                        missing(&mut problems, &at, "node", &key)?;
+                    }
+                }
+                Change::CreateSchedule(schedule) => {
+                    if self.draft.schedules.contains_key(&schedule.key) {
+                        return Err(ApiError::conflict(format!(
+                            "a schedule {:?} exists: change it with PUT /schedules/{}",
+                            schedule.key, schedule.key
+                        )));
+                    }
+                    self.draft.schedules.insert(schedule.key.clone(), schedule);
+                }
+                Change::PutSchedule(schedule) => {
+                    self.draft.schedules.insert(schedule.key.clone(), schedule);
+                }
+                Change::DeleteSchedule { key, at } => {
+                    if self.draft.schedules.remove(&key).is_none() {
+                        missing(&mut problems, &at, "schedule", &key)?;
+                    }
+                }
+                Change::SetEntry {
+                    did,
+                    entry_node,
+                    language,
+                } => {
+                    let entry = self
+                        .draft
+                        .entries
+                        .get_mut(&did)
+                        .ok_or_else(|| ApiError::not_found("DID"))?;
+                    if let Some(Some(key)) = &entry_node
+                        && !self.draft.nodes.contains_key(key)
+                    {
+                        return Err(ApiError::validation(
+                            "the entry node does not exist",
+                            vec![ErrorDetail {
+                                path: "entry_node".into(),
+                                message: format!("no node {key:?} in the tenant's flow"),
+                            }],
+                        ));
+                    }
+                    if let Some(entry_node) = entry_node {
+                        entry.entry_node = entry_node;
+                    }
+                    if let Some(language) = language {
+                        entry.language = language;
+                    }
+                }
+                Change::ReplaceAll(content) => {
+                    let owned: Vec<String> = self.draft.entries.keys().cloned().collect();
+                    self.draft.nodes = content.nodes;
+                    self.draft.schedules = content.schedules;
+                    for did in owned {
+                        let entry = content.entries.get(&did).cloned().unwrap_or(EntryPoint {
+                            did: did.clone(),
+                            entry_node: None,
+                            language: None,
+                        });
+                        self.draft.entries.insert(did, entry);
+                    }
+                }
+            }
+        }
+        problems.finish("the changes")
+    }
+
+    /// Checks the result, saves it, audits it, bumps the revision, commits.
+    pub async fn commit(mut self, actor: &Actor) -> Result<Edited, ApiError> {
+        self.refuse_deleting_what_is_used()?;
+        let issues = self.check()?;
+        save(
+            &mut self.tx,
+            self.tenant_id,
+            &self.before,
+            &self.draft,
+            actor,
+        )
+        .await?;
+        let revision = versions::bump_revision(&mut self.tx, self.tenant_id).await?;
+        self.tx.commit().await?;
+        Ok(Edited {
+            revision,
+            issues,
+            before: self.before,
+            draft: self.draft,
+        })
+    }
+
+    /// The issues of `content` as this tenant's flow.
+    fn issues(&self, content: &FlowContent) -> Vec<FlowIssue> {
+        issues_of(&self.settings, content, &self.recordings)
+    }
+
+    /// Refused when the draft has an error it did not have when loaded;
+    /// else every issue it has.
+    fn check(&self) -> Result<Vec<FlowIssue>, ApiError> {
+        let before = self.issues(&self.before);
+        let after = self.issues(&self.draft);
+        let mut old: Vec<(&str, &str)> = before
+            .iter()
+            .filter(|issue| issue.is_error())
+            .map(|issue| (issue.path.as_str(), issue.message.as_str()))
+            .collect();
+        let mut new = Vec::new();
+        for issue in after.iter().filter(|issue| issue.is_error()) {
+            match old
+                .iter()
+                .position(|known| *known == (issue.path.as_str(), issue.message.as_str()))
+            {
+                Some(index) => {
+                    old.swap_remove(index);
+                }
+                None => new.push(ErrorDetail {
+                    path: issue.path.clone(),
+                    message: issue.message.clone(),
+                }),
+            }
+        }
+        if !new.is_empty() {
+            let count = new.len();
+            let plural = if count == 1 { "problem" } else { "problems" };
+            return Err(ApiError::validation(
+                format!("the change would break the flow: {count} {plural}; nothing was written"),
+                new,
+            ));
+        }
+        Ok(after)
+    }
+
+    /// A node or schedule deleted while the result still uses it: 409,
+    /// naming every user.
+    fn refuse_deleting_what_is_used(&self) -> Result<(), ApiError> {
+        for key in self.before.nodes.keys() {
+            if self.draft.nodes.contains_key(key) {
+                continue;
+            }
+            let users = node_users(&self.draft, key);
+            if !users.is_empty() {
+                return Err(ApiError::conflict_with(
+                    format!("node {key:?} is still in use"),
+                    users,
+                ));
+            }
+        }
+        for key in self.before.schedules.keys() {
+            if self.draft.schedules.contains_key(key) {
+                continue;
+            }
+            let users = schedule_users(&self.draft, key);
+            if !users.is_empty() {
+                return Err(ApiError::conflict_with(
+                    format!("schedule {key:?} is still in use"),
+                    users,
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn missing(
+    problems: &mut crate::admin::checks::Problems,
+    at: &str,
+    what: &str,
+    key: &str,
+) -> Result<(), ApiError> {
+    if at.is_empty() {
+        return Err(ApiError::not_found(what));
+    }
+    problems.add(at, format!("no {what} {key:?}"));
+    Ok(())
+}
+
+/// The one validation of a tenant's flow content.
+pub fn issues_of(
+    settings: &TenantSettings,
+    content: &FlowContent,
+    recordings: &HashSet<String>,
+) -> Vec<FlowIssue> {
+    let flow = content.to_flow(None, settings.time_zone, settings.language);
+    let entries = content.entry_list();
+    validate(
+        &flow,
+        &Context {
+            entries: &entries,
+            recordings: Some(recordings),
+        },
+    )
+}
+
+/// The nodes that lead to `key` and the DIDs that enter the flow there.
+fn node_users(content: &FlowContent, key: &str) -> Vec<ErrorDetail> {
+    let mut users: Vec<ErrorDetail> = content
+        .nodes
+        .values()
+        .filter(|node| node.key != key && referenced_nodes(node).contains(&key))
+        .map(|node| ErrorDetail {
+            path: format!("nodes.{}", node.key),
+            message: format!("node {:?} leads to {key:?}", node.key),
+        })
+        .collect();
+    users.extend(
+        content
+            .entries
+            .values()
+            .filter(|entry| entry.entry_node.as_deref() == Some(key))
+            .map(|entry| ErrorDetail {
+                path: format!("dids.{}.entry_node", entry.did),
+                message: format!("DID {} enters the flow at {key:?}", entry.did),
+            }),
+    );
+    users
+}
+
+/// The nodes whose rules use schedule `key`.
+fn schedule_users(content: &FlowContent, key: &str) -> Vec<ErrorDetail> {
+    content
+        .nodes
+        .values()
+        .filter(|node| referenced_schedules(node).contains(&key))
+        .map(|node| ErrorDetail {
+            path: format!("nodes.{}", node.key),
+            message: format!("node {:?} uses schedule {key:?}", node.key),
+        })
+        .collect()
+}
+
+/// The node fields of `content` that play recording `name`, under `prefix`.
+fn recording_users(content: &FlowContent, name: &str, prefix: &str) -> Vec<ErrorDetail> {
+    content
+        .nodes
+        .values()
+        .flat_map(|node| {
+            recording_refs(node)
+                .into_iter()
+                .filter(|(_, rec)| *rec == name)
+                .map(|(field, _)| ErrorDetail {
+                    path: format!("{prefix}nodes.{}.{field}", node.key),
+                    message: format!("node {:?} plays {name:?}", node.key),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Writes what differs between `before` and `after` to the draft tables,
+/// auditing each object. Order matters for the foreign keys: schedules and
+/// nodes are written before the entries that name them, entries before the
+/// nodes they stopped naming are deleted.
+async fn save(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    before: &FlowContent,
+    after: &FlowContent,
+    actor: &Actor,
+) -> Result<(), ApiError> {
+    for (key, schedule) in &after.schedules {
+        let old = before.schedules.get(key);
+        if old != Some(schedule) {
+            flows::save_schedule(conn, tenant_id, schedule).await?;
+            record(conn, tenant_id, actor, "schedule", key, old, Some(schedule)).await?;
+        }
+    }
+    for (key, node) in &after.nodes {
+        let old = before.nodes.get(key);
+        if old != Some(node) {
+            flows::save_node(conn, tenant_id, node).await?;
+            record(conn, tenant_id, actor, "node", key, old, Some(node)).await?;
+        }
+    }
+    for (did, entry) in &after.entries {
+        let old = before.entries.get(did);
+        if old != Some(entry) {
+            flows::save_entry(conn, tenant_id, entry).await?;
+            record(conn, tenant_id, actor, "entry", did, old, Some(entry)).await?;
+        }
+    }
+    for (key, node) in &before.nodes {
+        if !after.nodes.contains_key(key) {
+            flows::delete_node(&mut *conn, tenant_id, key).await?;
+            record::<Node>(conn, tenant_id, actor, "node", key, Some(node), None).await?;
+        }
+    }
+    for (key, schedule) in &before.schedules {
+        if !after.schedules.contains_key(key) {
+            flows::delete_schedule(conn, tenant_id, key).await?;
+            record(
+                conn,
+                tenant_id,
+                actor,
+                "schedule",
+                key,
+                Some(schedule),
+                None,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records the change of one object: `after` `None` for a deletion,
+/// `before` `None` for a creation.
+#[allow(clippy::too_many_arguments)]
+async fn record<T: Serialize>(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    actor: &Actor,
+    object_type: &'static str,
+    object_id: &str,
+    before: Option<&T>,
+    after: Option<&T>,
+) -> Result<(), ApiError> {
+    let action = audit::Change::action_of(before, after);
+    event(
+        conn,
+        tenant_id,
+        actor,
+        action,
+        object_type,
+        object_id,
+        before,
+        after,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn event<T: Serialize>(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    actor: &Actor,
+    action: &'static str,
+    object_type: &'static str,
+    object_id: &str,
+    before: Option<&T>,
+    after: Option<&T>,
+) -> Result<(), ApiError> {
+    let json = |value: &T| serde_json::to_value(value).map_err(ApiError::internal);
+    let change = audit::Change {
+        tenant_id: Some(tenant_id),
+        action,
+        object_type,
+        object_id,
+        before: before.map(json).transpose()?,
+        after: after.map(json).transpose()?,
+    };
+    audit::record(conn, actor, change).await?;
+    Ok(())
+}
+
+/// Applies one change set as `actor`: the whole edit in one call.
+pub async fn edit(
+    pool: &PgPool,
+    tenant_id: i64,
+    expected: Option<i64>,
+    actor: &Actor,
+    changes: Vec<Change>,
+) -> Result<Edited, ApiError> {
+    let mut edit = Edit::begin(pool, tenant_id, expected).await?;
+    edit.apply(changes)?;
+    edit.commit(actor).await
+}
+
+/// The issues the draft would have after `changes` (nothing is written).
+pub async fn try_changes(
+    pool: &PgPool,
+    tenant_id: i64,
+    changes: Vec<Change>,
+) -> Result<Vec<FlowIssue>, ApiError> {
+    let mut edit = Edit::begin(pool, tenant_id, None).await?;
+    edit.apply(changes)?;
+    Ok(edit.issues(&edit.draft))
+}
+
+/// The flow's state, as `GET /flow` shows it.
+#[derive(Debug)]
+pub struct FlowState {
+    pub draft_revision: i64,
+    pub live: Option<VersionRow>,
+    pub draft_differs: bool,
+    pub issues: Vec<FlowIssue>,
+}
+
+pub async fn state(pool: &PgPool, tenant_id: i64) -> Result<FlowState, ApiError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let (settings, draft) = flows::load_draft(&mut tx, tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let recordings = flows::recording_names(&mut tx, tenant_id).await?;
+    let draft_revision = versions::draft_revision(&mut *tx, tenant_id).await?;
+    let live = versions::live(&mut *tx, tenant_id).await?;
+    tx.commit().await?;
+    Ok(FlowState {
+        draft_revision,
+        draft_differs: live
+            .as_ref()
+            .is_none_or(|live| live.sha256 != draft.sha256()),
+        live,
+        issues: issues_of(&settings, &draft, &recordings),
+    })
+}
+
+/// Publishes the draft at `draft_revision` as the next version.
+pub async fn publish(
+    pool: &PgPool,
+    tenant_id: i64,
+    actor: &Actor,
+    draft_revision: i64,
+    message: &str,
+) -> Result<VersionRow, ApiError> {
+    let mut tx = pool.begin().await?;
+    flows::lock_tenant(&mut tx, tenant_id).await?;
+    let revision = versions::draft_revision(&mut *tx, tenant_id).await?;
+    if revision != draft_revision {
+        return Err(ApiError::stale_revision(draft_revision, revision));
+    }
+    let (settings, draft) = flows::load_draft(&mut tx, tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let recordings = flows::recording_names(&mut tx, tenant_id).await?;
+    refuse_errors(&settings, &draft, &recordings, "the draft")?;
+    let live = versions::live(&mut *tx, tenant_id).await?;
+    if let Some(live) = &live
+        && live.sha256 == draft.sha256()
+    {
+        return Err(ApiError::nothing_to_publish(format!(
+            "the draft is exactly version {}, which is live: edit it first",
+            live.version
+        )));
+    }
+    let version = make_live(&mut tx, tenant_id, actor, &draft, live, None, message).await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+/// Makes version `number`'s content live again, as a new version.
+pub async fn rollback(
+    pool: &PgPool,
+    tenant_id: i64,
+    actor: &Actor,
+    number: u32,
+    message: &str,
+) -> Result<VersionRow, ApiError> {
+    let number = i32::try_from(number).map_err(|_| ApiError::not_found("version"))?;
+    let mut tx = pool.begin().await?;
+    flows::lock_tenant(&mut tx, tenant_id).await?;
+    let content = versions::content(&mut *tx, tenant_id, number)
+        .await?
+        .ok_or_else(|| ApiError::not_found("version"))?;
+    let (settings, _) = flows::load_draft(&mut tx, tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let recordings = flows::recording_names(&mut tx, tenant_id).await?;
+    refuse_errors(&settings, &content, &recordings, "that version")?;
+    let live = versions::live(&mut *tx, tenant_id).await?;
+    if let Some(live) = &live
+        && live.sha256 == content.sha256()
+    {
+        return Err(ApiError::nothing_to_publish(format!(
+            "version {number}'s content is what is live (version {})",
+            live.version
+        )));
+    }
+    let version = make_live(
+        &mut tx,
+        tenant_id,
+        actor,
+        &content,
+        live,
+        Some(number),
+        message,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+fn refuse_errors(
+    settings: &TenantSettings,
+    content: &FlowContent,
+    recordings: &HashSet<String>,
+    what: &str,
+) -> Result<(), ApiError> {
+    let errors: Vec<ErrorDetail> = issues_of(settings, content, recordings)
+        .into_iter()
+        .filter(FlowIssue::is_error)
+        .map(|issue| ErrorDetail {
+            path: issue.path,
+            message: issue.message,
+        })
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let count = errors.len();
+    let plural = if count == 1 { "error" } else { "errors" };
+    Err(ApiError::validation(
+        format!("{what} has {count} {plural}; nothing was published"),
+        errors,
+    ))
+}
+
+/// What the audit log keeps of a version.
+#[derive(Serialize)]
+struct VersionEvent<'a> {
+    version: i32,
+    sha256: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restores: Option<i32>,
+}
+
+async fn make_live(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    actor: &Actor,
+    content: &FlowContent,
+    live: Option<VersionRow>,
+    restores: Option<i32>,
+    message: &str,
+) -> Result<VersionRow, ApiError> {
+    let version = versions::insert_version(
+        conn,
+        tenant_id,
+        NewVersion {
+            content,
+            parent: live.as_ref().map(|live| live.version),
+            restores,
+            message,
+            author_id: Some(actor.user_id),
+            author_email: &actor.email,
+        },
+    )
+    .await?;
+    let before = live.as_ref().map(|live| VersionEvent {
+        version: live.version,
+        sha256: &live.sha256,
+        message: &live.message,
+        restores: live.restores,
+    });
+    let after = VersionEvent {
+        version: version.version,
+        sha256: &version.sha256,
+        message: &version.message,
+        restores,
+    };
+    let action = if restores.is_some() {
+        "rollback"
+    } else {
+        "publish"
+    };
+    let id = format!("v{}", version.version);
+    event(
+        conn,
+        tenant_id,
+        actor,
+        action,
+        "flow",
+        &id,
+        before.as_ref(),
+        Some(&after),
+    )
+    .await?;
+    Ok(version)
+}
+
+/// Makes the draft the live content again (a write of the draft).
+pub async fn discard(
+    pool: &PgPool,
+    tenant_id: i64,
+    expected: Option<i64>,
+    actor: &Actor,
+) -> Result<Edited, ApiError> {
+    let mut edit = Edit::begin(pool, tenant_id, expected).await?;
+    let live = versions::live(edit.conn(), tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("live version (nothing is published yet)"))?;
+    let content = read_on(
+        edit.conn(),
+        tenant_id,
+        Selector::Version(live.version as u32),
+    )
+    .await?;
+    #[derive(Serialize)]
+    struct Discarded {
+        /// The version whose content the draft is again.
+        version: i32,
+    }
+    let after = Discarded {
+        version: live.version,
+    };
+    event(
+        edit.conn(),
+        tenant_id,
+        actor,
+        "discard",
+        "flow",
+        "draft",
+        None,
+        Some(&after),
+    )
+    .await?;
+    edit.apply(vec![Change::ReplaceAll(content)])?;
+    edit.commit(actor).await
+}
+
+/// Locks the tenant's flow and refuses deleting recording `name` while the
+/// draft, or a version a call may still be on, plays it: the 409 names
+/// every user. Called in the deleting transaction.
+pub async fn refuse_deleting_used_recording(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    name: &str,
+) -> Result<(), ApiError> {
+    flows::lock_tenant(conn, tenant_id).await?;
+    let (_, draft) = flows::load_draft(conn, tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let mut users = recording_users(&draft, name, "");
+    let since = chrono::Utc::now() - CALLS_LAST_AT_MOST;
+    for (version, content) in versions::in_use_since(conn, tenant_id, since).await? {
+        users.extend(recording_users(
+            &content,
+            name,
+            &format!("versions.{version}."),
+        ));
+    }
+    if users.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::conflict_with(
+        format!("recording {name:?} is still in use"),
+        users,
+    ))
+}
+
+/// Who the versions made by ivrhub itself (upgrade, seeding) are by.
+pub const SYSTEM_AUTHOR: &str = "ivrhub";
+
+/// Freezes the flow of every tenant that existed before versions into
+/// version 1, live, with the draft equal to it; each tenant once, whichever
+/// node gets there first. Runs at start, before the flow cache is loaded.
+pub async fn version_flows_from_before_versions(pool: &PgPool) -> Result<(), ApiError> {
+    for tenant_id in versions::pending_tenants(pool).await? {
+        let mut tx = pool.begin().await?;
+        flows::lock_tenant(&mut tx, tenant_id).await?;
+        if !versions::take_pending(&mut tx, tenant_id).await? {
+            continue;
+        }
+        if versions::live(&mut *tx, tenant_id).await?.is_none()
+            && let Some((_, draft)) = flows::load_draft(&mut tx, tenant_id).await?
+        {
+            versions::insert_version(
+                &mut tx,
+                tenant_id,
+                NewVersion {
+                    content: &draft,
+                    parent: None,
+                    restores: None,
+                    message: "the flow as it was when versions came",
+                    author_id: None,
+                    author_email: SYSTEM_AUTHOR,
+                },
+            )
+            .await?;
+            tracing::info!(tenant_id, "flow from before versions is now version 1");
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Writes nodes, schedules and DIDs (given to the tenant, with their entry
+/// points) into the tenant's draft unvalidated (the demo, tests) and
+/// publishes the draft if it differs from live. `None`: nothing new to
+/// publish. A DID of another tenant: 409, nothing written.
+pub async fn seed(
+    pool: &PgPool,
+    tenant_id: i64,
+    nodes: &[Node],
+    schedules: &[Schedule],
+    dids: &[EntryPoint],
+    message: &str,
+) -> Result<Option<VersionRow>, ApiError> {
+    let mut tx = pool.begin().await?;
+    flows::lock_tenant(&mut tx, tenant_id).await?;
+    for schedule in schedules {
+        flows::save_schedule(&mut tx, tenant_id, schedule).await?;
+    }
+    for node in nodes {
+        flows::save_node(&mut tx, tenant_id, node).await?;
+    }
+    for entry in dids {
+        if !crate::storage::tenants::assign_did(&mut *tx, tenant_id, entry).await? {
+            return Err(ApiError::conflict(format!(
+                "DID {} belongs to another tenant",
+                entry.did
+            )));
+        }
+    }
+    versions::bump_revision(&mut tx, tenant_id).await?;
+    let (_, draft) = flows::load_draft(&mut tx, tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let live = versions::live(&mut *tx, tenant_id).await?;
+    if live
+        .as_ref()
+        .is_some_and(|live| live.sha256 == draft.sha256())
+    {
+        tx.commit().await?;
+        return Ok(None);
+    }
+    let version = versions::insert_version(
+        &mut tx,
+        tenant_id,
+        NewVersion {
+            content: &draft,
+            parent: live.map(|live| live.version),
+            restores: None,
+            message,
+            author_id: None,
+            author_email: SYSTEM_AUTHOR,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(version))
+}
