@@ -108,7 +108,8 @@ pub async fn funnel(
     scope: ReportScope,
     request: HttpRequest,
 ) -> Result<web::Json<Report<Funnel>>, ApiError> {
-    let asked = asked(&scope, &request, &["compare"])?;
+    let asked = asked(&scope, &request, &["compare", "version"])?;
+    let version = asked.params.flow_version()?;
     let tenant_id = asked.tenant_id.ok_or_else(|| {
         ApiError::bad_field(
             "tenant_id",
@@ -117,20 +118,23 @@ pub async fn funnel(
     })?;
     let report = report(&asked, |filter| {
         let pool = state.pool.clone();
-        async move { compute(&pool, tenant_id, &filter, Utc::now()).await }
+        async move { compute(&pool, tenant_id, &filter, version, Utc::now()).await }
     })
     .await?;
     Ok(web::Json(report))
 }
 
-/// The funnel of `filter`, from the roll-up where it can and the raw tables elsewhere.
+/// The funnel of `filter` (and of the steps on `version`, when given), from
+/// the roll-up where it can and the raw tables elsewhere. The roll-ups do
+/// not keep versions: a version's funnel is read raw.
 pub async fn compute(
     pool: &PgPool,
     tenant_id: i64,
     filter: &CdrFilter,
+    version: Option<i32>,
     now: DateTime<Utc>,
 ) -> Result<Funnel, ApiError> {
-    let usable = filter.did.is_none() && filter.target.is_none();
+    let usable = filter.did.is_none() && filter.target.is_none() && version.is_none();
     let plan = rollup::plan(pool, Tenants::One(tenant_id), filter, now, usable).await?;
     let rolled_rows = async {
         if plan.rolled.is_empty() {
@@ -142,7 +146,7 @@ pub async fn compute(
     let raw_rows = futures_util::future::try_join_all(
         plan.raw
             .iter()
-            .map(|part| sql::funnel(pool, tenant_id, part)),
+            .map(|part| sql::funnel(pool, tenant_id, part, version)),
     );
     let (rolled_rows, raw_rows) = futures_util::future::try_join(rolled_rows, raw_rows).await?;
     let rows = rolled_rows

@@ -52,6 +52,10 @@ pub struct FunnelTenantParam {
     /// tenant's menus). Everyone else: their own tenant (the default);
     /// naming another gives 404.
     tenant_id: Option<i64>,
+    /// Only the steps that ran on this version of the flow (see
+    /// `/flow/versions`): compare how callers moved through version 7 and
+    /// version 8. Always read from the raw step log.
+    version: Option<i32>,
 }
 
 /// The range and filters every report takes.
@@ -218,6 +222,20 @@ impl Params {
     }
 
     /// `compare`: absent, or `previous`.
+    /// `version`: a published flow version (a positive integer), or absent.
+    pub fn flow_version(&self) -> Result<Option<i32>, ApiError> {
+        match self.get("version") {
+            None => Ok(None),
+            Some(text) => match text.parse::<i32>() {
+                Ok(version) if version >= 1 && !text.starts_with('+') => Ok(Some(version)),
+                _ => Err(ApiError::bad_field(
+                    "version",
+                    "must be a version number of the flow (1, 2, …)",
+                )),
+            },
+        }
+    }
+
     pub fn compare(&self) -> Result<bool, ApiError> {
         match self.get("compare") {
             None => Ok(false),

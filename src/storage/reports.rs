@@ -475,8 +475,9 @@ pub struct FunnelRow {
     pub count: i64,
 }
 
-/// The funnel of the calls of `$1`..`$6` (one tenant). A call's steps are
-/// those logged from 1 hour before its start to 24 hours after.
+/// The funnel of the calls of `$1`..`$6` (one tenant), of the steps on
+/// flow version `$7` (NULL: all). A call's steps are those logged from 1
+/// hour before its start to 24 hours after.
 macro_rules! funnel {
     () => {
         concat!(
@@ -489,6 +490,7 @@ macro_rules! funnel {
         FROM call_steps s JOIN calls k ON k.call_id = s.call_id
         WHERE s.tenant_id = $1[1]
           AND s.at >= $2 - interval '1 hour' AND s.at < $3 + interval '24 hours'
+          AND ($7::integer IS NULL OR s.flow_version = $7)
     )
     SELECT status, node, 'reached' AS kind, NULL::text AS detail,
            count(DISTINCT call_id)::bigint AS count
@@ -521,12 +523,14 @@ pub async fn funnel(
     pool: &PgPool,
     tenant_id: i64,
     filter: &CdrFilter,
+    version: Option<i32>,
 ) -> Result<Vec<FunnelRow>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET LOCAL statement_timeout = '60s'")
         .execute(&mut *tx)
         .await?;
     let rows = bind_filter!(sqlx::query_as(funnel!()), Tenants::One(tenant_id), filter)
+        .bind(version)
         .fetch_all(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -655,11 +659,13 @@ pub async fn roll_up_day(pool: &PgPool, tenant_id: i64, day: NaiveDate) -> Resul
     }
     let funnel = concat!(
         "INSERT INTO report_funnel_daily (tenant_id, day, status, node, kind, detail, count)
-         SELECT $1[1], $7, f.status, f.node, f.kind, f.detail, f.count FROM (",
+         SELECT $1[1], $8, f.status, f.node, f.kind, f.detail, f.count FROM (",
         funnel!(),
         ") f"
     );
+    // $7: every version (the roll-ups do not keep versions).
     bind_filter!(sqlx::query(funnel), tenants, filter)
+        .bind(None::<i32>)
         .bind(day)
         .execute(&mut *tx)
         .await?;

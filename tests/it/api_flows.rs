@@ -12,7 +12,7 @@ use crate::flow_changes::eventually;
 use crate::harness::TestApp;
 use crate::voicenter_client::Call;
 
-const ACME_DID: &str = "0733000001";
+pub(crate) const ACME_DID: &str = "0733000001";
 
 /// The recordings every test flow plays.
 const RECORDINGS: [&str; 6] = [
@@ -24,7 +24,7 @@ const RECORDINGS: [&str; 6] = [
     "connecting",
 ];
 
-async fn add_recordings(app: &TestApp, token: &str) {
+pub(crate) async fn add_recordings(app: &TestApp, token: &str) {
     for name in RECORDINGS {
         let body = json!({"name": name, "description": format!("says {name}")});
         let (status, body) = post(app, token, "/api/v1/recordings", body).await;
@@ -32,7 +32,7 @@ async fn add_recordings(app: &TestApp, token: &str) {
     }
 }
 
-fn schedule() -> Value {
+pub(crate) fn schedule() -> Value {
     // Open the whole day, every day (00:00-00:00), closed on one holiday far away.
     let hours: Vec<Value> = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         .iter()
@@ -44,7 +44,7 @@ fn schedule() -> Value {
 
 /// The three levels, leaves first (a node may only name nodes that exist):
 /// entry (rules) → main (menu) → sales (menu) → dial (call).
-fn three_level_nodes() -> Vec<Value> {
+pub(crate) fn three_level_nodes() -> Vec<Value> {
     vec![
         json!({"key": "goodbye", "kind": "hangup", "rec": "goodbye", "cause": 16}),
         json!({"key": "closed", "kind": "hangup", "rec": "closed", "cause": 16}),
@@ -65,7 +65,7 @@ fn three_level_nodes() -> Vec<Value> {
 
 /// A tenant with its admin, recordings, schedule and the three-level flow,
 /// built through the API; returns (tenant id, admin token).
-async fn tenant_with_flow(app: &TestApp, platform: &str, name: &str) -> (i64, String) {
+pub(crate) async fn tenant_with_flow(app: &TestApp, platform: &str, name: &str) -> (i64, String) {
     let (tenant, admin) = tenant_with_admin(app, platform, name).await;
     add_recordings(app, &admin).await;
     let (status, body) = post(app, &admin, "/api/v1/schedules", schedule()).await;
@@ -77,7 +77,7 @@ async fn tenant_with_flow(app: &TestApp, platform: &str, name: &str) -> (i64, St
     (tenant, admin)
 }
 
-fn menu_of(answer: &IvrAnswer) -> (&str, &str) {
+pub(crate) fn menu_of(answer: &IvrAnswer) -> (&str, &str) {
     match &answer.action {
         Action::Menu(menu) => (menu.rec.as_str(), menu.menu.as_str()),
         other => panic!("not a MENU: {other:?}"),
@@ -85,7 +85,7 @@ fn menu_of(answer: &IvrAnswer) -> (&str, &str) {
 }
 
 /// The error details as (path, message) pairs.
-fn details(body: &Value) -> Vec<(String, String)> {
+pub(crate) fn details(body: &Value) -> Vec<(String, String)> {
     body["error"]["details"]
         .as_array()
         .unwrap_or_else(|| panic!("no details: {body}"))
@@ -100,7 +100,7 @@ fn details(body: &Value) -> Vec<(String, String)> {
 }
 
 #[track_caller]
-fn assert_detail(body: &Value, path: &str, message_part: &str) {
+pub(crate) fn assert_detail(body: &Value, path: &str, message_part: &str) {
     let details = details(body);
     assert!(
         details

@@ -230,6 +230,17 @@ impl TestApp {
     }
 
     pub async fn spawn_with(settings: ServeSettings) -> TestApp {
+        let database_url = fresh_database().await;
+        TestApp::spawn_on(settings, database_url).await
+    }
+
+    /// Another node of the same deployment: the app on the database of `self`.
+    pub async fn another_node(&self) -> TestApp {
+        TestApp::spawn_on(ServeSettings::for_tests(), self.database_url.clone()).await
+    }
+
+    /// The app on the database `database_url` (migrated at start).
+    pub async fn spawn_on(settings: ServeSettings, database_url: String) -> TestApp {
         // Logs show with `RUST_LOG=… cargo test -- --nocapture`.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -239,7 +250,6 @@ impl TestApp {
             Some(secret) => format!("/voicenter/{}", secret.expose()),
             None => "/voicenter".to_owned(),
         };
-        let database_url = fresh_database().await;
         let app = Application::build(settings, &database_url, 8)
             .await
             .expect("building the app");

@@ -970,7 +970,7 @@ async fn roll_ups_give_the_same_figures_as_the_raw_tables_and_follow_late_calls(
         "a short range long ago counts its callers raw"
     );
     rolled_figures_equal_raw_ones(&app, tenant, &filters, later, long_ago).await;
-    let two_days = funnel::compute(&app.pool, tenant, &utc_days, later)
+    let two_days = funnel::compute(&app.pool, tenant, &utc_days, None, later)
         .await
         .unwrap();
     assert_eq!((two_days.rolled_up_days, two_days.raw_ranges), (2, 0));
@@ -1000,7 +1000,7 @@ async fn roll_ups_give_the_same_figures_as_the_raw_tables_and_follow_late_calls(
         &[("-1", "", None, "main", "entered", "MENU")],
     )
     .await;
-    let after = funnel::compute(&app.pool, tenant, &utc_days, later)
+    let after = funnel::compute(&app.pool, tenant, &utc_days, None, later)
         .await
         .unwrap();
     assert_eq!((after.rolled_up_days, after.raw_ranges), (1, 1));
@@ -1089,7 +1089,7 @@ async fn the_roller_rolls_up_the_last_two_closed_days_of_every_tenant() {
         );
     }
     let both_days = all_calls("2026-11-22T00:00:00Z", "2026-11-24T00:00:00Z");
-    let report = funnel::compute(&app.pool, tenant, &both_days, now)
+    let report = funnel::compute(&app.pool, tenant, &both_days, None, now)
         .await
         .unwrap();
     assert_eq!((report.rolled_up_days, report.raw_ranges), (2, 0));
@@ -1303,10 +1303,10 @@ async fn rolled_figures_equal_raw_ones(
     let one = Tenants::One(tenant);
     for filter in filters {
         let what = format!("{filter:?}");
-        let raw = funnel::compute(&app.pool, tenant, filter, long_ago)
+        let raw = funnel::compute(&app.pool, tenant, filter, None, long_ago)
             .await
             .unwrap();
-        let rolled = funnel::compute(&app.pool, tenant, filter, later)
+        let rolled = funnel::compute(&app.pool, tenant, filter, None, later)
             .await
             .unwrap();
         assert_eq!(raw.rolled_up_days, 0);
