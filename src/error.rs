@@ -294,3 +294,47 @@ impl From<sqlx::Error> for ApiError {
         ApiError::internal(error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every code the constructors give is in the table, with its status:
+    /// the table (which the API description shows) is the one list.
+    #[test]
+    fn every_error_is_in_the_code_table() {
+        let errors = [
+            ApiError::bad_request("x"),
+            ApiError::bad_field("p", "x"),
+            ApiError::unauthenticated("x"),
+            ApiError::invalid_credentials(),
+            ApiError::invalid_refresh_token(),
+            ApiError::forbidden("x"),
+            ApiError::not_found("x"),
+            ApiError::method_not_allowed(),
+            ApiError::conflict("x"),
+            ApiError::stale_revision(1, 2),
+            ApiError::nothing_to_publish("x"),
+            ApiError::payload_too_large(1),
+            ApiError::validation("x", Vec::new()),
+            ApiError::too_many_requests(1),
+            ApiError::internal("x"),
+        ];
+        for error in &errors {
+            assert!(
+                ERROR_CODES.iter().any(
+                    |(code, status, _)| *code == error.code && *status == error.status.as_u16()
+                ),
+                "{} ({}) is not in ERROR_CODES",
+                error.code,
+                error.status
+            );
+        }
+        for (code, _, _) in ERROR_CODES {
+            assert!(
+                errors.iter().any(|e| e.code == code),
+                "{code} is given by nothing"
+            );
+        }
+    }
+}

@@ -415,3 +415,45 @@ impl FlowCache {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(number: u32) -> Arc<Version> {
+        let settings = TenantSettings {
+            tenant_id: 1,
+            active: true,
+            time_zone: chrono_tz::UTC,
+            language: crate::voicenter::types::Language::He,
+        };
+        Arc::new(Version::new(1, number, FlowContent::default(), &settings))
+    }
+
+    #[test]
+    fn older_versions_are_bounded_and_the_least_recently_used_goes_first() {
+        let mut older = Older::default();
+        for number in 1..=MAX_OLDER_VERSIONS as u32 {
+            older.insert((1, number), version(number));
+        }
+        // Version 1 is used again: version 2 is now the least recently used.
+        assert!(older.get((1, 1)).is_some());
+        older.insert((1, 9999), version(9999));
+        assert_eq!(older.versions.len(), MAX_OLDER_VERSIONS);
+        assert!(older.get((1, 2)).is_none(), "evicted");
+        assert!(older.get((1, 1)).is_some());
+        assert_eq!(older.get((1, 9999)).map(|v| v.number()), Some(9999));
+        // Inserting what is there evicts nothing.
+        older.insert((1, 3), version(3));
+        assert_eq!(older.versions.len(), MAX_OLDER_VERSIONS);
+        older.forget_tenant(1);
+        assert!(older.versions.is_empty());
+    }
+
+    #[test]
+    fn a_version_answers_every_identifier_with_its_number_and_unknown_dids_enter_nowhere() {
+        let v = version(7);
+        assert_eq!(v.flow.version, Some(7));
+        assert_eq!(v.entry(1, "0730000000").entry_node, "");
+    }
+}

@@ -235,13 +235,7 @@ impl Edit {
         for change in changes {
             match change {
                 Change::CreateNode(node) => {
-                    if self.draft.nodes.contains_key(&node.key) {
-                        return Err(ApiError::conflict(format!(
-                            "a node {:?} exists: change it with PUT /nodes/{}",
-                            node.key, node.key
-                        )));
-                    }
-                    self.draft.nodes.insert(node.key.clone(), node);
+                    create(&mut self.draft.nodes, node.key.clone(), node, "node")?
                 }
                 Change::PutNode(node) => {
                     self.draft.nodes.insert(node.key.clone(), node);
@@ -251,15 +245,12 @@ impl Edit {
                         missing(&mut problems, &at, "node", &key)?;
                     }
                 }
-                Change::CreateSchedule(schedule) => {
-                    if self.draft.schedules.contains_key(&schedule.key) {
-                        return Err(ApiError::conflict(format!(
-                            "a schedule {:?} exists: change it with PUT /schedules/{}",
-                            schedule.key, schedule.key
-                        )));
-                    }
-                    self.draft.schedules.insert(schedule.key.clone(), schedule);
-                }
+                Change::CreateSchedule(schedule) => create(
+                    &mut self.draft.schedules,
+                    schedule.key.clone(),
+                    schedule,
+                    "schedule",
+                )?,
                 Change::PutSchedule(schedule) => {
                     self.draft.schedules.insert(schedule.key.clone(), schedule);
                 }
@@ -406,6 +397,22 @@ impl Edit {
         }
         Ok(())
     }
+}
+
+/// Adds a new object; 409 when its key is taken.
+fn create<T>(
+    objects: &mut std::collections::BTreeMap<String, T>,
+    key: String,
+    object: T,
+    what: &str,
+) -> Result<(), ApiError> {
+    if objects.contains_key(&key) {
+        return Err(ApiError::conflict(format!(
+            "a {what} {key:?} exists: change it with PUT /{what}s/{key}"
+        )));
+    }
+    objects.insert(key, object);
+    Ok(())
 }
 
 fn missing(
@@ -979,4 +986,24 @@ pub async fn seed(
     .await?;
     tx.commit().await?;
     Ok(Some(version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors() {
+        assert_eq!(Selector::parse("flow", "draft").unwrap(), Selector::Draft);
+        assert_eq!(Selector::parse("flow", "live").unwrap(), Selector::Live);
+        assert_eq!(
+            Selector::parse("flow", "12").unwrap(),
+            Selector::Version(12)
+        );
+        for bad in ["", "0", "-1", "+1", "1.0", "Live", "v1", "99999999999"] {
+            let error = Selector::parse("from", bad).unwrap_err();
+            assert_eq!(error.code(), "bad_request", "{bad:?}");
+            assert_eq!(error.details()[0].path, "from", "{bad:?}");
+        }
+    }
 }

@@ -77,6 +77,31 @@ pub async fn write_draft(
     .await
 }
 
+/// A PUT's body must name the object of its path (`what`s cannot be renamed).
+pub fn same_key(what: &str, body_key: &str, path_key: &str) -> Result<(), ApiError> {
+    if body_key == path_key {
+        return Ok(());
+    }
+    Err(ApiError::validation(
+        "the body's key differs from the path's",
+        vec![crate::error::ErrorDetail {
+            path: "key".into(),
+            message: format!(
+                "must be {path_key:?}, the key in the path ({what}s cannot be renamed)"
+            ),
+        }],
+    ))
+}
+
+/// 200 when a PUT replaced an object, 201 when it created it.
+pub fn replaced_or_created(existed: bool) -> actix_web::HttpResponseBuilder {
+    if existed {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::Created()
+    }
+}
+
 /// `204 No Content` with the draft's new revision as `ETag`.
 pub fn deleted(revision: i64) -> HttpResponse {
     HttpResponse::NoContent()
@@ -211,6 +236,26 @@ pub fn text_cursor(query: &super::pagination::PageQuery) -> Result<String, ApiEr
         ));
     }
     Ok(after)
+}
+
+/// A page of objects kept by key (a flow's nodes or schedules), in key order.
+pub fn keyed_page<T>(
+    objects: std::collections::BTreeMap<String, T>,
+    query: &super::pagination::PageQuery,
+) -> Result<super::pagination::Page<T>, ApiError> {
+    let limit = query.limit()?;
+    let after = text_cursor(query)?;
+    let rows: Vec<(String, T)> = objects
+        .into_iter()
+        .filter(|(key, _)| *key > after)
+        .take(limit as usize + 1)
+        .collect();
+    Ok(super::pagination::page(
+        rows,
+        limit,
+        |(key, _)| key.clone(),
+        |(_, object)| object,
+    ))
 }
 
 /// A node as a request body: `Node`, with the errors located.

@@ -11,11 +11,12 @@ use utoipa::ToSchema;
 use super::extract::{TenantQuery, TenantScope};
 use super::flow_api::FlowQuery;
 use super::flow_validation::{
-    IfMatch, IfMatchHeader, NodeBody, deleted, path_text, text_cursor, with_revision, write_draft,
+    IfMatch, IfMatchHeader, NodeBody, deleted, keyed_page, path_text, replaced_or_created,
+    same_key, with_revision, write_draft,
 };
-use super::pagination::{Page, PageQuery, page};
+use super::pagination::{Page, PageQuery};
 use super::state::ApiState;
-use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::error::{ApiError, ErrorBody};
 use crate::flow::FlowIssue;
 use crate::flow::model::Node;
 use crate::flow_service::{self, Change};
@@ -51,21 +52,8 @@ pub async fn list_nodes(
     flow: FlowQuery,
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<Node>>, ApiError> {
-    let limit = query.limit()?;
-    let after = text_cursor(&query)?;
     let content = flow_service::read(&state.pool, scope.tenant_id, flow.0).await?;
-    let rows: Vec<Node> = content
-        .nodes
-        .into_values()
-        .filter(|node| node.key > after)
-        .take(limit as usize + 1)
-        .collect();
-    Ok(web::Json(page(
-        rows,
-        limit,
-        |node| node.key.clone(),
-        |node| node,
-    )))
+    Ok(web::Json(keyed_page(content.nodes, &query)?))
 }
 
 /// Read a node.
@@ -168,22 +156,10 @@ pub async fn put_node(
 ) -> Result<HttpResponse, ApiError> {
     let key = path_text(path)?;
     let node = body.0;
-    if node.key != key {
-        return Err(ApiError::validation(
-            "the body's key differs from the path's",
-            vec![ErrorDetail {
-                path: "key".into(),
-                message: format!("must be {key:?}, the key in the path (nodes cannot be renamed)"),
-            }],
-        ));
-    }
+    same_key("node", &node.key, &key)?;
     let change = Change::PutNode(node.clone());
     let edited = write_draft(&state, &scope, if_match, change).await?;
-    let status = if edited.before.nodes.contains_key(&key) {
-        HttpResponse::Ok()
-    } else {
-        HttpResponse::Created()
-    };
+    let status = replaced_or_created(edited.before.nodes.contains_key(&key));
     Ok(answer(status, node, edited))
 }
 

@@ -10,12 +10,13 @@ use utoipa::ToSchema;
 use super::extract::{TenantQuery, TenantScope};
 use super::flow_api::FlowQuery;
 use super::flow_validation::{
-    IfMatch, IfMatchHeader, deleted, path_text, text_cursor, with_revision, write_draft,
+    IfMatch, IfMatchHeader, deleted, keyed_page, path_text, replaced_or_created, same_key,
+    with_revision, write_draft,
 };
 use super::json::ApiJson;
-use super::pagination::{Page, PageQuery, page};
+use super::pagination::{Page, PageQuery};
 use super::state::ApiState;
-use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::error::{ApiError, ErrorBody};
 use crate::flow::FlowIssue;
 use crate::flow::model::Schedule;
 use crate::flow_service::{self, Change};
@@ -63,16 +64,8 @@ pub async fn list_schedules(
     flow: FlowQuery,
     query: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<Schedule>>, ApiError> {
-    let limit = query.limit()?;
-    let after = text_cursor(&query)?;
     let content = flow_service::read(&state.pool, scope.tenant_id, flow.0).await?;
-    let rows: Vec<Schedule> = content
-        .schedules
-        .into_values()
-        .filter(|schedule| schedule.key > after)
-        .take(limit as usize + 1)
-        .collect();
-    Ok(web::Json(page(rows, limit, |s| s.key.clone(), |s| s)))
+    Ok(web::Json(keyed_page(content.schedules, &query)?))
 }
 
 /// Read a schedule.
@@ -160,24 +153,10 @@ pub async fn put_schedule(
 ) -> Result<HttpResponse, ApiError> {
     let key = path_text(path)?;
     let schedule = body.0;
-    if schedule.key != key {
-        return Err(ApiError::validation(
-            "the body's key differs from the path's",
-            vec![ErrorDetail {
-                path: "key".into(),
-                message: format!(
-                    "must be {key:?}, the key in the path (schedules cannot be renamed)"
-                ),
-            }],
-        ));
-    }
+    same_key("schedule", &schedule.key, &key)?;
     let change = Change::PutSchedule(schedule.clone());
     let edited = write_draft(&state, &scope, if_match, change).await?;
-    let status = if edited.before.schedules.contains_key(&key) {
-        HttpResponse::Ok()
-    } else {
-        HttpResponse::Created()
-    };
+    let status = replaced_or_created(edited.before.schedules.contains_key(&key));
     Ok(answer(status, schedule, edited))
 }
 

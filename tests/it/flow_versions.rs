@@ -49,16 +49,21 @@ async fn revision(app: &TestApp, token: &str) -> i64 {
     body["draft_revision"].as_i64().unwrap()
 }
 
+/// Asks to publish the draft at `draft_revision`.
+async fn try_publish(
+    app: &TestApp,
+    token: &str,
+    message: &str,
+    draft_revision: &Value,
+) -> (u16, Value) {
+    let body = json!({"message": message, "draft_revision": draft_revision});
+    post(app, token, "/api/v1/flow/publish", body).await
+}
+
 /// Publishes the draft as it is now; returns the new version.
 async fn publish(app: &TestApp, token: &str, message: &str) -> Value {
-    let draft_revision = revision(app, token).await;
-    let (status, body) = post(
-        app,
-        token,
-        "/api/v1/flow/publish",
-        json!({"message": message, "draft_revision": draft_revision}),
-    )
-    .await;
+    let draft_revision = json!(revision(app, token).await);
+    let (status, body) = try_publish(app, token, message, &draft_revision).await;
     assert_eq!(status, 201, "{body}");
     body
 }
@@ -199,13 +204,7 @@ async fn edit_publish_diff_roll_back_and_discard_through_the_api() {
     let (_, state) = get(&app, &admin, "/api/v1/flow").await;
     assert_eq!(state["draft_differs_from_live"], false);
     // ... so there is nothing to publish.
-    let (status, body) = post(
-        &app,
-        &admin,
-        "/api/v1/flow/publish",
-        json!({"message": "nothing", "draft_revision": state["draft_revision"]}),
-    )
-    .await;
+    let (status, body) = try_publish(&app, &admin, "nothing", &state["draft_revision"]).await;
     assert_eq!((status, code(&body)), (409, "nothing_to_publish"), "{body}");
 
     // History, newest first, paginated; one version whole.
@@ -363,13 +362,7 @@ async fn stale_revisions_are_refused_and_nothing_is_written() {
     assert_detail(&answer, "If-Match", "draft revision");
 
     // Publishing a revision that is not the draft's: 409, nothing published.
-    let (status, body) = post(
-        &app,
-        &admin,
-        "/api/v1/flow/publish",
-        json!({"message": "stale", "draft_revision": seen}),
-    )
-    .await;
+    let (status, body) = try_publish(&app, &admin, "stale", &json!(seen)).await;
     assert_eq!((status, code(&body)), (409, "stale_revision"), "{body}");
 
     // Nothing of it was written: A's edit stands, revision seen + 1, one version.
@@ -397,13 +390,7 @@ async fn an_invalid_draft_is_not_published_and_every_error_is_listed() {
     .unwrap();
     let (_, state) = get(&app, &admin, "/api/v1/flow").await;
     assert_eq!(state["draft_valid"], false);
-    let (status, body) = post(
-        &app,
-        &admin,
-        "/api/v1/flow/publish",
-        json!({"message": "broken", "draft_revision": state["draft_revision"]}),
-    )
-    .await;
+    let (status, body) = try_publish(&app, &admin, "broken", &state["draft_revision"]).await;
     assert_eq!((status, code(&body)), (422, "validation_failed"), "{body}");
     assert_eq!(
         details(&body),
@@ -424,13 +411,8 @@ async fn an_invalid_draft_is_not_published_and_every_error_is_listed() {
     let (_, live) = get(&app, &admin, "/api/v1/nodes/goodbye?flow=live").await;
     assert_eq!(live["rec"], "goodbye", "live is untouched");
     // A version message that is too long is refused before anything.
-    let (status, body) = post(
-        &app,
-        &admin,
-        "/api/v1/flow/publish",
-        json!({"message": "x".repeat(1001), "draft_revision": state["draft_revision"]}),
-    )
-    .await;
+    let long = "x".repeat(1001);
+    let (status, body) = try_publish(&app, &admin, &long, &state["draft_revision"]).await;
     assert_eq!(status, 422, "{body}");
     assert_detail(&body, "message", "longer than 1000");
 }
@@ -657,15 +639,7 @@ async fn concurrent_publishes_of_one_draft_make_exactly_one_version() {
     let draft_revision = revision(&app, &admin).await;
     let attempts = (0..8).map(|i| {
         let (app, admin) = (&app, &admin);
-        async move {
-            post(
-                app,
-                admin,
-                "/api/v1/flow/publish",
-                json!({"message": format!("attempt {i}"), "draft_revision": draft_revision}),
-            )
-            .await
-        }
+        async move { try_publish(app, admin, &format!("attempt {i}"), &json!(draft_revision)).await }
     });
     let answers = futures_util::future::join_all(attempts).await;
     let published = answers.iter().filter(|(status, _)| *status == 201).count();
