@@ -26,23 +26,20 @@ CREATE TABLE flow_versions (
 
 -- Each write to a tenant's draft bumps its revision; writes may name the
 -- revision they were based on (If-Match) and are refused when it is stale.
+-- ivrhub creates the row with the tenant. A tenant without one is from
+-- before versions (or was created by a node of the version before): at
+-- start, ivrhub freezes its flow into version 1, live, with the draft
+-- equal to it (in Rust, since the node JSON is the Rust model's; each
+-- tenant once, under its lock), before the flow cache is loaded.
 CREATE TABLE flow_drafts (
     tenant_id   bigint      PRIMARY KEY REFERENCES tenants (tenant_id) ON DELETE CASCADE,
     revision    bigint      NOT NULL DEFAULT 0,
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- The tenants that existed before versions: at start, ivrhub freezes each
--- one's flow into version 1, live, with the draft equal to it (the node
--- JSON is the Rust model's, so this is done in Rust, once per tenant, under
--- the tenant's lock), before the flow cache is loaded.
-CREATE TABLE flow_versions_pending (
-    tenant_id  bigint PRIMARY KEY REFERENCES tenants (tenant_id) ON DELETE CASCADE
-);
-INSERT INTO flow_versions_pending (tenant_id) SELECT tenant_id FROM tenants;
-
--- Callers hear published versions only: edits of the draft no longer reach
--- the webhook's cache; a new version does (notify_flow_changed of V1).
+-- Callers hear published versions only: edits of nodes and schedules no
+-- longer reload the webhook's cache; a new version does (notify_flow_changed
+-- of V1). Changes of `dids` still do (the directory: number → tenant).
 DROP TRIGGER flow_nodes_changed ON flow_nodes;
 DROP TRIGGER schedules_changed ON schedules;
 DROP TRIGGER schedule_hours_changed ON schedule_hours;

@@ -1,5 +1,6 @@
 //! `serve --demo`: a demo tenant owning DID 0730000000 with a small but real
-//! flow. Seeding is idempotent: it rewrites the demo's nodes each time.
+//! flow, published as version 1. Seeding is idempotent: once the demo has a
+//! published version, its flow is left as its editors made it.
 //!
 //! ```text
 //! entry (rules) ── holiday ──────────────► closed (HANGUP)
@@ -72,6 +73,14 @@ pub async fn seed(pool: &PgPool) -> Result<i64> {
         .map(|(name, text)| (*name, *text, None))
         .collect();
     flows::ensure_recordings(pool, tenant_id, &recordings).await?;
+    // Once: afterwards the demo flow is the tenant's to edit and publish
+    // (re-seeding would overwrite its draft and publish it unreviewed).
+    if crate::storage::versions::live(pool, tenant_id)
+        .await?
+        .is_some()
+    {
+        return Ok(tenant_id);
+    }
     let entry = EntryPoint {
         did: DEMO_DID.to_owned(),
         entry_node: Some("entry".to_owned()),

@@ -176,8 +176,9 @@ impl FlowCache {
 
     /// The flow a step to `did` runs on: the version the call is on
     /// (`version`, from its MENU identifier), else the live one. The live
-    /// versions are in memory; an older one is read (once, then kept)
-    /// before `deadline`.
+    /// versions are in memory; any other is read (once, then kept) before
+    /// `deadline`: an older one, or one published through another node
+    /// whose notification has not arrived here yet.
     pub async fn lookup(
         &self,
         did: &str,
@@ -204,30 +205,27 @@ impl FlowCache {
         if !settings.active {
             return Lookup::Disabled(settings);
         }
-        let Some(live) = live else {
-            return Lookup::NotPublished(settings);
-        };
         let tenant_id = settings.tenant_id;
-        let version = match version {
-            None => live,
-            Some(number) if number == live.number() => live,
-            Some(number) if number == 0 || number > live.number() => {
-                return Lookup::UnknownVersion(settings);
-            }
-            Some(number) => {
-                match tokio::time::timeout_at(deadline, self.older(&settings, number)).await {
+        let version = match (version, live) {
+            (None, Some(live)) => live,
+            (None, None) => return Lookup::NotPublished(settings),
+            (Some(number), Some(live)) if number == live.number() => live,
+            (Some(0), _) => return Lookup::UnknownVersion(settings),
+            // An older version (a call that started before a publish), or a
+            // newer one this node has not heard of yet (published through
+            // another node a few milliseconds ago: the call's previous step
+            // was answered there).
+            (Some(number), _) => {
+                match tokio::time::timeout_at(deadline, self.other_version(&settings, number)).await
+                {
                     Ok(Ok(Some(version))) => version,
                     Ok(Ok(None)) => return Lookup::UnknownVersion(settings),
                     Ok(Err(error)) => {
-                        tracing::error!(tenant_id, number, %error, "reading an older flow version failed");
+                        tracing::error!(tenant_id, number, %error, "reading a flow version failed");
                         return Lookup::VersionUnavailable(settings);
                     }
                     Err(_) => {
-                        tracing::error!(
-                            tenant_id,
-                            number,
-                            "an older flow version was not read in time"
-                        );
+                        tracing::error!(tenant_id, number, "a flow version was not read in time");
                         return Lookup::VersionUnavailable(settings);
                     }
                 }
@@ -236,8 +234,10 @@ impl FlowCache {
         Lookup::Found(version.entry(tenant_id, did), version)
     }
 
-    /// Version `number` of the tenant, from memory or else from the database.
-    async fn older(
+    /// Version `number` of the tenant (not the live one in memory), from
+    /// memory or else from the database; kept unless the tenant's settings
+    /// changed meanwhile.
+    async fn other_version(
         &self,
         settings: &TenantSettings,
         number: u32,
@@ -255,7 +255,19 @@ impl FlowCache {
             return Ok(None);
         };
         let version = Arc::new(Version::new(settings.tenant_id, number, content, settings));
-        self.older_versions().insert(key, Arc::clone(&version));
+        // Lock order: contents, then older (as `install`, which holds the
+        // contents while it moves a replaced live version to the older ones).
+        let contents = self
+            .contents
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let unchanged = contents
+            .tenants
+            .get(&settings.tenant_id)
+            .is_some_and(|tenant| tenant.settings == *settings);
+        if unchanged {
+            self.older_versions().insert(key, Arc::clone(&version));
+        }
         Ok(Some(version))
     }
 

@@ -69,15 +69,23 @@ impl Selector {
         match text {
             "draft" => Ok(Selector::Draft),
             "live" => Ok(Selector::Live),
-            number => match number.parse::<u32>() {
-                Ok(n) if n >= 1 && !number.starts_with('+') => Ok(Selector::Version(n)),
-                _ => Err(ApiError::bad_field(
-                    name,
-                    format!("`{name}` must be `draft`, `live` or a version number (1, 2, …)"),
-                )),
-            },
+            number => version_number(name, number).map(Selector::Version),
         }
     }
+}
+
+/// A version number as a parameter `name` gives it: a positive integer
+/// (digits only), else a 400 naming the parameter. One too large for any
+/// version is kept as `u32::MAX`, which names no version (404, or nothing).
+pub fn version_number(name: &str, text: &str) -> Result<u32, ApiError> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if !digits || text.bytes().all(|b| b == b'0') {
+        return Err(ApiError::bad_field(
+            name,
+            format!("`{name}` must be `draft`, `live` or a version number (1, 2, …)"),
+        ));
+    }
+    Ok(text.parse::<u32>().unwrap_or(u32::MAX))
 }
 
 /// Reads a flow. No live version yet, or no such version: 404.
@@ -86,8 +94,19 @@ pub async fn read(
     tenant_id: i64,
     selector: Selector,
 ) -> Result<FlowContent, ApiError> {
-    let mut conn = pool.acquire().await?;
-    read_on(&mut conn, tenant_id, selector).await
+    let mut tx = snapshot(pool).await?;
+    let content = read_on(&mut tx, tenant_id, selector).await?;
+    tx.commit().await?;
+    Ok(content)
+}
+
+/// A read-only transaction whose queries all see one state of the database.
+async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, ApiError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
 }
 
 async fn read_on(
@@ -177,6 +196,20 @@ impl Edit {
     ) -> Result<Edit, ApiError> {
         let mut tx = pool.begin().await?;
         flows::lock_tenant(&mut tx, tenant_id).await?;
+        Edit::load(tx, tenant_id, expected).await
+    }
+
+    /// The draft in a read-only snapshot, without the lock: for trying
+    /// changes that will not be written.
+    async fn trial(pool: &PgPool, tenant_id: i64) -> Result<Edit, ApiError> {
+        Edit::load(snapshot(pool).await?, tenant_id, None).await
+    }
+
+    async fn load(
+        mut tx: Transaction<'static, Postgres>,
+        tenant_id: i64,
+        expected: Option<i64>,
+    ) -> Result<Edit, ApiError> {
         let revision = versions::draft_revision(&mut *tx, tenant_id).await?;
         let (settings, before) = flows::load_draft(&mut tx, tenant_id)
             .await?
@@ -208,25 +241,36 @@ impl Edit {
         &self.draft
     }
 
-    /// Makes `did` one of the draft's entry points (a DID just given to the tenant).
-    pub fn add_did(&mut self, did: &str) {
-        self.draft.entries.insert(
-            did.to_owned(),
-            EntryPoint {
-                did: did.to_owned(),
-                entry_node: None,
-                language: None,
-            },
-        );
-        // It exists in the stored draft too, from the directory's insert.
-        self.before.entries.insert(
-            did.to_owned(),
-            EntryPoint {
-                did: did.to_owned(),
-                entry_node: None,
-                language: None,
-            },
-        );
+    /// A DID just given to the tenant (its directory row, with `entry`,
+    /// written on [`Edit::conn`]): one more entry point of the draft. The
+    /// entry node must exist in the draft.
+    pub fn add_did(&mut self, entry: EntryPoint) -> Result<(), ApiError> {
+        if let Some(key) = &entry.entry_node {
+            self.entry_node_exists(key)?;
+        }
+        self.before.entries.insert(entry.did.clone(), entry.clone());
+        self.draft.entries.insert(entry.did.clone(), entry);
+        Ok(())
+    }
+
+    /// A DID taken from the tenant (its directory row deleted on
+    /// [`Edit::conn`]): no longer an entry point of the draft.
+    pub fn forget_did(&mut self, did: &str) {
+        self.before.entries.remove(did);
+        self.draft.entries.remove(did);
+    }
+
+    fn entry_node_exists(&self, key: &str) -> Result<(), ApiError> {
+        if self.draft.nodes.contains_key(key) {
+            return Ok(());
+        }
+        Err(ApiError::validation(
+            "the entry node does not exist",
+            vec![ErrorDetail {
+                path: "entry_node".into(),
+                message: format!("no node {key:?} in the tenant's flow"),
+            }],
+        ))
     }
 
     /// Applies changes in memory, in order.
@@ -264,22 +308,14 @@ impl Edit {
                     entry_node,
                     language,
                 } => {
+                    if let Some(Some(key)) = &entry_node {
+                        self.entry_node_exists(key)?;
+                    }
                     let entry = self
                         .draft
                         .entries
                         .get_mut(&did)
                         .ok_or_else(|| ApiError::not_found("DID"))?;
-                    if let Some(Some(key)) = &entry_node
-                        && !self.draft.nodes.contains_key(key)
-                    {
-                        return Err(ApiError::validation(
-                            "the entry node does not exist",
-                            vec![ErrorDetail {
-                                path: "entry_node".into(),
-                                message: format!("no node {key:?} in the tenant's flow"),
-                            }],
-                        ));
-                    }
                     if let Some(entry_node) = entry_node {
                         entry.entry_node = entry_node;
                     }
@@ -529,7 +565,7 @@ async fn save(
         let old = before.entries.get(did);
         if old != Some(entry) {
             flows::save_entry(conn, tenant_id, entry).await?;
-            record(conn, tenant_id, actor, "entry", did, old, Some(entry)).await?;
+            record(conn, tenant_id, actor, "did", did, old, Some(entry)).await?;
         }
     }
     for (key, node) in &before.nodes {
@@ -587,7 +623,7 @@ async fn event<T: Serialize>(
     conn: &mut PgConnection,
     tenant_id: i64,
     actor: &Actor,
-    action: &'static str,
+    action: audit::AuditAction,
     object_type: &'static str,
     object_id: &str,
     before: Option<&T>,
@@ -625,7 +661,7 @@ pub async fn try_changes(
     tenant_id: i64,
     changes: Vec<Change>,
 ) -> Result<Vec<FlowIssue>, ApiError> {
-    let mut edit = Edit::begin(pool, tenant_id, None).await?;
+    let mut edit = Edit::trial(pool, tenant_id).await?;
     edit.apply(changes)?;
     Ok(edit.issues(&edit.draft))
 }
@@ -640,10 +676,7 @@ pub struct FlowState {
 }
 
 pub async fn state(pool: &PgPool, tenant_id: i64) -> Result<FlowState, ApiError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = snapshot(pool).await?;
     let (settings, draft) = flows::load_draft(&mut tx, tenant_id)
         .await?
         .ok_or_else(|| ApiError::not_found("tenant"))?;
@@ -705,15 +738,29 @@ pub async fn rollback(
     let number = i32::try_from(number).map_err(|_| ApiError::not_found("version"))?;
     let mut tx = pool.begin().await?;
     flows::lock_tenant(&mut tx, tenant_id).await?;
-    let content = versions::content(&mut *tx, tenant_id, number)
+    let mut content = versions::content(&mut *tx, tenant_id, number)
         .await?
         .ok_or_else(|| ApiError::not_found("version"))?;
-    let (settings, _) = flows::load_draft(&mut tx, tenant_id)
+    let (settings, draft) = flows::load_draft(&mut tx, tenant_id)
         .await?
         .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let live = versions::live(&mut *tx, tenant_id).await?;
+    // A number given to the tenant since that version keeps its live entry
+    // (rolling back must not silence a number that works).
+    if let Some(live) = &live {
+        let live_content = versions::content(&mut *tx, tenant_id, live.version)
+            .await?
+            .unwrap_or_default();
+        for did in draft.entries.keys() {
+            if !content.entries.contains_key(did)
+                && let Some(entry) = live_content.entries.get(did)
+            {
+                content.entries.insert(did.clone(), entry.clone());
+            }
+        }
+    }
     let recordings = flows::recording_names(&mut tx, tenant_id).await?;
     refuse_errors(&settings, &content, &recordings, "that version")?;
-    let live = versions::live(&mut *tx, tenant_id).await?;
     if let Some(live) = &live
         && live.sha256 == content.sha256()
     {
@@ -806,9 +853,9 @@ async fn make_live(
         restores,
     };
     let action = if restores.is_some() {
-        "rollback"
+        audit::AuditAction::Rollback
     } else {
-        "publish"
+        audit::AuditAction::Publish
     };
     let id = format!("v{}", version.version);
     event(
@@ -854,7 +901,7 @@ pub async fn discard(
         edit.conn(),
         tenant_id,
         actor,
-        "discard",
+        audit::AuditAction::Discard,
         "flow",
         "draft",
         None,
@@ -898,14 +945,15 @@ pub async fn refuse_deleting_used_recording(
 /// Who the versions made by ivrhub itself (upgrade, seeding) are by.
 pub const SYSTEM_AUTHOR: &str = "ivrhub";
 
-/// Freezes the flow of every tenant that existed before versions into
-/// version 1, live, with the draft equal to it; each tenant once, whichever
-/// node gets there first. Runs at start, before the flow cache is loaded.
+/// Freezes the flow of every tenant that has no draft row (from before
+/// versions, or created by a node of the version before) into version 1,
+/// live, with the draft equal to it; each tenant once, whichever node gets
+/// there first. Runs at start, before the flow cache is loaded.
 pub async fn version_flows_from_before_versions(pool: &PgPool) -> Result<(), ApiError> {
-    for tenant_id in versions::pending_tenants(pool).await? {
+    for tenant_id in versions::tenants_without_draft(pool).await? {
         let mut tx = pool.begin().await?;
         flows::lock_tenant(&mut tx, tenant_id).await?;
-        if !versions::take_pending(&mut tx, tenant_id).await? {
+        if !versions::create_draft(&mut tx, tenant_id).await? {
             continue;
         }
         if versions::live(&mut *tx, tenant_id).await?.is_none()
@@ -1000,7 +1048,12 @@ mod tests {
             Selector::parse("flow", "12").unwrap(),
             Selector::Version(12)
         );
-        for bad in ["", "0", "-1", "+1", "1.0", "Live", "v1", "99999999999"] {
+        assert_eq!(
+            Selector::parse("flow", "99999999999").unwrap(),
+            Selector::Version(u32::MAX),
+            "a positive number, of no version"
+        );
+        for bad in ["", "0", "00", "-1", "+1", "1.0", "Live", "v1", " 1"] {
             let error = Selector::parse("from", bad).unwrap_err();
             assert_eq!(error.code(), "bad_request", "{bad:?}");
             assert_eq!(error.details()[0].path, "from", "{bad:?}");

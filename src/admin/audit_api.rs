@@ -8,12 +8,11 @@ use super::extract::{Caller, TenantQuery, TenantScope};
 use super::pagination::{Page, PageQuery, page};
 use super::state::ApiState;
 use crate::error::{ApiError, ErrorBody};
-use crate::storage::audit::{self, AuditEntry, Change};
+use crate::storage::audit::{self, AuditAction, AuditEntry, Change};
 
 /// A change to one object, as the API sees it.
 pub struct Event<'a, T> {
-    /// `create`, `update` or `delete`.
-    pub action: &'static str,
+    pub action: AuditAction,
     pub object_type: &'static str,
     pub object_id: &'a str,
     pub before: Option<&'a T>,

@@ -15,6 +15,7 @@ use crate::auth::tokens::{self, ACCESS_TTL_SECS, REFRESH_TTL_DAYS};
 use crate::auth::{Role, password};
 use crate::error::{ApiError, ErrorBody};
 use crate::storage::accounts::{self, Rotation, UserChanges};
+use crate::storage::audit::AuditAction;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -240,7 +241,7 @@ pub async fn change_password(
         &caller.actor(),
         crate::storage::audit::Change {
             tenant_id: caller.tenant_id,
-            action: "update",
+            action: AuditAction::Update,
             object_type: "user",
             object_id: &caller.user_id.to_string(),
             before: None,

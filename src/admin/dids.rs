@@ -19,7 +19,9 @@ use super::state::ApiState;
 use crate::auth::Role;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::flow::FlowIssue;
+use crate::flow::model::EntryPoint;
 use crate::flow_service::{Change, Edit};
+use crate::storage::audit::AuditAction;
 use crate::storage::tenants::{self, DidRow};
 use crate::voicenter::types::Language;
 
@@ -29,7 +31,8 @@ pub struct DidView {
     #[schema(example = "0733000000")]
     pub did: String,
     pub tenant_id: i64,
-    /// Where calls to the number enter the tenant's flow; absent: nowhere
+    /// Where calls to the number enter the tenant's *draft* (callers hear
+    /// the live version's entry: `GET /flow/versions/{n}`); absent: nowhere
     /// yet (callers get the safe answer, a polite hang-up).
     #[schema(example = "entry")]
     pub entry_node: Option<String>,
@@ -71,7 +74,8 @@ pub struct AssignDid {
     /// The tenant that gets the number (this body is the one place where a
     /// platform admin names a tenant outside `?tenant_id=`).
     pub tenant_id: i64,
-    /// An existing node of that tenant; leave out to set it later.
+    /// An existing node of that tenant's draft; leave out to set it later.
+    /// Callers hear it once the tenant publishes.
     #[schema(example = "entry")]
     pub entry_node: Option<String>,
     pub language: Option<Language>,
@@ -129,7 +133,7 @@ fn check_did(problems: &mut Problems, did: &str) {
 async fn audit_did(
     conn: &mut sqlx::PgConnection,
     caller: &Caller,
-    action: &'static str,
+    action: AuditAction,
     before: Option<&DidView>,
     after: Option<&DidView>,
 ) -> Result<(), ApiError> {
@@ -182,7 +186,8 @@ pub async fn list_dids(
     )))
 }
 
-/// Give a number to a tenant (platform admins).
+/// Give a number to a tenant (platform admins). Its entry point goes to the
+/// tenant's draft: callers hear the number once the tenant publishes.
 #[utoipa::path(
     tag = "dids",
     security(("bearer" = [])),
@@ -227,28 +232,28 @@ pub async fn assign_did(
             "{did} already belongs to a tenant: delete it first to move it"
         )));
     }
-    let row = tenants::insert_directory_did(edit.conn(), tenant_id, &did, None, None)
-        .await
-        .map_err(|error| match ApiError::from(error) {
-            conflict if conflict.code() == "conflict" => {
-                ApiError::conflict(format!("{did} already belongs to a tenant"))
-            }
-            other => other,
-        })?;
-    let view = DidView::from(row);
-    audit_did(edit.conn(), &caller, "create", None, Some(&view)).await?;
-    edit.add_did(&did);
-    edit.apply(vec![Change::SetEntry {
+    edit.add_did(EntryPoint {
         did: did.clone(),
-        entry_node: Some(entry_node.clone()),
-        language: Some(language),
-    }])?;
-    let edited = edit.commit(&caller.actor()).await?;
-    let view = DidView {
-        entry_node,
+        entry_node: entry_node.clone(),
         language,
-        ..view
-    };
+    })?;
+    let row = tenants::insert_directory_did(
+        edit.conn(),
+        tenant_id,
+        &did,
+        entry_node.as_deref(),
+        language,
+    )
+    .await
+    .map_err(|error| match ApiError::from(error) {
+        conflict if conflict.code() == "conflict" => {
+            ApiError::conflict(format!("{did} already belongs to a tenant"))
+        }
+        other => other,
+    })?;
+    let view = DidView::from(row);
+    audit_did(edit.conn(), &caller, AuditAction::Create, None, Some(&view)).await?;
+    let edited = edit.commit(&caller.actor()).await?;
     let written = DidWritten {
         did: view,
         issues: edited.issues,
@@ -368,12 +373,26 @@ pub async fn delete_did(
             "only platform admins may take numbers away",
         ));
     }
-    let mut tx = state.pool.begin().await?;
-    let row = tenants::delete_directory_did(&mut tx, &path_text(path)?)
+    let did = path_text(path)?;
+    let owner = tenants::directory_did(&state.pool, &did)
         .await?
         .ok_or_else(|| ApiError::not_found("DID"))?;
+    // Under the owner's flow lock: its draft loses an entry point.
+    let mut edit = Edit::begin(&state.pool, owner.tenant_id, None).await?;
+    let row = tenants::delete_directory_did(edit.conn(), &did)
+        .await?
+        .filter(|row| row.tenant_id == owner.tenant_id)
+        .ok_or_else(|| ApiError::conflict(format!("{did} moved meanwhile; try again")))?;
+    edit.forget_did(&did);
     let before = DidView::from(row);
-    audit_did(&mut tx, &caller, "delete", Some(&before), None).await?;
-    tx.commit().await?;
+    audit_did(
+        edit.conn(),
+        &caller,
+        AuditAction::Delete,
+        Some(&before),
+        None,
+    )
+    .await?;
+    edit.commit(&caller.actor()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

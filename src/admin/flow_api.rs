@@ -186,9 +186,9 @@ pub struct PublishRequest {
     pub draft_revision: i64,
 }
 
-/// Publish the draft (editors, tenant admins): it becomes the next version
-/// and is live at once on every server; calls already in progress finish on
-/// the version they started on.
+/// Publish the draft (editors, tenant admins): it becomes the next version,
+/// live on every server within milliseconds; calls already in progress
+/// finish on the version they started on.
 #[utoipa::path(
     tag = "flow",
     security(("bearer" = [])),

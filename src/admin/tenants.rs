@@ -14,6 +14,7 @@ use super::pagination::{Page, PageQuery, page};
 use super::state::ApiState;
 use crate::auth::Role;
 use crate::error::{ApiError, ErrorBody};
+use crate::storage::audit::AuditAction;
 use crate::storage::tenants::{self, NewTenant, TenantChanges, TenantRow};
 use crate::voicenter::types::Language;
 
@@ -151,7 +152,7 @@ pub async fn create_tenant(
     .await
     .map_err(|e| conflict_on_name(e, name.trim()))?;
     let view = TenantView::from(row);
-    audit_tenant(&mut tx, &caller, "create", None, Some(&view)).await?;
+    audit_tenant(&mut tx, &caller, AuditAction::Create, None, Some(&view)).await?;
     tx.commit().await?;
     Ok(HttpResponse::Created().json(view))
 }
@@ -245,7 +246,7 @@ pub async fn update_tenant(
     audit_tenant(
         &mut tx,
         &caller,
-        "update",
+        AuditAction::Update,
         Some(&TenantView::from(before)),
         Some(&view),
     )
@@ -289,7 +290,7 @@ pub async fn delete_tenant(
     audit_tenant(
         &mut tx,
         &caller,
-        "delete",
+        AuditAction::Delete,
         Some(&TenantView::from(row)),
         None,
     )
@@ -319,7 +320,7 @@ fn conflict_on_name(error: sqlx::Error, name: &str) -> ApiError {
 async fn audit_tenant(
     conn: &mut sqlx::PgConnection,
     caller: &Caller,
-    action: &'static str,
+    action: AuditAction,
     before: Option<&TenantView>,
     after: Option<&TenantView>,
 ) -> Result<(), ApiError> {

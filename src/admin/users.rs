@@ -15,6 +15,7 @@ use super::state::ApiState;
 use crate::auth::{Role, password};
 use crate::error::{ApiError, ErrorBody};
 use crate::storage::accounts::{self, NewUser, UserChanges, UserRow};
+use crate::storage::audit::AuditAction;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserView {
@@ -173,7 +174,7 @@ pub async fn create_user(
         &scope.caller,
         Some(scope.tenant_id),
         Event {
-            action: "create",
+            action: AuditAction::Create,
             object_type: "user",
             object_id: &id,
             before: None,
@@ -273,7 +274,7 @@ pub async fn update_user(
         &scope.caller,
         Some(scope.tenant_id),
         Event {
-            action: "update",
+            action: AuditAction::Update,
             object_type: "user",
             object_id: &id,
             before: Some(&before),
@@ -315,7 +316,7 @@ pub async fn delete_user(
         &scope.caller,
         Some(scope.tenant_id),
         Event {
-            action: "delete",
+            action: AuditAction::Delete,
             object_type: "user",
             object_id: &id,
             before: Some(&before),

@@ -44,9 +44,11 @@ pub struct Change {
     #[schema(example = "nodes.main.routes[0].target")]
     pub path: String,
     /// Absent for an addition.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub before: Option<Value>,
     /// Absent for a removal.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub after: Option<Value>,
 }

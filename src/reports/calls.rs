@@ -20,8 +20,8 @@ pub struct StepView {
     #[schema(value_type = String, example = "2026-11-23T09:00:04+02:00")]
     pub at: DateTime<FixedOffset>,
     /// MENU as Voicenter sent it (`-1`: the start of the call; a suffix
-    /// such as `~r1` is ivrhub's own retry count).
-    #[schema(example = "main")]
+    /// such as `~v7~r1` is ivrhub's own call state: flow version, retries).
+    #[schema(example = "main~v7")]
     pub menu: String,
     /// The digits pressed (empty: none, or the start of the call).
     #[schema(example = "1")]
@@ -39,6 +39,10 @@ pub struct StepView {
     /// The action sent back: MENU, CALL, SAYDIGITS, HANGUP, VO, SILENTRECORD.
     #[schema(example = "CALL")]
     pub action: String,
+    /// The version of the tenant's flow the step ran on (`null`: steps
+    /// logged before versions).
+    #[schema(example = 7)]
+    pub flow_version: Option<i32>,
 }
 
 /// A call's CDR and its steps, oldest first.
@@ -94,6 +98,7 @@ pub async fn one_call(
             node: step.node_key,
             outcome: step.outcome,
             action: step.action,
+            flow_version: step.flow_version,
         })
         .collect();
     Ok(web::Json(CallDetail {

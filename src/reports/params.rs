@@ -224,16 +224,13 @@ impl Params {
     /// `compare`: absent, or `previous`.
     /// `version`: a published flow version (a positive integer), or absent.
     pub fn flow_version(&self) -> Result<Option<i32>, ApiError> {
-        match self.get("version") {
-            None => Ok(None),
-            Some(text) => match text.parse::<i32>() {
-                Ok(version) if version >= 1 && !text.starts_with('+') => Ok(Some(version)),
-                _ => Err(ApiError::bad_field(
-                    "version",
-                    "must be a version number of the flow (1, 2, …)",
-                )),
-            },
-        }
+        self.get("version")
+            .map(|text| {
+                let number = crate::flow_service::version_number("version", text)?;
+                // Above any stored version: no step ran on it.
+                Ok(i32::try_from(number).unwrap_or(i32::MAX))
+            })
+            .transpose()
     }
 
     pub fn compare(&self) -> Result<bool, ApiError> {

@@ -12,10 +12,47 @@ pub struct Actor {
     pub email: String,
 }
 
+/// What was done to an object. The names are the values of
+/// `audit_log.action`, whose CHECK (migration V7) lists the same ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    Create,
+    Update,
+    Delete,
+    /// A draft made a version (object type `flow`).
+    Publish,
+    /// An older version's content made a version.
+    Rollback,
+    /// The draft made the live content again.
+    Discard,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 6] = [
+        AuditAction::Create,
+        AuditAction::Update,
+        AuditAction::Delete,
+        AuditAction::Publish,
+        AuditAction::Rollback,
+        AuditAction::Discard,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Create => "create",
+            AuditAction::Update => "update",
+            AuditAction::Delete => "delete",
+            AuditAction::Publish => "publish",
+            AuditAction::Rollback => "rollback",
+            AuditAction::Discard => "discard",
+        }
+    }
+}
+
 pub struct Change<'a> {
     /// The tenant the change concerns; `None`: platform-level.
     pub tenant_id: Option<i64>,
-    pub action: &'static str,
+    pub action: AuditAction,
     pub object_type: &'static str,
     pub object_id: &'a str,
     pub before: Option<serde_json::Value>,
@@ -25,11 +62,11 @@ pub struct Change<'a> {
 impl Change<'_> {
     /// `create`, `update` or `delete`: what a change from `before` to
     /// `after` of one object is (`None`: the object does not exist).
-    pub fn action_of<T>(before: Option<&T>, after: Option<&T>) -> &'static str {
+    pub fn action_of<T>(before: Option<&T>, after: Option<&T>) -> AuditAction {
         match (before, after) {
-            (_, None) => "delete",
-            (None, Some(_)) => "create",
-            (Some(_), Some(_)) => "update",
+            (_, None) => AuditAction::Delete,
+            (None, Some(_)) => AuditAction::Create,
+            (Some(_), Some(_)) => AuditAction::Update,
         }
     }
 }
@@ -46,7 +83,7 @@ pub async fn record(
     .bind(change.tenant_id)
     .bind(actor.user_id)
     .bind(&actor.email)
-    .bind(change.action)
+    .bind(change.action.as_str())
     .bind(change.object_type)
     .bind(change.object_id)
     .bind(change.before.map(sqlx::types::Json))
@@ -63,9 +100,12 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
     pub actor_id: Option<i64>,
     pub actor_email: String,
-    /// `create`, `update` or `delete`.
+    /// `create`, `update`, `delete`; for the flow: `publish`, `rollback`,
+    /// `discard`.
     pub action: String,
-    /// `tenant`, `user`, `did`, `node`, `schedule`, `recording`.
+    /// `tenant`, `user`, `did` (a number, or its entry point in the draft),
+    /// `node`, `schedule`, `recording`, `flow` (object id `v<n>` for a
+    /// version, `draft` for a discard).
     pub object_type: String,
     pub object_id: String,
     #[schema(value_type = Option<Object>)]

@@ -365,66 +365,6 @@ impl NodeRow {
     }
 }
 
-/// The tenant's nodes after `after` in key order (`""`: from the first).
-pub async fn list_nodes(
-    pool: &PgPool,
-    tenant_id: i64,
-    after: &str,
-    limit: i64,
-) -> Result<Vec<NodeRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT key, definition FROM flow_nodes WHERE tenant_id = $1 AND key > $2
-         ORDER BY key LIMIT $3",
-    )
-    .bind(tenant_id)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
-}
-
-pub async fn node<'e>(
-    conn: impl sqlx::PgExecutor<'e>,
-    tenant_id: i64,
-    key: &str,
-) -> Result<Option<NodeRow>, sqlx::Error> {
-    sqlx::query_as("SELECT key, definition FROM flow_nodes WHERE tenant_id = $1 AND key = $2")
-        .bind(tenant_id)
-        .bind(key)
-        .fetch_optional(conn)
-        .await
-}
-
-/// The tenant's schedules after `after` in key order (`""`: from the first),
-/// with their hours and holidays.
-pub async fn list_schedules(
-    pool: &PgPool,
-    tenant_id: i64,
-    after: &str,
-    limit: i64,
-) -> Result<Vec<Schedule>, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    let keys: Vec<String> = sqlx::query_scalar(
-        "SELECT key FROM schedules WHERE tenant_id = $1 AND key > $2 ORDER BY key LIMIT $3",
-    )
-    .bind(tenant_id)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?;
-    schedules_by_key(&mut conn, tenant_id, &keys).await
-}
-
-pub async fn schedule(
-    pool: &PgPool,
-    tenant_id: i64,
-    key: &str,
-) -> Result<Option<Schedule>, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    let mut found = schedules_by_key(&mut conn, tenant_id, &[key.to_owned()]).await?;
-    Ok(found.pop())
-}
-
 /// The schedules named by `keys` that exist, in the order of `keys`.
 async fn schedules_by_key(
     conn: &mut PgConnection,

@@ -937,6 +937,7 @@ pub struct StepRow {
     pub node_key: Option<String>,
     pub outcome: String,
     pub action: String,
+    pub flow_version: Option<i32>,
 }
 
 /// Every logged step of one call, oldest first.
@@ -946,7 +947,7 @@ pub async fn steps_of_call(
     call_id: &str,
 ) -> Result<Vec<StepRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT at, menu, dtmf, from_node, node_key, outcome, action FROM call_steps
+        "SELECT at, menu, dtmf, from_node, node_key, outcome, action, flow_version FROM call_steps
          WHERE tenant_id = $1 AND call_id = $2 ORDER BY at, step_id",
     )
     .bind(tenant_id)

@@ -14,9 +14,14 @@ pub struct NewTenant<'a> {
 /// Creates the tenant, or returns the id of the one with that name.
 pub async fn ensure_tenant(pool: &PgPool, tenant: &NewTenant<'_>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO tenants (name, time_zone, language) VALUES ($1, $2, $3)
-         ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
-         RETURNING tenant_id",
+        "WITH t AS (
+            INSERT INTO tenants (name, time_zone, language) VALUES ($1, $2, $3)
+            ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+            RETURNING tenant_id
+         ), draft AS (
+            INSERT INTO flow_drafts (tenant_id) SELECT tenant_id FROM t ON CONFLICT DO NOTHING
+         )
+         SELECT tenant_id FROM t",
     )
     .bind(tenant.name)
     .bind(tenant.time_zone)
@@ -109,10 +114,13 @@ pub async fn insert_tenant(
     conn: &mut sqlx::PgConnection,
     tenant: &NewTenant<'_>,
 ) -> Result<TenantRow, sqlx::Error> {
+    // With its draft (revision 0): a tenant without one is from before versions.
     sqlx::query_as(concat!(
-        "INSERT INTO tenants (name, time_zone, language) VALUES ($1, $2, $3) RETURNING ",
+        "WITH t AS (INSERT INTO tenants (name, time_zone, language) VALUES ($1, $2, $3) RETURNING *),
+              draft AS (INSERT INTO flow_drafts (tenant_id) SELECT tenant_id FROM t)
+         SELECT ",
         tenant_columns!(),
-        ""
+        " FROM t"
     ))
     .bind(tenant.name)
     .bind(tenant.time_zone)
@@ -222,23 +230,6 @@ pub async fn directory_did<'e>(
     .await
 }
 
-/// A number of the tenant (`None` for another tenant's number, too).
-pub async fn tenant_did<'e>(
-    conn: impl sqlx::PgExecutor<'e>,
-    tenant_id: i64,
-    did: &str,
-) -> Result<Option<DidRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        did_columns!(),
-        " FROM dids WHERE tenant_id = $1 AND did = $2"
-    ))
-    .bind(tenant_id)
-    .bind(did)
-    .fetch_optional(conn)
-    .await
-}
-
 /// Platform-level: gives `did` to `tenant_id`. A unique violation when the
 /// number already belongs to a tenant (this one included).
 pub async fn insert_directory_did(
@@ -258,32 +249,6 @@ pub async fn insert_directory_did(
     .bind(entry_node)
     .bind(language.map(Language::as_str))
     .fetch_one(conn)
-    .await
-}
-
-/// Changes the entry node and language of the tenant's number (`None`:
-/// unchanged; `Some(None)`: unset).
-pub async fn update_did(
-    conn: &mut sqlx::PgConnection,
-    tenant_id: i64,
-    did: &str,
-    entry_node: Option<Option<&str>>,
-    language: Option<Option<Language>>,
-) -> Result<Option<DidRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "UPDATE dids SET entry_node = CASE WHEN $3 THEN $4 ELSE entry_node END,
-                language = CASE WHEN $5 THEN $6 ELSE language END
-         WHERE tenant_id = $1 AND did = $2 RETURNING ",
-        did_columns!(),
-        ""
-    ))
-    .bind(tenant_id)
-    .bind(did)
-    .bind(entry_node.is_some())
-    .bind(entry_node.flatten())
-    .bind(language.is_some())
-    .bind(language.flatten().map(Language::as_str))
-    .fetch_optional(conn)
     .await
 }
 

@@ -239,19 +239,25 @@ pub async fn bump_revision(conn: &mut PgConnection, tenant_id: i64) -> Result<i6
     .await
 }
 
-/// Tenants whose flow from before versions is still to be frozen into version 1.
-pub async fn pending_tenants(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT tenant_id FROM flow_versions_pending ORDER BY tenant_id")
-        .fetch_all(pool)
-        .await
+/// Tenants without a draft row: from before versions (or created by a node
+/// of the version before); their flow is still to be frozen into version 1.
+pub async fn tenants_without_draft(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT tenant_id FROM tenants t
+         WHERE NOT EXISTS (SELECT 1 FROM flow_drafts d WHERE d.tenant_id = t.tenant_id)
+         ORDER BY tenant_id",
+    )
+    .fetch_all(pool)
+    .await
 }
 
-/// Takes the tenant off the pending list: `true` when this call did (so
-/// the caller freezes its flow), `false` when another node already had.
-pub async fn take_pending(conn: &mut PgConnection, tenant_id: i64) -> Result<bool, sqlx::Error> {
-    let taken = sqlx::query("DELETE FROM flow_versions_pending WHERE tenant_id = $1")
-        .bind(tenant_id)
-        .execute(conn)
-        .await?;
-    Ok(taken.rows_affected() == 1)
+/// Gives the tenant its draft row: `true` when this call did (so the caller
+/// freezes its flow), `false` when it had one (another node got there first).
+pub async fn create_draft(conn: &mut PgConnection, tenant_id: i64) -> Result<bool, sqlx::Error> {
+    let created =
+        sqlx::query("INSERT INTO flow_drafts (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(tenant_id)
+            .execute(conn)
+            .await?;
+    Ok(created.rows_affected() == 1)
 }

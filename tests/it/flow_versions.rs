@@ -445,6 +445,7 @@ async fn bad_selectors_unknown_versions_and_unknown_fields_get_clear_answers() {
         ("/api/v1/nodes?flow=%2B1", "flow"),
         ("/api/v1/nodes/main?flow=1.0", "flow"),
         ("/api/v1/schedules?flow=LIVE", "flow"),
+        ("/api/v1/nodes?flow=00", "flow"),
         ("/api/v1/flow/diff?from=yesterday", "from"),
         ("/api/v1/flow/diff?to=0", "to"),
         ("/api/v1/flow/diff?colour=red", "colour"),
@@ -836,7 +837,7 @@ async fn the_funnel_of_one_version() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert_detail(&body, "version", "version number");
+    assert_detail(&body, "version", "a version number");
 }
 
 #[tokio::test]
@@ -981,6 +982,14 @@ async fn the_upgrade_turns_each_tenants_flow_into_version_1_and_changes_no_answe
         .execute(&pool)
         .await
         .unwrap();
+    // The migration runs (a first new node), and a node of the version
+    // before, still running, creates a tenant after it.
+    ivrhub::db::migrate(&url).await.unwrap();
+    let late: i64 =
+        sqlx::query_scalar("INSERT INTO tenants (name) VALUES ('Late') RETURNING tenant_id")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     pool.close().await;
 
     // The new version starts on it (twice, as two nodes would).
@@ -996,14 +1005,16 @@ async fn the_upgrade_turns_each_tenants_flow_into_version_1_and_changes_no_answe
         rows,
         [
             (tenant, 1, None, "ivrhub".to_owned()),
-            (empty, 1, None, "ivrhub".to_owned())
+            (empty, 1, None, "ivrhub".to_owned()),
+            (late, 1, None, "ivrhub".to_owned())
         ]
     );
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM flow_versions_pending")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(pending, 0);
+    let drafts: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT tenant_id, revision FROM flow_drafts ORDER BY tenant_id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(drafts, [(tenant, 0), (empty, 0), (late, 0)]);
     let content: Value =
         sqlx::query_scalar("SELECT content FROM flow_versions WHERE tenant_id = $1")
             .bind(tenant)
@@ -1051,4 +1062,183 @@ async fn the_upgrade_turns_each_tenants_flow_into_version_1_and_changes_no_answe
     )
     .await;
     assert_eq!(state["live"], Value::Null);
+}
+
+/// A node whose notification of a publish has not arrived yet: a call whose
+/// previous step another node answered on the new version is answered from
+/// that version (read from the database), not hung up.
+#[tokio::test]
+async fn a_version_newer_than_this_node_knows_is_read_not_refused() {
+    use ivrhub::flow_cache::{FlowCache, Lookup};
+    let app = TestApp::spawn().await;
+    let tenant = app.with_demo().await;
+    // A cache that hears no notification (no listener): it stays on version 1.
+    let cache = FlowCache::new(app.pool.clone());
+    cache.reload_all().await.unwrap();
+    let closed = ivrhub::flow::model::Node {
+        key: "closed".into(),
+        language: None,
+        kind: ivrhub::flow::model::NodeKind::Hangup(ivrhub::flow::model::Hangup {
+            rec: Some("goodbye".into()),
+            cause: Some(17),
+        }),
+    };
+    let v2 = ivrhub::flow_service::seed(&app.pool, tenant, &[closed], &[], &[], "v2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v2.version, 2);
+    let deadline = || tokio::time::Instant::now() + Duration::from_secs(2);
+    let did = crate::voicenter_client::DEMO_DID;
+    match cache.lookup(did, None, deadline()).await {
+        Lookup::Found(_, version) => assert_eq!(version.flow.version, Some(1), "live here"),
+        _ => panic!("the live version"),
+    }
+    match cache.lookup(did, Some(2), deadline()).await {
+        Lookup::Found(_, version) => assert_eq!(version.flow.version, Some(2)),
+        _ => panic!("version 2 is read from the database"),
+    }
+    assert!(matches!(
+        cache.lookup(did, Some(3), deadline()).await,
+        Lookup::UnknownVersion(_)
+    ));
+    assert!(matches!(
+        cache.lookup(did, Some(0), deadline()).await,
+        Lookup::UnknownVersion(_)
+    ));
+}
+
+#[tokio::test]
+async fn rolling_back_keeps_the_numbers_given_since_and_taking_a_number_is_a_draft_write() {
+    let app = TestApp::spawn().await;
+    let platform = platform_admin(&app).await;
+    let (tenant, admin) = published_tenant(&app, &platform, "Numbers", ACME_DID).await;
+    // A second number, entering at main, published as version 2.
+    let (status, body) = post(
+        &app,
+        &platform,
+        "/api/v1/dids",
+        json!({"did": "0733000009", "tenant_id": tenant, "entry_node": "main"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let mut second = Call::new(&app, Encoding::Json, "numbers-0000000000000000000001");
+    second.did = "0733000009".into();
+    let answer = eventually(
+        || second.step("-1", ""),
+        |a| matches!(a.action, Action::Hangup(ref h) if h.cause == Some(41)),
+    )
+    .await;
+    assert!(
+        matches!(answer.action, Action::Hangup(ref h) if h.cause == Some(41)),
+        "the number is the tenant's, its entry is not published yet: {answer:?}"
+    );
+    let (status, body) = put(&app, &admin, "/api/v1/nodes/sales", sales_says_goodbye()).await;
+    assert_eq!(status, 200, "{body}");
+    publish(
+        &app,
+        &admin,
+        "a second number, and 1 in sales says good-bye",
+    )
+    .await;
+    let answer = eventually(
+        || second.step("-1", ""),
+        |a| matches!(&a.action, Action::Menu(m) if m.menu == "main~v2"),
+    )
+    .await;
+    assert_eq!(menu_of(&answer).1, "main~v2");
+    // Rolling back to version 1 keeps the second number working.
+    let (status, v3) = post(
+        &app,
+        &admin,
+        "/api/v1/flow/rollback",
+        json!({"version": 1, "message": "back"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{v3}");
+    let (_, content) = get(&app, &admin, "/api/v1/flow/versions/3").await;
+    assert_eq!(
+        content["content"]["entries"],
+        json!([{"did": ACME_DID, "entry_node": "entry"}, {"did": "0733000009", "entry_node": "main"}])
+    );
+    let answer = eventually(
+        || second.step("-1", ""),
+        |a| matches!(&a.action, Action::Menu(m) if m.menu == "main~v3"),
+    )
+    .await;
+    assert_eq!(menu_of(&answer).1, "main~v3");
+
+    // Taking the number away changes the draft: its revision moves on.
+    let before = revision(&app, &admin).await;
+    let (status, body) = delete(&app, &platform, "/api/v1/dids/0733000009").await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(revision(&app, &admin).await, before + 1);
+    let (_, diff) = get(&app, &admin, "/api/v1/flow/diff").await;
+    let entries: Vec<&Value> = diff["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|change| change["object"] == "entry")
+        .collect();
+    assert_eq!(
+        json!(entries),
+        json!([{"object": "entry", "key": "0733000009", "change": "removed",
+                "path": "dids.0733000009", "before": {"did": "0733000009", "entry_node": "main"}}])
+    );
+}
+
+#[tokio::test]
+async fn seeding_the_demo_again_leaves_its_published_flow_alone() {
+    let app = TestApp::spawn().await;
+    let tenant = app.with_demo().await;
+    let closed = ivrhub::flow::model::Node {
+        key: "closed".into(),
+        language: None,
+        kind: ivrhub::flow::model::NodeKind::Hangup(ivrhub::flow::model::Hangup {
+            rec: Some("goodbye".into()),
+            cause: Some(17),
+        }),
+    };
+    ivrhub::flow_service::seed(&app.pool, tenant, &[closed], &[], &[], "edited")
+        .await
+        .unwrap();
+    ivrhub::demo::seed(&app.pool).await.unwrap();
+    assert_eq!(
+        versions_count(&app, tenant).await,
+        2,
+        "no version from re-seeding"
+    );
+    let cause: Value = sqlx::query_scalar(
+        "SELECT definition->'cause' FROM flow_nodes WHERE tenant_id = $1 AND key = 'closed'",
+    )
+    .bind(tenant)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(cause, json!(17), "the draft keeps the edit");
+}
+
+/// The audit actions of the code are the ones the database's CHECK accepts.
+#[tokio::test]
+async fn every_audit_action_is_one_the_database_accepts() {
+    use ivrhub::storage::audit::{Actor, AuditAction, Change};
+    let app = TestApp::spawn().await;
+    let actor = Actor {
+        user_id: 1,
+        email: "someone@example.com".into(),
+    };
+    let mut conn = app.pool.acquire().await.unwrap();
+    for action in AuditAction::ALL {
+        let change = Change {
+            tenant_id: None,
+            action,
+            object_type: "flow",
+            object_id: "v1",
+            before: None,
+            after: None,
+        };
+        ivrhub::storage::audit::record(&mut conn, &actor, change)
+            .await
+            .unwrap_or_else(|error| panic!("{}: {error}", action.as_str()));
+    }
 }

@@ -741,15 +741,16 @@ async fn one_call_shows_its_cdr_and_its_way_through_the_menus() {
     let (tenant, admin) = november_tenant(&app, &root, "Calls").await;
     let (_, other) = tenant_with_admin(&app, &root, "Other").await;
     let viewer = user_with_role(&app, &admin, "viewer@calls.example", "viewer").await;
+    // Steps logged before versions: no flow_version.
     let expected_steps = json!([
         {"at": "2026-11-23T10:15:00+02:00", "menu": "-1", "dtmf": "", "from_node": null,
-         "node": "main", "outcome": "entered", "action": "MENU"},
+         "node": "main", "outcome": "entered", "action": "MENU", "flow_version": null},
         {"at": "2026-11-23T10:15:01+02:00", "menu": "main", "dtmf": "2", "from_node": "main",
-         "node": "support", "outcome": "matched", "action": "MENU"},
+         "node": "support", "outcome": "matched", "action": "MENU", "flow_version": null},
         {"at": "2026-11-23T10:15:02+02:00", "menu": "support", "dtmf": "9", "from_node": "support",
-         "node": "support", "outcome": "invalid_retry", "action": "MENU"},
+         "node": "support", "outcome": "invalid_retry", "action": "MENU", "flow_version": null},
         {"at": "2026-11-23T10:15:03+02:00", "menu": "support~r1", "dtmf": "1", "from_node": "support",
-         "node": "tech", "outcome": "matched", "action": "CALL"},
+         "node": "tech", "outcome": "matched", "action": "CALL", "flow_version": null},
     ]);
     for token in [&admin, &viewer] {
         let (status, body) = get(&app, token, "/api/v1/reports/calls/c3").await;
