@@ -178,7 +178,7 @@ impl ApiError {
             StatusCode::CONFLICT,
             "stale_revision",
             format!(
-                "the draft is at revision {current}, not {sent}: someone changed it meanwhile; read it again (GET /flow) and retry"
+                "the draft is at revision {current}, not {sent}: read it again (GET /flow) and retry"
             ),
         )
     }

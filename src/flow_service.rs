@@ -41,7 +41,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use crate::error::{ApiError, ErrorDetail};
 use crate::flow::FlowContent;
-use crate::flow::model::{EntryPoint, Node, Schedule};
+use crate::flow::model::{DidEntry, EntryPoint, Flow, Node, Schedule};
 use crate::flow::validate::{
     Context, FlowIssue, recording_refs, referenced_nodes, referenced_schedules, validate,
 };
@@ -94,10 +94,21 @@ pub async fn read(
     tenant_id: i64,
     selector: Selector,
 ) -> Result<FlowContent, ApiError> {
+    Ok(read_with_revision(pool, tenant_id, selector).await?.0)
+}
+
+/// A flow and the draft's revision at the same moment (the `ETag` of
+/// reads of the draft).
+pub async fn read_with_revision(
+    pool: &PgPool,
+    tenant_id: i64,
+    selector: Selector,
+) -> Result<(FlowContent, i64), ApiError> {
     let mut tx = snapshot(pool).await?;
     let content = read_on(&mut tx, tenant_id, selector).await?;
+    let revision = versions::draft_revision(&mut *tx, tenant_id).await?;
     tx.commit().await?;
-    Ok(content)
+    Ok((content, revision))
 }
 
 /// A read-only transaction whose queries all see one state of the database.
@@ -132,6 +143,47 @@ async fn read_on(
     versions::content(conn, tenant_id, number)
         .await?
         .ok_or_else(|| ApiError::not_found("version"))
+}
+
+/// The flow to simulate a call to `did` on, as the engine runs it. The
+/// draft is run as the version it would become if published now (live + 1),
+/// so that its transcript is, byte for byte, what calls will hear once it
+/// is published. A number the tenant does not own: 404.
+pub async fn simulation(
+    pool: &PgPool,
+    tenant_id: i64,
+    selector: Selector,
+    did: &str,
+) -> Result<(Flow, DidEntry), ApiError> {
+    let mut tx = snapshot(pool).await?;
+    let (settings, draft) = flows::load_draft(&mut tx, tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    // The draft's entries are the tenant's numbers (the directory).
+    if !draft.entries.contains_key(did) {
+        return Err(ApiError::not_found("DID"));
+    }
+    let live = versions::live(&mut *tx, tenant_id)
+        .await?
+        .map(|v| v.version);
+    let (content, number) = match selector {
+        Selector::Draft => (draft, live.unwrap_or(0) + 1),
+        Selector::Live => {
+            let number =
+                live.ok_or_else(|| ApiError::not_found("live version (nothing is published yet)"))?;
+            (read_on(&mut tx, tenant_id, selector).await?, number)
+        }
+        Selector::Version(n) => (
+            read_on(&mut tx, tenant_id, selector).await?,
+            i32::try_from(n).map_err(|_| ApiError::not_found("version"))?,
+        ),
+    };
+    tx.commit().await?;
+    let number = u32::try_from(number).map_err(|_| ApiError::not_found("version"))?;
+    Ok((
+        content.to_flow(Some(number), settings.time_zone, settings.language),
+        content.did_entry(tenant_id, did),
+    ))
 }
 
 /// One change of the draft.
@@ -182,8 +234,13 @@ pub struct Edit {
     tenant_id: i64,
     settings: TenantSettings,
     recordings: HashSet<String>,
+    /// The draft's revision when loaded.
+    revision: i64,
     before: FlowContent,
     draft: FlowContent,
+    /// The tenant's numbers changed (the directory): the draft did, even
+    /// when `draft == before`.
+    numbers_changed: bool,
 }
 
 impl Edit {
@@ -225,8 +282,10 @@ impl Edit {
             tenant_id,
             settings,
             recordings,
+            revision,
             draft: before.clone(),
             before,
+            numbers_changed: false,
         })
     }
 
@@ -250,6 +309,7 @@ impl Edit {
         }
         self.before.entries.insert(entry.did.clone(), entry.clone());
         self.draft.entries.insert(entry.did.clone(), entry);
+        self.numbers_changed = true;
         Ok(())
     }
 
@@ -258,6 +318,7 @@ impl Edit {
     pub fn forget_did(&mut self, did: &str) {
         self.before.entries.remove(did);
         self.draft.entries.remove(did);
+        self.numbers_changed = true;
     }
 
     fn entry_node_exists(&self, key: &str) -> Result<(), ApiError> {
@@ -341,19 +402,31 @@ impl Edit {
         problems.finish("the changes")
     }
 
+    /// Does the edit change the draft?
+    pub fn changes_anything(&self) -> bool {
+        self.numbers_changed || self.draft != self.before
+    }
+
     /// Checks the result, saves it, audits it, bumps the revision, commits.
+    /// An edit that changes nothing (the object sent is the one stored)
+    /// writes nothing and keeps the revision: other editors' `If-Match`
+    /// stays good.
     pub async fn commit(mut self, actor: &Actor) -> Result<Edited, ApiError> {
         self.refuse_deleting_what_is_used()?;
         let issues = self.check()?;
-        save(
-            &mut self.tx,
-            self.tenant_id,
-            &self.before,
-            &self.draft,
-            actor,
-        )
-        .await?;
-        let revision = versions::bump_revision(&mut self.tx, self.tenant_id).await?;
+        let revision = if self.changes_anything() {
+            save(
+                &mut self.tx,
+                self.tenant_id,
+                &self.before,
+                &self.draft,
+                actor,
+            )
+            .await?;
+            versions::bump_revision(&mut self.tx, self.tenant_id).await?
+        } else {
+            self.revision
+        };
         self.tx.commit().await?;
         Ok(Edited {
             revision,
@@ -897,18 +970,20 @@ pub async fn discard(
     let after = Discarded {
         version: live.version,
     };
-    event(
-        edit.conn(),
-        tenant_id,
-        actor,
-        audit::AuditAction::Discard,
-        "flow",
-        "draft",
-        None,
-        Some(&after),
-    )
-    .await?;
     edit.apply(vec![Change::ReplaceAll(content)])?;
+    if edit.changes_anything() {
+        event(
+            edit.conn(),
+            tenant_id,
+            actor,
+            audit::AuditAction::Discard,
+            "flow",
+            "draft",
+            None,
+            Some(&after),
+        )
+        .await?;
+    }
     edit.commit(actor).await
 }
 

@@ -13,6 +13,7 @@ pub mod flow_service;
 pub mod metrics;
 pub mod pg_embedded;
 pub mod reports;
+pub mod simulate;
 pub mod startup;
 pub mod step_log;
 pub mod storage;

@@ -83,6 +83,7 @@ impl Application {
             cache,
             cdrs: CdrWriter::spawn(pool.clone()),
             steps,
+            safe: crate::webhook::fallback::SafeAnswer::from_settings(&settings),
             settings: Arc::new(settings),
             metrics,
         });

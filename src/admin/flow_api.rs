@@ -158,7 +158,9 @@ pub async fn flow_state(
 pub const MAX_MESSAGE: usize = 1000;
 
 fn check_message(message: &str) -> Result<(), ApiError> {
-    let problem = if message.chars().count() > MAX_MESSAGE {
+    let problem = if message.trim().is_empty() {
+        "say what changed and why: the history shows it".to_owned()
+    } else if message.chars().count() > MAX_MESSAGE {
         format!("longer than {MAX_MESSAGE} characters")
     } else if message.contains('\0') {
         "must not contain NUL characters".to_owned()
@@ -177,8 +179,12 @@ fn check_message(message: &str) -> Result<(), ApiError> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishRequest {
-    /// What changed and why, for the history (up to 1000 characters).
-    #[schema(example = "Sales line open on Fridays")]
+    /// What changed and why, for the history (1 to 1000 characters).
+    #[schema(
+        example = "Sales line open on Fridays",
+        min_length = 1,
+        max_length = 1000
+    )]
     pub message: String,
     /// The draft revision you reviewed (`GET /flow`): if the draft changed
     /// since, nothing is published (409 `stale_revision`).
@@ -232,8 +238,12 @@ pub struct RollbackRequest {
     /// The version whose content becomes live again.
     #[schema(example = 7)]
     pub version: u32,
-    /// Why, for the history (up to 1000 characters).
-    #[schema(example = "Back to the Thursday menu: callers got lost")]
+    /// Why, for the history (1 to 1000 characters).
+    #[schema(
+        example = "Back to the Thursday menu: callers got lost",
+        min_length = 1,
+        max_length = 1000
+    )]
     pub message: String,
 }
 

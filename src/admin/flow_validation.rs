@@ -102,6 +102,19 @@ pub fn replaced_or_created(existed: bool) -> actix_web::HttpResponseBuilder {
     }
 }
 
+/// A read of `/nodes` or `/schedules`: the draft carries its revision as
+/// `ETag` (for the `If-Match` of the next write); a version does not.
+pub fn read_answer<T: Serialize>(
+    selector: flow_service::Selector,
+    revision: i64,
+    body: &T,
+) -> HttpResponse {
+    match selector {
+        flow_service::Selector::Draft => with_revision(HttpResponse::Ok(), revision, body),
+        _ => HttpResponse::Ok().json(body),
+    }
+}
+
 /// `204 No Content` with the draft's new revision as `ETag`.
 pub fn deleted(revision: i64) -> HttpResponse {
     HttpResponse::NoContent()

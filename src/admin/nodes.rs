@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 use super::extract::{TenantQuery, TenantScope};
 use super::flow_api::FlowQuery;
 use super::flow_validation::{
-    IfMatch, IfMatchHeader, NodeBody, deleted, keyed_page, path_text, replaced_or_created,
-    same_key, with_revision, write_draft,
+    IfMatch, IfMatchHeader, NodeBody, deleted, keyed_page, path_text, read_answer,
+    replaced_or_created, same_key, with_revision, write_draft,
 };
 use super::pagination::{Page, PageQuery};
 use super::state::ApiState;
@@ -51,9 +51,11 @@ pub async fn list_nodes(
     scope: TenantScope,
     flow: FlowQuery,
     query: web::Query<PageQuery>,
-) -> Result<web::Json<Page<Node>>, ApiError> {
-    let content = flow_service::read(&state.pool, scope.tenant_id, flow.0).await?;
-    Ok(web::Json(keyed_page(content.nodes, &query)?))
+) -> Result<HttpResponse, ApiError> {
+    let (content, revision) =
+        flow_service::read_with_revision(&state.pool, scope.tenant_id, flow.0).await?;
+    let page = keyed_page(content.nodes, &query)?;
+    Ok(read_answer(flow.0, revision, &page))
 }
 
 /// Read a node.
@@ -74,14 +76,15 @@ pub async fn get_node(
     scope: TenantScope,
     flow: FlowQuery,
     path: web::Path<String>,
-) -> Result<web::Json<Node>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let key = path_text(path)?;
-    let mut content = flow_service::read(&state.pool, scope.tenant_id, flow.0).await?;
+    let (mut content, revision) =
+        flow_service::read_with_revision(&state.pool, scope.tenant_id, flow.0).await?;
     let node = content
         .nodes
         .remove(&key)
         .ok_or_else(|| ApiError::not_found("node"))?;
-    Ok(web::Json(node))
+    Ok(read_answer(flow.0, revision, &node))
 }
 
 /// Create a node (editors). Every node it names must exist already (create

@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use super::extract::{TenantQuery, TenantScope};
 use super::flow_api::FlowQuery;
 use super::flow_validation::{
-    IfMatch, IfMatchHeader, deleted, keyed_page, path_text, replaced_or_created, same_key,
-    with_revision, write_draft,
+    IfMatch, IfMatchHeader, deleted, keyed_page, path_text, read_answer, replaced_or_created,
+    same_key, with_revision, write_draft,
 };
 use super::json::ApiJson;
 use super::pagination::{Page, PageQuery};
@@ -63,9 +63,11 @@ pub async fn list_schedules(
     scope: TenantScope,
     flow: FlowQuery,
     query: web::Query<PageQuery>,
-) -> Result<web::Json<Page<Schedule>>, ApiError> {
-    let content = flow_service::read(&state.pool, scope.tenant_id, flow.0).await?;
-    Ok(web::Json(keyed_page(content.schedules, &query)?))
+) -> Result<HttpResponse, ApiError> {
+    let (content, revision) =
+        flow_service::read_with_revision(&state.pool, scope.tenant_id, flow.0).await?;
+    let page = keyed_page(content.schedules, &query)?;
+    Ok(read_answer(flow.0, revision, &page))
 }
 
 /// Read a schedule.
@@ -86,14 +88,15 @@ pub async fn get_schedule(
     scope: TenantScope,
     flow: FlowQuery,
     path: web::Path<String>,
-) -> Result<web::Json<Schedule>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let key = path_text(path)?;
-    let mut content = flow_service::read(&state.pool, scope.tenant_id, flow.0).await?;
+    let (mut content, revision) =
+        flow_service::read_with_revision(&state.pool, scope.tenant_id, flow.0).await?;
     let schedule = content
         .schedules
         .remove(&key)
         .ok_or_else(|| ApiError::not_found("schedule"))?;
-    Ok(web::Json(schedule))
+    Ok(read_answer(flow.0, revision, &schedule))
 }
 
 /// Create a schedule (editors).

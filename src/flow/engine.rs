@@ -84,6 +84,19 @@ pub struct Decision {
     pub outcome: StepOutcome,
     /// Why the flow could not be followed; the answer is then a HANGUP with cause 41.
     pub problem: Option<FlowProblem>,
+    /// The rule nodes resolved on the way to `node`, in order: which rule
+    /// each took (the simulator shows why a call went where it went).
+    pub rules: Vec<RuleTaken>,
+}
+
+/// One rule node resolved: the rule whose condition held, or its default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleTaken {
+    /// The rule node.
+    pub node: NodeKey,
+    /// The index of the rule taken; `None`: no condition held, the default.
+    pub rule: Option<usize>,
+    pub target: NodeKey,
 }
 
 /// What the caller did at the menu of the request, and how the flow reacted.
@@ -177,6 +190,7 @@ pub fn decide(
         entry,
         request,
         now,
+        rules: std::cell::RefCell::new(Vec::new()),
     };
     // Every identifier answered names the version being run, whatever the
     // request named (the caller of `decide` chose the flow by it).
@@ -214,6 +228,7 @@ pub fn decide(
             node: answered.node.map(|(key, _)| key.to_owned()),
             outcome,
             problem: None,
+            rules: engine.rules.take(),
         },
         Err(problem) => Decision {
             answer: IvrAnswer {
@@ -224,6 +239,7 @@ pub fn decide(
             node: None,
             outcome,
             problem: Some(problem),
+            rules: engine.rules.take(),
         },
     }
 }
@@ -233,6 +249,8 @@ struct Engine<'a> {
     entry: &'a DidEntry,
     request: &'a IvrActionRequest,
     now: DateTime<Utc>,
+    /// The rules taken so far in this step.
+    rules: std::cell::RefCell<Vec<RuleTaken>>,
 }
 
 /// The answer of a step through a sound flow.
@@ -413,12 +431,19 @@ impl<'a> Engine<'a> {
 
     /// The target of the first rule whose condition holds, else the default.
     fn pick(&self, key: &str, rules: &'a Rules) -> Result<&'a str, FlowProblem> {
-        for rule in &rules.rules {
+        let mut taken = (None, rules.default.as_str());
+        for (index, rule) in rules.rules.iter().enumerate() {
             if self.holds(key, &rule.when)? {
-                return Ok(&rule.target);
+                taken = (Some(index), rule.target.as_str());
+                break;
             }
         }
-        Ok(&rules.default)
+        self.rules.borrow_mut().push(RuleTaken {
+            node: key.to_owned(),
+            rule: taken.0,
+            target: taken.1.to_owned(),
+        });
+        Ok(taken.1)
     }
 
     /// Does a condition of rule node `key` hold for this request, now?
@@ -1326,6 +1351,28 @@ mod tests {
             routed(&flow, "0529999999", did, noon()).as_deref(),
             Some("default")
         );
+    }
+
+    #[test]
+    fn the_decision_tells_which_rule_each_rule_node_took() {
+        let flow = router(json!([
+            {"when": {"type": "caller_prefix", "prefixes": ["050"]}, "target": "a"},
+            {"when": {"type": "caller_prefix", "prefixes": ["052"]}, "target": "b"}
+        ]));
+        let taken = |caller: &str| {
+            let mut request = request("-1", "");
+            request.caller_id = caller.into();
+            decide(&flow, &entry("router"), &request, noon()).rules
+        };
+        let rule = |rule, target: &str| RuleTaken {
+            node: "router".into(),
+            rule,
+            target: target.into(),
+        };
+        assert_eq!(taken("0521234567"), [rule(Some(1), "b")]);
+        assert_eq!(taken("0541234567"), [rule(None, "default")]);
+        // No rule node on the way: nothing.
+        assert!(step(&shop(), "main", "1").rules.is_empty());
     }
 
     #[test]

@@ -14,6 +14,6 @@ pub mod validate;
 mod proptests;
 
 pub use content::FlowContent;
-pub use engine::{Decision, Fallback, FlowProblem, StepOutcome, decide};
+pub use engine::{Decision, Fallback, FlowProblem, RuleTaken, StepOutcome, decide};
 pub use state::CallState;
 pub use validate::{Context, FlowIssue, Severity, validate};

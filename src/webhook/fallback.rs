@@ -1,6 +1,10 @@
 //! The safe answer given when the flow cannot answer a call step.
 
+use chrono::{DateTime, Utc};
+
 use crate::config::ServeSettings;
+use crate::flow::model::{DidEntry, Flow};
+use crate::flow::{Decision, decide};
 use crate::metrics::FallbackReason;
 use crate::voicenter::types::{
     Action, CallData, HangupData, IvrActionRequest, IvrAnswer, Language,
@@ -21,32 +25,71 @@ fn cause(reason: FallbackReason) -> i64 {
     }
 }
 
-/// The configured fallback number if there is one, else a polite hang-up.
-pub fn safe_answer(
-    settings: &ServeSettings,
-    request: &IvrActionRequest,
-    language: Language,
-    reason: FallbackReason,
-) -> IvrAnswer {
-    let action = match &settings.fallback_target {
-        Some(target) => Action::Call(CallData {
-            target: target.clone(),
-            caller_id: request.caller_id.clone(),
-            caller_name: request.caller_name.clone(),
-            caller_rec: None,
-            moh_class: None,
-            target_rec: None,
-            max_dial_secs: 30,
-            max_call_secs: 3600,
-            next_menu: None,
-            record: false,
-            dtmf_play: None,
-            dialstrings: Vec::new(),
-        }),
-        None => Action::Hangup(HangupData {
+/// The safe answer as configured: a fallback number, else a polite hang-up
+/// (with a recording, if set).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SafeAnswer {
+    pub target: Option<String>,
+    pub rec: Option<String>,
+}
+
+impl SafeAnswer {
+    pub fn from_settings(settings: &ServeSettings) -> SafeAnswer {
+        SafeAnswer {
+            target: settings.fallback_target.clone(),
             rec: settings.fallback_rec.clone(),
-            cause: Some(cause(reason)),
-        }),
+        }
+    }
+
+    /// The configured fallback number if there is one, else a polite hang-up.
+    pub fn answer(
+        &self,
+        request: &IvrActionRequest,
+        language: Language,
+        reason: FallbackReason,
+    ) -> IvrAnswer {
+        let action = match &self.target {
+            Some(target) => Action::Call(CallData {
+                target: target.clone(),
+                caller_id: request.caller_id.clone(),
+                caller_name: request.caller_name.clone(),
+                caller_rec: None,
+                moh_class: None,
+                target_rec: None,
+                max_dial_secs: 30,
+                max_call_secs: 3600,
+                next_menu: None,
+                record: false,
+                dtmf_play: None,
+                dialstrings: Vec::new(),
+            }),
+            None => Action::Hangup(HangupData {
+                rec: self.rec.clone(),
+                cause: Some(cause(reason)),
+            }),
+        };
+        IvrAnswer { language, action }
+    }
+}
+
+/// The answer to one step through `flow`: the flow's decision, or the safe
+/// answer when the flow cannot be followed. The webhook and the simulator
+/// both answer through here, so a simulation says what a call would hear.
+pub fn flow_answer(
+    flow: &Flow,
+    entry: &DidEntry,
+    request: &IvrActionRequest,
+    now: DateTime<Utc>,
+    safe: &SafeAnswer,
+) -> (Decision, IvrAnswer) {
+    let decision = decide(flow, entry, request, now);
+    let answer = match &decision.problem {
+        None => decision.answer.clone(),
+        Some(_) => safe.answer(
+            request,
+            decision.answer.language,
+            FallbackReason::BrokenFlow,
+        ),
     };
-    IvrAnswer { language, action }
+    (decision, answer)
 }

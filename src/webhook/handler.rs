@@ -8,9 +8,8 @@ use tokio::time::Instant;
 
 use super::WebhookState;
 use super::body::{BodyError, read_limited};
-use super::fallback::safe_answer;
+use super::fallback::flow_answer;
 use super::guard::{self, Refusal};
-use crate::flow::decide;
 use crate::flow::state::parse_menu;
 use crate::flow_cache::Lookup;
 use crate::metrics::FallbackReason;
@@ -211,19 +210,12 @@ async fn answer_step(
     let lookup = state.cache.lookup(&step.did, version, deadline);
     let answer = match tokio::time::timeout_at(deadline, lookup).await {
         Ok(Lookup::Found(entry, flow)) => {
-            let decision = decide(&flow.flow, &entry, &step, Utc::now());
-            let answer = match &decision.problem {
-                None => decision.answer,
-                Some(problem) => {
-                    tracing::error!(tenant_id = entry.tenant_id, call_id = %step.call_id, menu = %step.menu, ?problem, "flow could not answer");
-                    fallback(
-                        state,
-                        &step,
-                        decision.answer.language,
-                        FallbackReason::BrokenFlow,
-                    )
-                }
-            };
+            let (decision, answer) =
+                flow_answer(&flow.flow, &entry, &step, Utc::now(), &state.safe);
+            if let Some(problem) = &decision.problem {
+                tracing::error!(tenant_id = entry.tenant_id, call_id = %step.call_id, menu = %step.menu, ?problem, "flow could not answer");
+                state.metrics.count_fallback(FallbackReason::BrokenFlow);
+            }
             state.steps.record(NewStep {
                 tenant_id: entry.tenant_id,
                 call_id: step.call_id.clone(),
@@ -296,7 +288,7 @@ fn fallback(
     reason: FallbackReason,
 ) -> IvrAnswer {
     state.metrics.count_fallback(reason);
-    safe_answer(&state.settings, step, language, reason)
+    state.safe.answer(step, language, reason)
 }
 
 /// `HANGUP_CALL`: `STATUS 0` once the CDR is committed (or was already), else

@@ -3,7 +3,7 @@
 //! wire format in `voicenter` (pure); this module only wires them to HTTP.
 
 mod body;
-mod fallback;
+pub mod fallback;
 mod guard;
 mod handler;
 
@@ -23,6 +23,8 @@ pub struct WebhookState {
     pub cdrs: CdrWriter,
     pub steps: StepLog,
     pub settings: Arc<ServeSettings>,
+    /// The safe answer, from the settings.
+    pub safe: fallback::SafeAnswer,
     pub metrics: Arc<Metrics>,
 }
 

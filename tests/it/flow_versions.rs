@@ -365,6 +365,43 @@ async fn stale_revisions_are_refused_and_nothing_is_written() {
     let (status, body) = try_publish(&app, &admin, "stale", &json!(seen)).await;
     assert_eq!((status, code(&body)), (409, "stale_revision"), "{body}");
 
+    // Reads of the draft carry its revision; writing what is stored changes
+    // nothing and keeps it (other editors' If-Match stays good).
+    let response = app
+        .http
+        .get(format!("{}/api/v1/nodes/sales", app.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["etag"].to_str().unwrap(),
+        format!("\"{}\"", seen + 1)
+    );
+    let stored: Value = response.json().await.unwrap();
+    let (status, body, etag) = with_if_match(
+        &app,
+        reqwest::Method::PUT,
+        &admin,
+        "/api/v1/nodes/sales",
+        Some(stored),
+        &format!("\"{}\"", seen + 1),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(etag, Some(format!("\"{}\"", seen + 1)), "nothing changed");
+    let response = app
+        .http
+        .get(format!("{}/api/v1/nodes?flow=live", app.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.headers().get("etag").is_none(),
+        "a version has no draft revision"
+    );
+
     // Nothing of it was written: A's edit stands, revision seen + 1, one version.
     let (_, draft) = get(&app, &admin, "/api/v1/nodes/sales").await;
     assert_eq!(draft["routes"][0]["target"], "goodbye");
@@ -415,6 +452,9 @@ async fn an_invalid_draft_is_not_published_and_every_error_is_listed() {
     let (status, body) = try_publish(&app, &admin, &long, &state["draft_revision"]).await;
     assert_eq!(status, 422, "{body}");
     assert_detail(&body, "message", "longer than 1000");
+    let (status, body) = try_publish(&app, &admin, "  ", &state["draft_revision"]).await;
+    assert_eq!(status, 422, "{body}");
+    assert_detail(&body, "message", "say what changed");
 }
 
 #[tokio::test]

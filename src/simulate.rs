@@ -1,0 +1,343 @@
+//! The simulator: a scripted caller walked through the very code that
+//! answers Voicenter (`webhook::fallback::flow_answer`, then the wire
+//! encoder), with the clock given, and no IO. Its transcript is what the
+//! webhook would answer, byte for byte (a test holds them together).
+//!
+//! # The caller's script
+//!
+//! `inputs` are what the caller (or the network) does, one per step that
+//! waits for one:
+//! * at a menu (MENU, or SAYDIGITS' menu): digits (`"1"`, `"12#"`) or
+//!   `silence` (nothing pressed: Voicenter sends an empty DTMF);
+//! * at a CALL: `no_answer` (the dial failed: Voicenter comes back through
+//!   `NEXT_MENU`, and a failover menu then takes the next input too); any
+//!   other input means the call was answered, which ends the simulation.
+//!
+//! The walk ends when the answer ends the call (HANGUP, VO, SILENTRECORD, a
+//! CALL that is answered or has no failover), when a menu waits for input
+//! the script does not have, when an input does not fit the step (`no_answer`
+//! at a menu), or after [`MAX_STEPS`] steps.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::flow::model::{DidEntry, Flow};
+use crate::flow::{RuleTaken, StepOutcome};
+use crate::voicenter::encode_answer;
+use crate::voicenter::types::{Action, Encoding, IvrActionRequest, IvrAnswer};
+use crate::webhook::fallback::{SafeAnswer, flow_answer};
+
+/// The most inputs a script may have.
+pub const MAX_INPUTS: usize = 200;
+/// The most steps one simulation walks.
+pub const MAX_STEPS: usize = MAX_INPUTS + 2;
+/// The IVR_UNIQUE_ID of simulated calls.
+pub const CALL_ID: &str = "simulation";
+
+/// What the caller does at one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Digits pressed at a menu.
+    Press(String),
+    /// Nothing pressed at a menu.
+    Silence,
+    /// The number a CALL dialled did not answer.
+    NoAnswer,
+}
+
+impl Input {
+    /// `silence`, `no_answer`, or 1 to 20 of `0-9 * #`.
+    pub fn parse(text: &str) -> Option<Input> {
+        match text {
+            "silence" => Some(Input::Silence),
+            "no_answer" => Some(Input::NoAnswer),
+            digits
+                if (1..=20).contains(&digits.len())
+                    && digits
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#') =>
+            {
+                Some(Input::Press(digits.to_owned()))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Input::Press(digits) => digits,
+            Input::Silence => "silence",
+            Input::NoAnswer => "no_answer",
+        }
+    }
+}
+
+/// A scripted call.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub did: String,
+    pub caller_id: String,
+    /// The clock of every step.
+    pub at: DateTime<Utc>,
+    pub inputs: Vec<Input>,
+}
+
+/// The request Voicenter would send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub struct SimulatedRequest {
+    #[schema(example = "main~v8")]
+    pub menu: String,
+    #[schema(example = "1")]
+    pub dtmf: String,
+}
+
+/// A rule node the step went through, and the rule it took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RuleView {
+    pub node: String,
+    /// The index of the rule whose condition held; `null`: none held, the default.
+    pub rule: Option<usize>,
+    pub target: String,
+}
+
+impl From<RuleTaken> for RuleView {
+    fn from(taken: RuleTaken) -> RuleView {
+        RuleView {
+            node: taken.node,
+            rule: taken.rule,
+            target: taken.target,
+        }
+    }
+}
+
+/// One step of the simulated call.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SimulatedStep {
+    /// The input this step carried (`null` for the start of the call).
+    pub input: Option<String>,
+    pub request: SimulatedRequest,
+    /// The action answered: MENU, CALL, SAYDIGITS, HANGUP, VO, SILENTRECORD.
+    #[schema(example = "MENU")]
+    pub action: String,
+    #[schema(example = "he")]
+    pub language: String,
+    /// The answer's body, exactly as the webhook would send it (in the
+    /// encoding asked for).
+    pub answer: String,
+    /// The node the request's MENU named (where the input was given).
+    pub from: Option<String>,
+    /// The node whose action was answered; `null` for a hang-up of the
+    /// engine's own (retries used up) or the safe answer.
+    pub node: Option<String>,
+    /// What happened at `from`: `entered`, `matched`, `timeout_route`,
+    /// `timeout_retry`, `timeout_exhausted`, `invalid_route`, `invalid_retry`,
+    /// `invalid_exhausted`, `failover`, `unknown_menu`.
+    #[schema(example = "matched")]
+    pub outcome: String,
+    /// The digits' route taken at `from` (its index in `routes`), for `matched`.
+    pub route: Option<usize>,
+    /// The rule nodes resolved on the way to `node`, in order.
+    pub rules: Vec<RuleView>,
+    /// Why the flow could not answer (the step got the safe answer).
+    pub problem: Option<String>,
+}
+
+/// How the simulated call ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(tag = "how", rename_all = "snake_case")]
+pub enum Ending {
+    /// HANGUP: the flow (or the safe answer) hung up.
+    HungUp { cause: Option<i64> },
+    /// A CALL was answered (the script had no `no_answer` for it).
+    Connected { target: String },
+    /// A CALL's dial failed and it has no failover: Voicenter ends the call.
+    NotAnswered { target: String },
+    /// VO: handed to a Voicenter IVR layer.
+    HandedOver { layer: i64 },
+    /// SILENTRECORD: the caller is recorded (voicemail).
+    Recording,
+    /// A menu waits for an input the script does not have.
+    WaitingForInput { menu: String },
+    /// The input at `index` does not fit the step (`no_answer` at a menu).
+    InputDoesNotFit {
+        index: usize,
+        input: String,
+        reason: String,
+    },
+    /// [`MAX_STEPS`] steps were walked.
+    StepLimit { steps: usize },
+}
+
+/// A whole simulated call.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Transcript {
+    pub steps: Vec<SimulatedStep>,
+    pub ended: Ending,
+    /// Inputs the call ended before using.
+    pub unused_inputs: usize,
+}
+
+impl Transcript {
+    /// The nodes answered, in order (the "path" flow tests check).
+    pub fn path(&self) -> Vec<&str> {
+        self.steps
+            .iter()
+            .filter_map(|s| s.node.as_deref())
+            .collect()
+    }
+}
+
+/// Walks `script` through `flow`, entered as `entry` says.
+pub fn simulate(
+    flow: &Flow,
+    entry: &DidEntry,
+    script: &Script,
+    encoding: Encoding,
+    safe: &SafeAnswer,
+) -> Transcript {
+    let mut steps = Vec::new();
+    let mut inputs = script.inputs.iter().enumerate().peekable();
+    let mut request = IvrActionRequest {
+        did: script.did.clone(),
+        caller_id: script.caller_id.clone(),
+        caller_name: String::new(),
+        call_id: CALL_ID.to_owned(),
+        dtmf: String::new(),
+        menu: crate::voicenter::types::START_OF_CALL_MENU.to_owned(),
+        previous_menu: crate::voicenter::types::START_OF_CALL_MENU.to_owned(),
+    };
+    let mut input: Option<String> = None;
+    let ended = loop {
+        if steps.len() == MAX_STEPS {
+            break Ending::StepLimit { steps: MAX_STEPS };
+        }
+        let (decision, answer) = flow_answer(flow, entry, &request, script.at, safe);
+        steps.push(step_view(
+            input.take(),
+            &request,
+            &decision,
+            &answer,
+            encoding,
+        ));
+        let previous = std::mem::take(&mut request.menu);
+        request.previous_menu = previous;
+        match &answer.action {
+            Action::Menu(menu) => {
+                let Some((index, next)) = inputs.next() else {
+                    break Ending::WaitingForInput {
+                        menu: menu.menu.clone(),
+                    };
+                };
+                match next {
+                    Input::Press(digits) => request.dtmf = digits.clone(),
+                    Input::Silence => request.dtmf.clear(),
+                    Input::NoAnswer => {
+                        break misfit(index, next, "a menu waits for digits or silence");
+                    }
+                }
+                request.menu = menu.menu.clone();
+                input = Some(next.as_str().to_owned());
+            }
+            Action::SayDigits(say) => {
+                let Some((index, next)) = inputs.next() else {
+                    break Ending::WaitingForInput {
+                        menu: say.menu.menu.clone(),
+                    };
+                };
+                match next {
+                    Input::Press(digits) => request.dtmf = digits.clone(),
+                    Input::Silence => request.dtmf.clear(),
+                    Input::NoAnswer => {
+                        break misfit(index, next, "a menu waits for digits or silence");
+                    }
+                }
+                request.menu = say.menu.menu.clone();
+                input = Some(next.as_str().to_owned());
+            }
+            Action::Call(call) => {
+                if !matches!(inputs.peek(), Some((_, Input::NoAnswer))) {
+                    break Ending::Connected {
+                        target: call.target.clone(),
+                    };
+                }
+                inputs.next();
+                let Some(next_menu) = &call.next_menu else {
+                    break Ending::NotAnswered {
+                        target: call.target.clone(),
+                    };
+                };
+                request.menu = next_menu.menu.clone();
+                request.dtmf.clear();
+                input = Some(Input::NoAnswer.as_str().to_owned());
+                // A failover menu is played by Voicenter itself: the digits
+                // pressed there come back with the same request.
+                if next_menu.size.unwrap_or(0) > 0 {
+                    let Some((index, pressed)) = inputs.next() else {
+                        break Ending::WaitingForInput {
+                            menu: next_menu.menu.clone(),
+                        };
+                    };
+                    match pressed {
+                        Input::Press(digits) => request.dtmf = digits.clone(),
+                        Input::Silence => {}
+                        Input::NoAnswer => {
+                            break misfit(index, pressed, "a menu waits for digits or silence");
+                        }
+                    }
+                    input = Some(format!("no_answer, {}", pressed.as_str()));
+                }
+            }
+            Action::Hangup(hangup) => {
+                break Ending::HungUp {
+                    cause: hangup.cause,
+                };
+            }
+            Action::Vo(vo) => break Ending::HandedOver { layer: vo.layer },
+            Action::SilentRecord(_) => break Ending::Recording,
+        }
+    };
+    Transcript {
+        unused_inputs: inputs.count(),
+        steps,
+        ended,
+    }
+}
+
+fn misfit(index: usize, input: &Input, reason: &str) -> Ending {
+    Ending::InputDoesNotFit {
+        index,
+        input: input.as_str().to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn step_view(
+    input: Option<String>,
+    request: &IvrActionRequest,
+    decision: &crate::flow::Decision,
+    answer: &IvrAnswer,
+    encoding: Encoding,
+) -> SimulatedStep {
+    let body = encode_answer(encoding, answer);
+    SimulatedStep {
+        input,
+        request: SimulatedRequest {
+            menu: request.menu.clone(),
+            dtmf: request.dtmf.clone(),
+        },
+        action: answer.action.name().to_owned(),
+        language: answer.language.as_str().to_owned(),
+        answer: String::from_utf8_lossy(&body).into_owned(),
+        from: decision.from.clone(),
+        node: decision.node.clone(),
+        outcome: decision.outcome.as_str().to_owned(),
+        route: match decision.outcome {
+            StepOutcome::Matched { route } => Some(route),
+            _ => None,
+        },
+        rules: decision.rules.iter().cloned().map(RuleView::from).collect(),
+        problem: decision.problem.as_ref().map(ToString::to_string),
+    }
+}
