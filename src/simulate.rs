@@ -78,6 +78,7 @@ impl Input {
 pub struct Script {
     pub did: String,
     pub caller_id: String,
+    pub caller_name: String,
     /// The clock of every step.
     pub at: DateTime<Utc>,
     pub inputs: Vec<Input>,
@@ -202,7 +203,7 @@ pub fn simulate(
     let mut request = IvrActionRequest {
         did: script.did.clone(),
         caller_id: script.caller_id.clone(),
-        caller_name: String::new(),
+        caller_name: script.caller_name.clone(),
         call_id: CALL_ID.to_owned(),
         dtmf: String::new(),
         menu: crate::voicenter::types::START_OF_CALL_MENU.to_owned(),

@@ -78,6 +78,7 @@ impl Application {
             pool: pool.clone(),
             tokens: TokenKeys::new(secret.as_bytes()),
             throttle: LoginThrottle::default(),
+            safe: crate::webhook::fallback::SafeAnswer::from_settings(&settings),
         });
         let state = web::Data::new(WebhookState {
             cache,

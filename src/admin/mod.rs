@@ -15,6 +15,7 @@ pub mod nodes;
 pub mod pagination;
 pub mod recordings;
 pub mod schedules;
+pub mod simulate_api;
 pub mod state;
 pub mod tenants;
 pub mod users;
@@ -129,6 +130,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(flow_api::list_versions)
         .service(flow_api::get_version)
         .service(flow_api::flow_diff)
+        .service(simulate_api::simulate_call)
         .service(crate::reports::aggregates::summary)
         .service(crate::reports::aggregates::by_status)
         .service(crate::reports::aggregates::by_cause)

@@ -9,4 +9,6 @@ pub struct ApiState {
     pub pool: PgPool,
     pub tokens: TokenKeys,
     pub throttle: LoginThrottle,
+    /// The webhook's safe answer (simulations answer as the webhook would).
+    pub safe: crate::webhook::fallback::SafeAnswer,
 }

@@ -18,3 +18,4 @@ mod hostile_requests;
 mod http_edges;
 mod reports;
 mod resilience;
+mod simulate;
