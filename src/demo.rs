@@ -96,7 +96,35 @@ pub async fn seed(pool: &PgPool) -> Result<i64> {
     )
     .await
     .map_err(|error| anyhow!("seeding the demo flow: {error}"))?;
+    let mut conn = pool.acquire().await?;
+    for test in tests() {
+        let name = test["name"].as_str().unwrap_or_default().to_owned();
+        crate::storage::flow_tests::put(&mut conn, tenant_id, &name, &test).await?;
+    }
     Ok(tenant_id)
+}
+
+/// The demo's flow tests: what its callers must hear.
+pub fn tests() -> Vec<serde_json::Value> {
+    let weekday = "2026-12-01T10:00:00+02:00";
+    vec![
+        serde_json::json!({"name": "weekday_main_menu",
+            "description": "On a weekday, callers hear the main menu",
+            "did": DEMO_DID, "caller_id": "0541234567", "at": weekday, "inputs": [],
+            "expect": {"path": ["main"], "action": "MENU", "fields": {"REC": "main_menu"}}}),
+        serde_json::json!({"name": "one_reaches_sales",
+            "description": "Pressing 1 connects to sales",
+            "did": DEMO_DID, "caller_id": "0541234567", "at": weekday, "inputs": ["1"],
+            "expect": {"path": ["main", "sales"], "action": "CALL", "fields": {"TARGET": DEMO_SALES_NUMBER}}}),
+        serde_json::json!({"name": "busy_sales_takes_a_message",
+            "description": "When sales does not answer, 1 leaves a message",
+            "did": DEMO_DID, "caller_id": "0541234567", "at": weekday, "inputs": ["1", "no_answer", "1"],
+            "expect": {"path": ["main", "sales", "voicemail"], "ended": "recording"}}),
+        serde_json::json!({"name": "closed_on_yom_kippur",
+            "description": "On a holiday the line is closed",
+            "did": DEMO_DID, "caller_id": "0541234567", "at": "2026-09-21T10:00:00+03:00", "inputs": [],
+            "expect": {"path": ["closed"], "ended": "hung_up", "fields": {"HANGUP_CAUSE": 16}}}),
+    ]
 }
 
 /// The demo's recordings: (name, what it says).

@@ -25,6 +25,11 @@ pub struct ErrorContent {
     /// Per-field problems, when there are any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<ErrorDetail>,
+    /// `tests_failed`: each failing flow test with its failures and the
+    /// transcript of its simulated call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<crate::flow_tests::TestResult>>)]
+    pub failed_tests: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
@@ -41,10 +46,11 @@ pub struct ApiError {
     message: String,
     details: Vec<ErrorDetail>,
     retry_after_secs: Option<u64>,
+    failed_tests: Option<serde_json::Value>,
 }
 
 /// The error codes of the API, with their statuses.
-pub const ERROR_CODES: [(&str, u16, &str); 14] = [
+pub const ERROR_CODES: [(&str, u16, &str); 15] = [
     (
         "bad_request",
         400,
@@ -94,6 +100,11 @@ pub const ERROR_CODES: [(&str, u16, &str); 14] = [
         "The request is well-formed but breaks a rule: see `details`.",
     ),
     (
+        "tests_failed",
+        422,
+        "Flow tests fail on the draft: nothing was published (`details` per test, `failed_tests` with transcripts); fix them, or publish with `force`.",
+    ),
+    (
         "too_many_requests",
         429,
         "Too many failed attempts: wait `Retry-After` seconds.",
@@ -113,6 +124,7 @@ impl ApiError {
             message: message.into(),
             details: Vec::new(),
             retry_after_secs: None,
+            failed_tests: None,
         }
     }
 
@@ -198,6 +210,28 @@ impl ApiError {
         }
     }
 
+    pub fn tests_failed(results: &[crate::flow_tests::TestResult]) -> ApiError {
+        let failing: Vec<&crate::flow_tests::TestResult> =
+            results.iter().filter(|r| !r.passed).collect();
+        let count = failing.len();
+        let plural = if count == 1 {
+            "test fails"
+        } else {
+            "tests fail"
+        };
+        ApiError {
+            details: crate::flow_tests::failure_details(results),
+            failed_tests: serde_json::to_value(&failing).ok(),
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "tests_failed",
+                format!(
+                    "{count} flow {plural} on the draft; nothing was published (or publish with force)"
+                ),
+            )
+        }
+    }
+
     pub fn too_many_requests(retry_after_secs: u64) -> ApiError {
         ApiError {
             retry_after_secs: Some(retry_after_secs),
@@ -261,6 +295,7 @@ impl ResponseError for ApiError {
                 code: self.code,
                 message: self.message.clone(),
                 details: self.details.clone(),
+                failed_tests: self.failed_tests.clone(),
             },
         };
         let mut response = HttpResponse::build(self.status).json(body);
@@ -318,6 +353,7 @@ mod tests {
             ApiError::payload_too_large(1),
             ApiError::validation("x", Vec::new()),
             ApiError::too_many_requests(1),
+            ApiError::tests_failed(&[]),
             ApiError::internal("x"),
         ];
         for error in &errors {

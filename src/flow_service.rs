@@ -45,10 +45,12 @@ use crate::flow::model::{DidEntry, EntryPoint, Flow, Node, Schedule};
 use crate::flow::validate::{
     Context, FlowIssue, recording_refs, referenced_nodes, referenced_schedules, validate,
 };
+use crate::flow_tests::{FlowTest, TestResult};
 use crate::storage::audit::{self, Actor};
 use crate::storage::flows::{self, TenantSettings};
 use crate::storage::versions::{self, NewVersion, VersionRow};
 use crate::voicenter::types::Language;
+use crate::webhook::fallback::SafeAnswer;
 
 /// How long after a version stops being live a call may still be on it
 /// (its recordings cannot be deleted meanwhile). Voicenter's longest call
@@ -145,29 +147,85 @@ async fn read_on(
         .ok_or_else(|| ApiError::not_found("version"))
 }
 
-/// The flow to simulate a call to `did` on, as the engine runs it. The
-/// draft is run as the version it would become if published now (live + 1),
-/// so that its transcript is, byte for byte, what calls will hear once it
-/// is published. A number the tenant does not own: 404.
-pub async fn simulation(
+/// A flow to draw, with its issues (against the tenant's catalogue of
+/// recordings as it is now).
+pub async fn with_issues(
     pool: &PgPool,
     tenant_id: i64,
     selector: Selector,
-    did: &str,
-) -> Result<(Flow, DidEntry), ApiError> {
+) -> Result<(FlowContent, Vec<FlowIssue>), ApiError> {
+    let mut tx = snapshot(pool).await?;
+    let content = read_on(&mut tx, tenant_id, selector).await?;
+    let settings = flows::tenant_settings(&mut tx, Some(tenant_id))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let recordings = flows::recording_names(&mut tx, tenant_id).await?;
+    tx.commit().await?;
+    let issues = issues_of(&settings, &content, &recordings);
+    Ok((content, issues))
+}
+
+/// A flow ready to run scripted calls on (simulations, flow tests), as the
+/// engine runs it. The draft is run as the version it would become if
+/// published now (live + 1), so that its transcripts are, byte for byte,
+/// what calls will hear once it is published.
+pub struct Runnable {
+    pub flow: Flow,
+    tenant_id: i64,
+    content: FlowContent,
+    /// The tenant's numbers now (the directory).
+    numbers: std::collections::BTreeSet<String>,
+}
+
+impl Runnable {
+    fn new(
+        settings: &TenantSettings,
+        draft: &FlowContent,
+        content: FlowContent,
+        number: u32,
+    ) -> Runnable {
+        Runnable {
+            flow: content.to_flow(Some(number), settings.time_zone, settings.language),
+            tenant_id: settings.tenant_id,
+            numbers: draft.entries.keys().cloned().collect(),
+            content,
+        }
+    }
+
+    pub fn nodes(&self) -> &std::collections::BTreeMap<String, Node> {
+        &self.content.nodes
+    }
+
+    /// The tenant's numbers.
+    pub fn numbers(&self) -> &std::collections::BTreeSet<String> {
+        &self.numbers
+    }
+
+    /// Where a call to `did` enters; a number the tenant does not own: 404.
+    pub fn entry(&self, did: &str) -> Result<DidEntry, ApiError> {
+        if !self.numbers.contains(did) {
+            return Err(ApiError::not_found("DID"));
+        }
+        Ok(self.content.did_entry(self.tenant_id, did))
+    }
+}
+
+/// The flow `selector` names, ready to run scripted calls on.
+pub async fn runnable(
+    pool: &PgPool,
+    tenant_id: i64,
+    selector: Selector,
+) -> Result<Runnable, ApiError> {
     let mut tx = snapshot(pool).await?;
     let (settings, draft) = flows::load_draft(&mut tx, tenant_id)
         .await?
         .ok_or_else(|| ApiError::not_found("tenant"))?;
-    // The draft's entries are the tenant's numbers (the directory).
-    if !draft.entries.contains_key(did) {
-        return Err(ApiError::not_found("DID"));
-    }
     let live = versions::live(&mut *tx, tenant_id)
         .await?
         .map(|v| v.version);
     let (content, number) = match selector {
-        Selector::Draft => (draft, live.unwrap_or(0) + 1),
+        Selector::Draft => (draft.clone(), live.unwrap_or(0) + 1),
         Selector::Live => {
             let number =
                 live.ok_or_else(|| ApiError::not_found("live version (nothing is published yet)"))?;
@@ -180,10 +238,7 @@ pub async fn simulation(
     };
     tx.commit().await?;
     let number = u32::try_from(number).map_err(|_| ApiError::not_found("version"))?;
-    Ok((
-        content.to_flow(Some(number), settings.time_zone, settings.language),
-        content.did_entry(tenant_id, did),
-    ))
+    Ok(Runnable::new(&settings, &draft, content, number))
 }
 
 /// One change of the draft.
@@ -772,9 +827,14 @@ pub async fn publish(
     pool: &PgPool,
     tenant_id: i64,
     actor: &Actor,
-    draft_revision: i64,
-    message: &str,
+    request: Publish<'_>,
+    safe: &SafeAnswer,
 ) -> Result<VersionRow, ApiError> {
+    let Publish {
+        draft_revision,
+        message,
+        force,
+    } = request;
     let mut tx = pool.begin().await?;
     flows::lock_tenant(&mut tx, tenant_id).await?;
     let revision = versions::draft_revision(&mut *tx, tenant_id).await?;
@@ -795,9 +855,144 @@ pub async fn publish(
             live.version
         )));
     }
-    let version = make_live(&mut tx, tenant_id, actor, &draft, live, None, message).await?;
+    // The tenant's flow tests, on the draft as it would be published.
+    let tests = stored_tests(&mut tx, tenant_id).await?;
+    let number = live.as_ref().map_or(1, |live| live.version + 1);
+    let runnable = Runnable::new(
+        &settings,
+        &draft,
+        draft.clone(),
+        u32::try_from(number).unwrap_or(u32::MAX),
+    );
+    let results: Vec<TestResult> = tests
+        .iter()
+        .map(|test| crate::flow_tests::run(test, &runnable, safe))
+        .collect();
+    let failing: Vec<String> = results
+        .iter()
+        .filter(|result| !result.passed)
+        .map(|result| result.name.clone())
+        .collect();
+    if !failing.is_empty() && !force {
+        return Err(ApiError::tests_failed(&results));
+    }
+    let made = Made {
+        restores: None,
+        message,
+        forced_past: failing,
+    };
+    let version = make_live(&mut tx, tenant_id, actor, &draft, live, made).await?;
     tx.commit().await?;
     Ok(version)
+}
+
+/// A publish as asked.
+pub struct Publish<'a> {
+    /// The draft revision the editor reviewed.
+    pub draft_revision: i64,
+    pub message: &'a str,
+    /// Publish even if flow tests fail (audited with their names).
+    pub force: bool,
+}
+
+/// The tenant's flow tests as stored (one that no longer parses is skipped
+/// and logged).
+async fn stored_tests(conn: &mut PgConnection, tenant_id: i64) -> Result<Vec<FlowTest>, ApiError> {
+    Ok(crate::storage::flow_tests::list(conn, tenant_id)
+        .await?
+        .into_iter()
+        .filter_map(|json| {
+            serde_json::from_value(json)
+                .inspect_err(|error| tracing::error!(tenant_id, %error, "stored flow test does not parse; skipped"))
+                .ok()
+        })
+        .collect())
+}
+
+/// Runs every flow test of the tenant on the flow `selector` names.
+pub async fn run_tests(
+    pool: &PgPool,
+    tenant_id: i64,
+    selector: Selector,
+    safe: &SafeAnswer,
+) -> Result<Vec<TestResult>, ApiError> {
+    let runnable = runnable(pool, tenant_id, selector).await?;
+    let mut conn = pool.acquire().await?;
+    let tests = stored_tests(&mut conn, tenant_id).await?;
+    Ok(tests
+        .iter()
+        .map(|test| crate::flow_tests::run(test, &runnable, safe))
+        .collect())
+}
+
+/// The tenant's flow tests, in name order.
+pub async fn list_tests(pool: &PgPool, tenant_id: i64) -> Result<Vec<FlowTest>, ApiError> {
+    let mut conn = pool.acquire().await?;
+    stored_tests(&mut conn, tenant_id).await
+}
+
+/// Creates (`create_only`: 409 if the name is taken) or replaces a flow
+/// test, checked against the draft; returns the test it replaced.
+pub async fn save_test(
+    pool: &PgPool,
+    tenant_id: i64,
+    actor: &Actor,
+    test: &FlowTest,
+    create_only: bool,
+) -> Result<Option<FlowTest>, ApiError> {
+    let mut tx = pool.begin().await?;
+    flows::lock_tenant(&mut tx, tenant_id).await?;
+    let (_, draft) = flows::load_draft(&mut tx, tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let numbers = draft.entries.keys().cloned().collect();
+    test.check(&draft.nodes, &numbers)?;
+    let json = serde_json::to_value(test).map_err(ApiError::internal)?;
+    let before = crate::storage::flow_tests::put(&mut tx, tenant_id, &test.name, &json).await?;
+    if create_only && before.is_some() {
+        return Err(ApiError::conflict(format!(
+            "a flow test {:?} exists: change it with PUT /flow/tests/{}",
+            test.name, test.name
+        )));
+    }
+    let before: Option<FlowTest> = before.and_then(|json| serde_json::from_value(json).ok());
+    record(
+        &mut tx,
+        tenant_id,
+        actor,
+        "flow_test",
+        &test.name,
+        before.as_ref(),
+        Some(test),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(before)
+}
+
+/// Deletes a flow test (404 if there is none).
+pub async fn delete_test(
+    pool: &PgPool,
+    tenant_id: i64,
+    actor: &Actor,
+    name: &str,
+) -> Result<(), ApiError> {
+    let mut tx = pool.begin().await?;
+    let before = crate::storage::flow_tests::delete(&mut tx, tenant_id, name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("flow test"))?;
+    record(
+        &mut tx,
+        tenant_id,
+        actor,
+        "flow_test",
+        name,
+        Some(&before),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Makes version `number`'s content live again, as a new version.
@@ -842,16 +1037,12 @@ pub async fn rollback(
             live.version
         )));
     }
-    let version = make_live(
-        &mut tx,
-        tenant_id,
-        actor,
-        &content,
-        live,
-        Some(number),
+    let made = Made {
+        restores: Some(number),
         message,
-    )
-    .await?;
+        forced_past: Vec::new(),
+    };
+    let version = make_live(&mut tx, tenant_id, actor, &content, live, made).await?;
     tx.commit().await?;
     Ok(version)
 }
@@ -889,6 +1080,17 @@ struct VersionEvent<'a> {
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     restores: Option<i32>,
+    /// Flow tests that failed and were published past (`force`).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    forced_past: &'a [String],
+}
+
+/// How a version is made: by a rollback (`restores`), with a message, past
+/// failing tests.
+struct Made<'a> {
+    restores: Option<i32>,
+    message: &'a str,
+    forced_past: Vec<String>,
 }
 
 async fn make_live(
@@ -897,9 +1099,13 @@ async fn make_live(
     actor: &Actor,
     content: &FlowContent,
     live: Option<VersionRow>,
-    restores: Option<i32>,
-    message: &str,
+    made: Made<'_>,
 ) -> Result<VersionRow, ApiError> {
+    let Made {
+        restores,
+        message,
+        forced_past,
+    } = made;
     let version = versions::insert_version(
         conn,
         tenant_id,
@@ -918,12 +1124,14 @@ async fn make_live(
         sha256: &live.sha256,
         message: &live.message,
         restores: live.restores,
+        forced_past: &[],
     });
     let after = VersionEvent {
         version: version.version,
         sha256: &version.sha256,
         message: &version.message,
         restores,
+        forced_past: &forced_past,
     };
     let action = if restores.is_some() {
         audit::AuditAction::Rollback

@@ -10,6 +10,7 @@ pub mod error;
 pub mod flow;
 pub mod flow_cache;
 pub mod flow_service;
+pub mod flow_tests;
 pub mod metrics;
 pub mod pg_embedded;
 pub mod reports;

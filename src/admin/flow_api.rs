@@ -190,6 +190,11 @@ pub struct PublishRequest {
     /// since, nothing is published (409 `stale_revision`).
     #[schema(example = 14)]
     pub draft_revision: i64,
+    /// Publish even if flow tests fail on the draft (audited, with their
+    /// names). Default `false`: a failing test refuses the publish (422
+    /// `tests_failed`).
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// Publish the draft (editors, tenant admins): it becomes the next version,
@@ -207,7 +212,7 @@ pub struct PublishRequest {
         (status = 403, description = "Viewers may not publish", body = ErrorBody),
         (status = 404, description = "No such tenant (or not yours)", body = ErrorBody),
         (status = 409, description = "`stale_revision`: the draft changed since `draft_revision`; `nothing_to_publish`: the draft is exactly the live version. Nothing was published.", body = ErrorBody),
-        (status = 422, description = "The draft has errors: every one in `details` (warnings do not block); or the message is too long. Nothing was published.", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: the draft has errors, every one in `details` (warnings do not block), or the message is empty or too long. `tests_failed`: flow tests fail on the draft (`details` per test, `failed_tests` with each one's transcript); publish with `force` to go ahead anyway. Nothing was published.", body = ErrorBody),
     )
 )]
 #[post("/flow/publish")]
@@ -220,14 +225,13 @@ pub async fn publish(
     let body = body.0;
     check_message(&body.message)?;
     let actor = scope.caller.actor();
-    let row = flow_service::publish(
-        &state.pool,
-        scope.tenant_id,
-        &actor,
-        body.draft_revision,
-        &body.message,
-    )
-    .await?;
+    let request = flow_service::Publish {
+        draft_revision: body.draft_revision,
+        message: &body.message,
+        force: body.force,
+    };
+    let row =
+        flow_service::publish(&state.pool, scope.tenant_id, &actor, request, &state.safe).await?;
     let live = Some(row.version);
     Ok(HttpResponse::Created().json(VersionView::new(row, live)))
 }

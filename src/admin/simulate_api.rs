@@ -1,17 +1,21 @@
-//! `POST /flow/simulate`: a scripted call walked through the draft, the
-//! live flow or a version, by the very code the webhook answers with
-//! (`crate::simulate`). Writes no call step and no CDR.
+//! Trying a flow without a phone: `POST /flow/simulate` walks a scripted
+//! call through the draft, the live flow or a version, by the very code the
+//! webhook answers with (`crate::simulate`), writing no call step and no
+//! CDR; `GET /flow/diagram.svg` and `.dot` draw the flow.
 
-use actix_web::{post, web};
+use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{TenantQuery, TenantScope};
+use super::flow_validation::{keyed_page, path_text, replaced_or_created, same_key};
 use super::json::ApiJson;
+use super::pagination::{Page, PageQuery};
 use super::state::ApiState;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::flow_service::{self, Selector};
+use crate::flow_tests::{FlowTest, TestResult};
 use crate::simulate::{Input, MAX_INPUTS, Script, Transcript, simulate};
 use crate::voicenter::types::Encoding;
 
@@ -142,13 +146,307 @@ pub async fn simulate_call(
     body: ApiJson<SimulateRequest>,
 ) -> Result<web::Json<Transcript>, ApiError> {
     let (selector, script, encoding) = body.0.script()?;
-    let (flow, entry) =
-        flow_service::simulation(&state.pool, scope.tenant_id, selector, &script.did).await?;
+    let runnable = flow_service::runnable(&state.pool, scope.tenant_id, selector).await?;
+    let entry = runnable.entry(&script.did)?;
     Ok(web::Json(simulate(
-        &flow,
+        &runnable.flow,
         &entry,
         &script,
         encoding,
         &state.safe,
     )))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DiagramQuery {
+    /// `draft` (the default), `live` or a version number.
+    pub flow: Option<String>,
+    /// A simulated call's path to draw: node keys, comma-separated, in
+    /// order (a transcript's `node`s).
+    #[param(example = "entry,main,sales")]
+    pub highlight: Option<String>,
+    /// Platform admins: the tenant.
+    pub tenant_id: Option<i64>,
+}
+
+impl DiagramQuery {
+    fn selector(&self) -> Result<Selector, ApiError> {
+        match &self.flow {
+            None => Ok(Selector::Draft),
+            Some(text) => Selector::parse("flow", text),
+        }
+    }
+}
+
+/// The DOT of the flow asked for, with its marks.
+async fn diagram_dot(
+    state: &ApiState,
+    scope: &TenantScope,
+    query: &DiagramQuery,
+) -> Result<String, ApiError> {
+    let selector = query.selector()?;
+    let (content, issues) =
+        flow_service::with_issues(&state.pool, scope.tenant_id, selector).await?;
+    let highlight: Vec<String> = match &query.highlight {
+        None => Vec::new(),
+        Some(text) => text.split(',').map(|key| key.trim().to_owned()).collect(),
+    };
+    let mut problems = super::checks::Problems::default();
+    for (index, key) in highlight.iter().enumerate() {
+        if !content.nodes.contains_key(key) {
+            problems.add(
+                format!("highlight[{index}]"),
+                format!("no node {key:?} in this flow"),
+            );
+        }
+    }
+    problems.finish("the highlighted path")?;
+    let marks = crate::flow::diagram::Marks {
+        issues: &issues,
+        highlight: &highlight,
+    };
+    Ok(crate::flow::diagram::dot(&content, &marks))
+}
+
+/// The flow as a picture (SVG, laid out by the server; every role): each
+/// node a box, each route a labelled arrow, each number's entry; nodes no
+/// entry leads to grey, nodes with errors red, `highlight`'s path orange.
+#[utoipa::path(
+    tag = "flow",
+    security(("bearer" = [])),
+    params(DiagramQuery),
+    responses(
+        (status = 200, description = "The picture", content_type = "image/svg+xml", body = String),
+        (status = 400, description = "`flow` not `draft`/`live`/a number, or an unknown parameter", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 404, description = "No such version, or nothing published (`flow=live`)", body = ErrorBody),
+        (status = 422, description = "`highlight` names a node the flow does not have (`details`: `highlight[i]`)", body = ErrorBody),
+    )
+)]
+#[get("/flow/diagram.svg")]
+pub async fn diagram_svg(
+    state: web::Data<ApiState>,
+    scope: TenantScope,
+    query: web::Query<DiagramQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let dot = diagram_dot(&state, &scope, &query).await?;
+    let svg = web::block(move || crate::flow::diagram::svg(&dot))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().content_type("image/svg+xml").body(svg))
+}
+
+/// The flow as Graphviz DOT (every role): the same picture, for your own tools.
+#[utoipa::path(
+    tag = "flow",
+    security(("bearer" = [])),
+    params(DiagramQuery),
+    responses(
+        (status = 200, description = "The graph", content_type = "text/vnd.graphviz", body = String),
+        (status = 400, description = "`flow` not `draft`/`live`/a number, or an unknown parameter", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 404, description = "No such version, or nothing published (`flow=live`)", body = ErrorBody),
+        (status = 422, description = "`highlight` names a node the flow does not have", body = ErrorBody),
+    )
+)]
+#[get("/flow/diagram.dot")]
+pub async fn diagram_dot_file(
+    state: web::Data<ApiState>,
+    scope: TenantScope,
+    query: web::Query<DiagramQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let dot = diagram_dot(&state, &scope, &query).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/vnd.graphviz; charset=utf-8")
+        .body(dot))
+}
+
+/// The outcome of running the flow tests.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestRun {
+    /// The flow they ran on: `draft`, `live` or a version number.
+    #[schema(example = "draft")]
+    pub flow: String,
+    pub passed: usize,
+    pub failed: usize,
+    /// Every test, in name order; a failing one with its failures and transcript.
+    pub results: Vec<TestResult>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RunQuery {
+    /// `draft` (the default), `live` or a version number.
+    pub flow: Option<String>,
+    /// Platform admins: the tenant.
+    pub tenant_id: Option<i64>,
+}
+
+/// Run every flow test on the draft, the live flow or a version (every
+/// role). Nothing is written.
+#[utoipa::path(
+    tag = "flow",
+    security(("bearer" = [])),
+    params(RunQuery),
+    responses(
+        (status = 200, description = "Each test's outcome", body = TestRun),
+        (status = 400, description = "`flow` not `draft`/`live`/a number, or an unknown parameter", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 404, description = "No such version, or nothing published (`flow=live`)", body = ErrorBody),
+    )
+)]
+#[post("/flow/tests/run")]
+pub async fn run_tests(
+    state: web::Data<ApiState>,
+    scope: TenantScope,
+    query: web::Query<RunQuery>,
+) -> Result<web::Json<TestRun>, ApiError> {
+    let flow = query.flow.clone().unwrap_or_else(|| "draft".into());
+    let selector = Selector::parse("flow", &flow)?;
+    let results =
+        flow_service::run_tests(&state.pool, scope.tenant_id, selector, &state.safe).await?;
+    let passed = results.iter().filter(|r| r.passed).count();
+    Ok(web::Json(TestRun {
+        flow,
+        passed,
+        failed: results.len() - passed,
+        results,
+    }))
+}
+
+/// The tenant's flow tests, in name order (every role).
+#[utoipa::path(
+    tag = "flow",
+    security(("bearer" = [])),
+    params(TenantQuery, PageQuery),
+    responses(
+        (status = 200, description = "A page of tests", body = Page<FlowTest>),
+        (status = 400, description = "Bad `limit` or `cursor`", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 404, description = "No such tenant (or not yours)", body = ErrorBody),
+    )
+)]
+#[get("/flow/tests")]
+pub async fn list_tests(
+    state: web::Data<ApiState>,
+    scope: TenantScope,
+    query: web::Query<PageQuery>,
+) -> Result<web::Json<Page<FlowTest>>, ApiError> {
+    let tests = flow_service::list_tests(&state.pool, scope.tenant_id).await?;
+    let by_name = tests.into_iter().map(|t| (t.name.clone(), t)).collect();
+    Ok(web::Json(keyed_page(by_name, &query)?))
+}
+
+/// One flow test (every role).
+#[utoipa::path(
+    tag = "flow",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The test's name"), TenantQuery),
+    responses(
+        (status = 200, description = "The test", body = FlowTest),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 404, description = "No such test (or not yours)", body = ErrorBody),
+    )
+)]
+#[get("/flow/tests/{name}")]
+pub async fn get_test(
+    state: web::Data<ApiState>,
+    scope: TenantScope,
+    path: web::Path<String>,
+) -> Result<web::Json<FlowTest>, ApiError> {
+    let name = path_text(path)?;
+    let test = flow_service::list_tests(&state.pool, scope.tenant_id)
+        .await?
+        .into_iter()
+        .find(|test| test.name == name)
+        .ok_or_else(|| ApiError::not_found("flow test"))?;
+    Ok(web::Json(test))
+}
+
+/// Add a flow test (editors): checked against the draft (its number must
+/// be the tenant's, the nodes of `expect.path` must exist).
+#[utoipa::path(
+    tag = "flow",
+    security(("bearer" = [])),
+    params(TenantQuery),
+    request_body = FlowTest,
+    responses(
+        (status = 201, description = "Added", body = FlowTest),
+        (status = 400, description = "Malformed body (unknown field, wrong type)", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 403, description = "Viewers may not change tests", body = ErrorBody),
+        (status = 409, description = "A test with this name exists", body = ErrorBody),
+        (status = 422, description = "Every problem with its path: `did`, `at`, `inputs[i]`, `expect.path[i]` (no such node)…", body = ErrorBody),
+    )
+)]
+#[post("/flow/tests")]
+pub async fn create_test(
+    state: web::Data<ApiState>,
+    scope: TenantScope,
+    body: ApiJson<FlowTest>,
+) -> Result<HttpResponse, ApiError> {
+    scope.require_editor()?;
+    let actor = scope.caller.actor();
+    flow_service::save_test(&state.pool, scope.tenant_id, &actor, &body.0, true).await?;
+    Ok(HttpResponse::Created().json(&body.0))
+}
+
+/// Add or replace a flow test (editors); its `name` must be the path's.
+#[utoipa::path(
+    tag = "flow",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The test's name"), TenantQuery),
+    request_body = FlowTest,
+    responses(
+        (status = 200, description = "Replaced", body = FlowTest),
+        (status = 201, description = "Added", body = FlowTest),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 403, description = "Viewers may not change tests", body = ErrorBody),
+        (status = 422, description = "The name differs from the path's, or every problem with its path", body = ErrorBody),
+    )
+)]
+#[put("/flow/tests/{name}")]
+pub async fn put_test(
+    state: web::Data<ApiState>,
+    scope: TenantScope,
+    path: web::Path<String>,
+    body: ApiJson<FlowTest>,
+) -> Result<HttpResponse, ApiError> {
+    scope.require_editor()?;
+    let name = path_text(path)?;
+    same_key("flow test", &body.0.name, &name)?;
+    let actor = scope.caller.actor();
+    let before =
+        flow_service::save_test(&state.pool, scope.tenant_id, &actor, &body.0, false).await?;
+    Ok(replaced_or_created(before.is_some()).json(&body.0))
+}
+
+/// Remove a flow test (editors).
+#[utoipa::path(
+    tag = "flow",
+    security(("bearer" = [])),
+    params(("name" = String, Path, description = "The test's name"), TenantQuery),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 403, description = "Viewers may not change tests", body = ErrorBody),
+        (status = 404, description = "No such test (or not yours)", body = ErrorBody),
+    )
+)]
+#[delete("/flow/tests/{name}")]
+pub async fn delete_test(
+    state: web::Data<ApiState>,
+    scope: TenantScope,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    scope.require_editor()?;
+    let name = path_text(path)?;
+    let actor = scope.caller.actor();
+    flow_service::delete_test(&state.pool, scope.tenant_id, &actor, &name).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

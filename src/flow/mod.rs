@@ -2,6 +2,7 @@
 //! own: (flow, DID entry, request, now) in, answer out.
 
 pub mod content;
+pub mod diagram;
 pub mod diff;
 pub mod engine;
 pub mod model;

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod cdrs;
+pub mod flow_tests;
 pub mod flows;
 pub mod reports;
 pub mod steps;

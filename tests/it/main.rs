@@ -13,6 +13,7 @@ mod cdr_reports;
 mod demo_calls;
 mod embedded_postgres;
 mod flow_changes;
+mod flow_tests;
 mod flow_versions;
 mod hostile_requests;
 mod http_edges;

@@ -1,0 +1,423 @@
+//! A picture of a flow: every node a box (key, kind, what it plays or
+//! dials), every route a labelled arrow (digits, timeout, invalid, retries
+//! exhausted, failover, each rule's condition, default), each DID's entry.
+//! Nodes no entry leads to are grey, nodes with validation errors red, and
+//! a simulated call's path (`highlight`) is drawn in orange.
+//!
+//! [`dot`] writes Graphviz DOT (what `diagram.dot` serves); [`svg`] lays
+//! that DOT out with `layout-rs` (no layout engine of ours) and renders it.
+//! Pure: no IO.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use super::content::FlowContent;
+use super::model::{Condition, DigitsSource, Menu, Node, NodeKind};
+use super::validate::FlowIssue;
+
+/// The longest label text kept (longer is cut with `…`).
+const MAX_LABEL: usize = 48;
+
+const ERROR_FILL: &str = "#fde2e2";
+const ERROR_LINE: &str = "#c0392b";
+const UNREACHED_FILL: &str = "#eeeeee";
+const UNREACHED_LINE: &str = "#888888";
+const PATH_FILL: &str = "#ffe8a3";
+const PATH_LINE: &str = "#d35400";
+const ENTRY_FILL: &str = "#dbeafe";
+
+/// What to mark on the picture.
+#[derive(Debug, Default)]
+pub struct Marks<'a> {
+    /// The flow's issues (errors make a node red, "no DID's entry node leads
+    /// here" warnings grey).
+    pub issues: &'a [FlowIssue],
+    /// A simulated call's path: the nodes answered, in order.
+    pub highlight: &'a [String],
+}
+
+/// One arrow of the picture.
+struct Edge {
+    from: String,
+    to: String,
+    label: String,
+}
+
+/// The flow as Graphviz DOT.
+pub fn dot(content: &FlowContent, marks: &Marks<'_>) -> String {
+    let errors: BTreeSet<&str> = nodes_with(marks.issues, FlowIssue::is_error);
+    let unreached: BTreeSet<&str> = nodes_with(marks.issues, |issue| {
+        !issue.is_error() && issue.message.contains("entry node leads here")
+    });
+    let on_path: BTreeSet<&str> = marks.highlight.iter().map(String::as_str).collect();
+    let path_steps: BTreeSet<(&str, &str)> = marks
+        .highlight
+        .windows(2)
+        .map(|pair| (pair[0].as_str(), pair[1].as_str()))
+        .collect();
+
+    let mut out = String::from("digraph flow {\n  rankdir=TB;\n");
+    for entry in content.entries.values() {
+        let Some(target) = &entry.entry_node else {
+            continue;
+        };
+        let language = entry
+            .language
+            .map(|l| format!(" ({})", l.as_str()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  \"did:{}\" [shape=box, label=\"DID {}{}\", style=filled, fillcolor=\"{ENTRY_FILL}\"];",
+            entry.did,
+            text(&entry.did),
+            language
+        );
+        let first = marks.highlight.first().map(String::as_str) == Some(target.as_str());
+        let style = if first {
+            format!(", color=\"{PATH_LINE}\", penwidth=3")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  \"did:{}\" -> \"n:{}\" [label=\"entry\"{style}];",
+            entry.did, target
+        );
+    }
+    for (key, node) in &content.nodes {
+        let (fill, line) = if errors.contains(key.as_str()) {
+            (ERROR_FILL, ERROR_LINE)
+        } else if on_path.contains(key.as_str()) {
+            (PATH_FILL, PATH_LINE)
+        } else if unreached.contains(key.as_str()) {
+            (UNREACHED_FILL, UNREACHED_LINE)
+        } else {
+            ("white", "black")
+        };
+        let width = if on_path.contains(key.as_str()) { 3 } else { 1 };
+        let _ = writeln!(
+            out,
+            "  \"n:{key}\" [shape=box, label=\"{}\", style=filled, fillcolor=\"{fill}\", color=\"{line}\", width={width}];",
+            text(&node_label(node))
+        );
+    }
+    for edge in content.nodes.values().flat_map(edges) {
+        // An arrow to a node that does not exist points at a red stand-in.
+        if !content.nodes.contains_key(&edge.to) {
+            let _ = writeln!(
+                out,
+                "  \"n:{}\" [shape=box, label=\"{} (missing)\", style=filled, fillcolor=\"{ERROR_FILL}\", color=\"{ERROR_LINE}\"];",
+                edge.to,
+                text(&edge.to)
+            );
+        }
+        let style = if path_steps.contains(&(edge.from.as_str(), edge.to.as_str())) {
+            format!(", color=\"{PATH_LINE}\", penwidth=3")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  \"n:{}\" -> \"n:{}\" [label=\"{}\"{style}];",
+            edge.from,
+            edge.to,
+            text(&edge.label)
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// The DOT laid out and drawn as SVG.
+pub fn svg(dot: &str) -> Result<String, String> {
+    use layout::backends::svg::SVGWriter;
+    use layout::gv::{DotParser, GraphBuilder};
+    let graph = DotParser::new(dot).process()?;
+    // The layout library asserts on shapes it cannot place; such a flow
+    // gets an error, not a dead worker.
+    std::panic::catch_unwind(|| {
+        let mut builder = GraphBuilder::new();
+        builder.visit_graph(&graph);
+        let mut visual = builder.get();
+        let mut writer = SVGWriter::new();
+        visual.do_it(false, false, false, &mut writer);
+        writer.finalize()
+    })
+    .map_err(|_| "the layout of this flow failed".to_owned())
+}
+
+/// The node keys named by the issues that `select` keeps (`nodes.<key>…`).
+fn nodes_with(issues: &[FlowIssue], select: impl Fn(&FlowIssue) -> bool) -> BTreeSet<&str> {
+    issues
+        .iter()
+        .filter(|issue| select(issue))
+        .filter_map(|issue| {
+            let rest = issue.path.strip_prefix("nodes.")?;
+            Some(rest.split(['.', '[']).next().unwrap_or(rest))
+        })
+        .collect()
+}
+
+/// A label: no quote or backslash (DOT strings), at most [`MAX_LABEL`] characters.
+fn text(label: &str) -> String {
+    let clean: String = label
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' => '\'',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    if clean.chars().count() > MAX_LABEL {
+        let cut: String = clean.chars().take(MAX_LABEL - 1).collect();
+        format!("{cut}…")
+    } else {
+        clean
+    }
+}
+
+fn node_label(node: &Node) -> String {
+    let key = &node.key;
+    match &node.kind {
+        NodeKind::Menu(menu) => format!("{key} · MENU {}", menu.prompt.rec),
+        NodeKind::SayDigits(say) => {
+            let source = match &say.digits {
+                DigitsSource::Literal(digits) => digits.clone(),
+                DigitsSource::Pressed => "digits pressed".into(),
+                DigitsSource::CallerId => "caller's number".into(),
+                DigitsSource::Did => "number called".into(),
+            };
+            format!("{key} · SAYDIGITS {source}")
+        }
+        NodeKind::Call(call) => format!("{key} · CALL {}", call.target),
+        NodeKind::Hangup(hangup) => match hangup.cause {
+            Some(cause) => format!("{key} · HANGUP {cause}"),
+            None => format!("{key} · HANGUP"),
+        },
+        NodeKind::Vo(vo) => format!("{key} · VO layer {}", vo.layer),
+        NodeKind::SilentRecord(_) => format!("{key} · RECORD"),
+        NodeKind::Rules(_) => format!("{key} · RULES"),
+    }
+}
+
+fn edges(node: &Node) -> Vec<Edge> {
+    let mut edges = Vec::new();
+    let mut push = |to: &str, label: String| {
+        edges.push(Edge {
+            from: node.key.clone(),
+            to: to.to_owned(),
+            label,
+        })
+    };
+    let menu_edges = |menu: &Menu, push: &mut dyn FnMut(&str, String)| {
+        for route in &menu.routes {
+            push(&route.target, route.digits.clone());
+        }
+        for (label, target) in [
+            ("timeout", &menu.on_timeout),
+            ("invalid", &menu.on_invalid),
+            ("retries exhausted", &menu.on_exhausted),
+        ] {
+            if let Some(target) = target {
+                push(target, label.to_owned());
+            }
+        }
+    };
+    match &node.kind {
+        NodeKind::Menu(menu) => menu_edges(menu, &mut push),
+        NodeKind::SayDigits(say) => menu_edges(&say.menu, &mut push),
+        NodeKind::Call(call) => {
+            if let Some(failover) = &call.failover {
+                push(failover, "no answer".to_owned());
+            }
+        }
+        NodeKind::Rules(rules) => {
+            for (index, rule) in rules.rules.iter().enumerate() {
+                push(
+                    &rule.target,
+                    format!("{}. {}", index + 1, condition(&rule.when)),
+                );
+            }
+            push(&rules.default, "default".to_owned());
+        }
+        NodeKind::Hangup(_) | NodeKind::Vo(_) | NodeKind::SilentRecord(_) => {}
+    }
+    // One arrow per target and label set: parallel routes are merged.
+    let mut merged: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for edge in edges {
+        merged
+            .entry((edge.from, edge.to))
+            .or_default()
+            .push(edge.label);
+    }
+    merged
+        .into_iter()
+        .map(|((from, to), labels)| Edge {
+            from,
+            to,
+            label: labels.join(", "),
+        })
+        .collect()
+}
+
+fn condition(condition: &Condition) -> String {
+    let list = |items: &[String]| {
+        let shown: Vec<&str> = items.iter().take(2).map(String::as_str).collect();
+        let more = if items.len() > 2 { ", …" } else { "" };
+        format!("{}{more}", shown.join(", "))
+    };
+    match condition {
+        Condition::Open { schedule } => format!("open ({schedule})"),
+        Condition::Holiday { schedule } => format!("holiday ({schedule})"),
+        Condition::CallerIn { numbers } => format!("caller in {}", list(numbers)),
+        Condition::CallerPrefix { prefixes } => format!("caller starts {}", list(prefixes)),
+        Condition::DidIn { numbers } => format!("number called {}", list(numbers)),
+        Condition::CallerHidden => "hidden caller".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::flow::validate::Severity;
+
+    fn content(value: serde_json::Value) -> FlowContent {
+        serde_json::from_value(value).expect("test content")
+    }
+
+    fn sample() -> FlowContent {
+        content(json!({
+            "nodes": [
+                {"key": "entry", "kind": "rules", "rules": [
+                    {"when": {"type": "holiday", "schedule": "office"}, "target": "closed"}
+                 ], "default": "main"},
+                {"key": "main", "kind": "menu", "prompt": {"rec": "main_menu"},
+                 "routes": [{"digits": "1", "target": "sales"}, {"digits": "2", "target": "sales"}],
+                 "on_invalid": "main", "on_exhausted": "closed"},
+                {"key": "sales", "kind": "call", "target": "0501234567", "failover": "main"},
+                {"key": "closed", "kind": "hangup", "rec": "closed", "cause": 16},
+                {"key": "old", "kind": "hangup", "rec": "x \"quoted\" \\ name"}
+            ],
+            "schedules": [],
+            "entries": [{"did": "0730000000", "entry_node": "entry", "language": "he"}]
+        }))
+    }
+
+    #[test]
+    fn every_node_route_and_entry_is_drawn_with_its_label() {
+        let dot = dot(&sample(), &Marks::default());
+        for line in [
+            "\"did:0730000000\" -> \"n:entry\" [label=\"entry\"];",
+            "\"n:entry\" -> \"n:closed\" [label=\"1. holiday (office)\"];",
+            "\"n:entry\" -> \"n:main\" [label=\"default\"];",
+            "\"n:main\" -> \"n:sales\" [label=\"1, 2\"];",
+            "\"n:main\" -> \"n:main\" [label=\"invalid\"];",
+            "\"n:main\" -> \"n:closed\" [label=\"retries exhausted\"];",
+            "\"n:sales\" -> \"n:main\" [label=\"no answer\"];",
+        ] {
+            assert!(dot.contains(line), "{line} missing from\n{dot}");
+        }
+        assert!(dot.contains("label=\"sales · CALL 0501234567\""), "{dot}");
+        assert!(dot.contains("label=\"old · HANGUP\""), "{dot}");
+        assert!(
+            !dot.contains("\\\""),
+            "no quote survives inside a label: {dot}"
+        );
+    }
+
+    #[test]
+    fn errors_unreached_nodes_and_a_path_are_marked() {
+        let issues = [
+            FlowIssue {
+                severity: Severity::Warning,
+                path: "nodes.old".into(),
+                message: "no DID's entry node leads here".into(),
+            },
+            FlowIssue {
+                severity: Severity::Error,
+                path: "nodes.closed.rec".into(),
+                message: "no recording".into(),
+            },
+        ];
+        let path = ["entry".to_owned(), "main".to_owned(), "sales".to_owned()];
+        let dot = dot(
+            &sample(),
+            &Marks {
+                issues: &issues,
+                highlight: &path,
+            },
+        );
+        let line = |key: &str| {
+            dot.lines()
+                .find(|l| l.starts_with(&format!("  \"n:{key}\" [")))
+                .unwrap()
+                .to_owned()
+        };
+        assert!(line("old").contains(UNREACHED_FILL), "{dot}");
+        assert!(line("closed").contains(ERROR_FILL), "{dot}");
+        assert!(line("main").contains(PATH_FILL), "{dot}");
+        assert!(
+            dot.contains(&format!(
+                "\"n:main\" -> \"n:sales\" [label=\"1, 2\", color=\"{PATH_LINE}\", penwidth=3];"
+            )),
+            "{dot}"
+        );
+        assert!(
+            dot.contains(&format!(
+                "\"did:0730000000\" -> \"n:entry\" [label=\"entry\", color=\"{PATH_LINE}\", penwidth=3];"
+            )),
+            "{dot}"
+        );
+    }
+
+    #[test]
+    fn a_missing_target_is_drawn_as_a_red_stand_in() {
+        let broken = content(json!({"nodes": [
+            {"key": "m", "kind": "menu", "prompt": {"rec": "p"}, "routes": [{"digits": "1", "target": "gone"}]}
+        ], "schedules": [], "entries": []}));
+        let dot = dot(&broken, &Marks::default());
+        assert!(
+            dot.contains("\"n:gone\" [shape=box, label=\"gone (missing)\""),
+            "{dot}"
+        );
+    }
+
+    #[test]
+    fn the_demo_flow_lays_out_as_svg() {
+        let demo = FlowContent {
+            nodes: crate::demo::nodes()
+                .into_iter()
+                .map(|n| (n.key.clone(), n))
+                .collect(),
+            schedules: Default::default(),
+            entries: [(
+                crate::demo::DEMO_DID.to_owned(),
+                crate::flow::model::EntryPoint::at(crate::demo::DEMO_DID, "entry"),
+            )]
+            .into(),
+        };
+        let svg = svg(&dot(&demo, &Marks::default())).expect("laid out");
+        assert!(svg.starts_with("<svg") || svg.contains("<svg"), "{svg}");
+        for key in [
+            "main · MENU main_menu",
+            "sales · CALL 0501234567",
+            "DID 0730000000",
+        ] {
+            assert!(svg.contains(key), "{key} not drawn");
+        }
+        assert!(svg.contains("no answer"), "edge labels drawn");
+    }
+
+    #[test]
+    fn loops_back_to_a_menu_and_to_itself_lay_out() {
+        let svg = svg(&dot(&sample(), &Marks::default())).expect("laid out");
+        assert!(svg.contains("main · MENU main_menu"));
+    }
+
+    #[test]
+    fn malformed_dot_is_an_error_not_a_panic() {
+        assert!(svg("digraph { a -> ").is_err());
+    }
+}
