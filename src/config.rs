@@ -54,6 +54,20 @@ pub struct DatabaseSettings {
     pub db_pool: u32,
 }
 
+/// The safe answer, when the flow cannot answer a step (`serve`, and
+/// `simulate`, which answers as the webhook would).
+#[derive(Args, Debug, Clone, Default)]
+pub struct FallbackSettings {
+    /// When the flow cannot answer (unknown DID, broken flow, database down),
+    /// connect the caller to this number instead of hanging up.
+    #[arg(long, env = "IVRHUB_FALLBACK_TARGET")]
+    pub fallback_target: Option<String>,
+
+    /// Recording played before the safe hang-up when the flow cannot answer.
+    #[arg(long, env = "IVRHUB_FALLBACK_REC")]
+    pub fallback_rec: Option<String>,
+}
+
 /// Everything `serve` needs besides the database.
 #[derive(Args, Debug, Clone)]
 pub struct ServeSettings {
@@ -79,14 +93,8 @@ pub struct ServeSettings {
     #[arg(long, env = "IVRHUB_STEP_DEADLINE_MS", default_value_t = 1500, value_parser = clap::value_parser!(u64).range(50..=4000))]
     pub step_deadline_ms: u64,
 
-    /// When the flow cannot answer (unknown DID, broken flow, database down),
-    /// connect the caller to this number instead of hanging up.
-    #[arg(long, env = "IVRHUB_FALLBACK_TARGET")]
-    pub fallback_target: Option<String>,
-
-    /// Recording played before the safe hang-up when the flow cannot answer.
-    #[arg(long, env = "IVRHUB_FALLBACK_REC")]
-    pub fallback_rec: Option<String>,
+    #[command(flatten)]
+    pub fallback: FallbackSettings,
 
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "IVRHUB_WORKERS")]
@@ -124,8 +132,7 @@ impl ServeSettings {
             webhook_allow: Vec::new(),
             max_body_bytes: 64 * 1024,
             step_deadline_ms: 1500,
-            fallback_target: None,
-            fallback_rec: None,
+            fallback: FallbackSettings::default(),
             workers: Some(2),
             jwt_secret: Some(Secret(crate::auth::tokens::random_secret())),
             admin_email: None,

@@ -58,6 +58,45 @@ enum Command {
         #[arg(long)]
         since: Option<chrono::NaiveDate>,
     },
+    /// Walk a scripted call through a tenant's flow, as the webhook would
+    /// answer it (nothing is written): `--press 1 --no-answer --silence …`
+    /// in the order given.
+    Simulate {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        fallback: ivrhub::config::FallbackSettings,
+        /// The tenant: its id or its name.
+        #[arg(long)]
+        tenant: String,
+        /// One of the tenant's numbers.
+        #[arg(long)]
+        did: String,
+        /// The caller's number.
+        #[arg(long, default_value = "")]
+        caller: String,
+        /// The clock, with its offset (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        /// `draft`, `live` or a version number.
+        #[arg(long, default_value = "draft")]
+        flow: String,
+        /// Digits pressed at a menu (repeatable; the order of all inputs is kept).
+        #[arg(long = "press", value_name = "DIGITS")]
+        _press: Vec<String>,
+        /// Nothing pressed at a menu.
+        #[arg(long = "silence", action = clap::ArgAction::Count)]
+        _silence: u8,
+        /// The dialled number did not answer (at a CALL).
+        #[arg(long = "no-answer", action = clap::ArgAction::Count)]
+        _no_answer: u8,
+        /// Answers in XML-RPC rather than JSON.
+        #[arg(long)]
+        xml: bool,
+        /// Print the transcript as JSON (as the API's `/flow/simulate` answers).
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a platform admin account.
     CreateAdmin {
         #[command(flatten)]
@@ -110,6 +149,64 @@ async fn main() -> Result<()> {
                         "{} report days failed to roll up (see the log); run it again",
                         outcome.failed
                     );
+                }
+                Ok(())
+            }
+            .await;
+            stop(embedded);
+            result
+        }
+        Command::Simulate {
+            database,
+            fallback,
+            tenant,
+            did,
+            caller,
+            at,
+            flow,
+            xml,
+            json,
+            ..
+        } => {
+            let args: Vec<String> = std::env::args().collect();
+            let inputs = ivrhub::simulate::inputs_in_order(&args);
+            let (url, embedded) = database_url(&database).await?;
+            let result = async {
+                db::migrate(&url).await?;
+                let pool = db::connect_pool(&url, 2).await?;
+                let row = match tenant.parse::<i64>() {
+                    Ok(id) => ivrhub::storage::tenants::tenant(&pool, id).await?,
+                    Err(_) => ivrhub::storage::tenants::tenant_by_name(&pool, &tenant).await?,
+                };
+                let Some(row) = row else {
+                    anyhow::bail!("no tenant {tenant:?} (give its id or its name)");
+                };
+                let request = ivrhub::admin::simulate_api::SimulateRequest {
+                    flow: Some(flow),
+                    did,
+                    caller_id: caller,
+                    caller_name: String::new(),
+                    at,
+                    inputs,
+                    encoding: Some(if xml {
+                        ivrhub::admin::simulate_api::SimulatedEncoding::XmlRpc
+                    } else {
+                        ivrhub::admin::simulate_api::SimulatedEncoding::Json
+                    }),
+                };
+                let safe = ivrhub::webhook::fallback::SafeAnswer::configured(&fallback);
+                let transcript = ivrhub::admin::simulate_api::run_simulation(
+                    &pool,
+                    row.tenant_id,
+                    &request,
+                    &safe,
+                )
+                .await
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&transcript)?);
+                } else {
+                    print!("{}", ivrhub::simulate::render(&transcript));
                 }
                 Ok(())
             }

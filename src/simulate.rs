@@ -342,3 +342,101 @@ fn step_view(
         problem: decision.problem.as_ref().map(ToString::to_string),
     }
 }
+
+/// The inputs of a command line, in the order given: `--press D`
+/// (`--press=D`), `--silence`, `--no-answer`, `--input X` (any input).
+/// Other arguments are skipped (clap reads them); order matters here, which
+/// clap's derived parser does not keep across different flags.
+pub fn inputs_in_order(args: &[String]) -> Vec<String> {
+    let mut inputs = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--silence" => inputs.push("silence".to_owned()),
+            "--no-answer" => inputs.push("no_answer".to_owned()),
+            "--press" | "--input" => inputs.extend(args.next().cloned()),
+            other => {
+                if let Some(value) = other
+                    .strip_prefix("--press=")
+                    .or_else(|| other.strip_prefix("--input="))
+                {
+                    inputs.push(value.to_owned());
+                }
+            }
+        }
+    }
+    inputs
+}
+
+/// A transcript for people: one block per step, then how the call ended.
+pub fn render(transcript: &Transcript) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for (index, step) in transcript.steps.iter().enumerate() {
+        let input = step.input.as_deref().unwrap_or("call starts");
+        let _ = writeln!(
+            out,
+            "{:>2}. [{input}] MENU {:?} DTMF {:?}",
+            index + 1,
+            step.request.menu,
+            step.request.dtmf
+        );
+        for rule in &step.rules {
+            let taken = rule
+                .rule
+                .map_or("default".to_owned(), |index| format!("rule {}", index + 1));
+            let _ = writeln!(out, "    rules {}: {taken} → {}", rule.node, rule.target);
+        }
+        let at = step
+            .from
+            .as_deref()
+            .map(|from| format!(" at {from}"))
+            .unwrap_or_default();
+        let node = step.node.as_deref().unwrap_or("(no node)");
+        let _ = writeln!(
+            out,
+            "    {}{at} → {} {node} ({})",
+            step.outcome, step.action, step.language
+        );
+        if let Some(problem) = &step.problem {
+            let _ = writeln!(out, "    problem: {problem} (the safe answer was given)");
+        }
+        let _ = writeln!(out, "    answer: {}", step.answer.trim());
+    }
+    let ended = serde_json::to_string(&transcript.ended).unwrap_or_default();
+    let _ = writeln!(out, "ended: {ended}");
+    if transcript.unused_inputs > 0 {
+        let _ = writeln!(out, "inputs not used: {}", transcript.unused_inputs);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn command_line_inputs_keep_their_order() {
+        assert_eq!(
+            inputs_in_order(&args(
+                "simulate --tenant Demo --press 1 --no-answer --silence --press=7 --json --input 12#"
+            )),
+            ["1", "no_answer", "silence", "7", "12#"]
+        );
+        assert!(inputs_in_order(&args("simulate --did 073")).is_empty());
+    }
+
+    #[test]
+    fn inputs_parse_strictly() {
+        assert_eq!(Input::parse("12#"), Some(Input::Press("12#".into())));
+        assert_eq!(Input::parse("silence"), Some(Input::Silence));
+        assert_eq!(Input::parse("no_answer"), Some(Input::NoAnswer));
+        for bad in ["", "1a", "Silence", &"1".repeat(21)] {
+            assert_eq!(Input::parse(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -145,16 +145,21 @@ pub async fn simulate_call(
     scope: TenantScope,
     body: ApiJson<SimulateRequest>,
 ) -> Result<web::Json<Transcript>, ApiError> {
-    let (selector, script, encoding) = body.0.script()?;
-    let runnable = flow_service::runnable(&state.pool, scope.tenant_id, selector).await?;
+    let transcript = run_simulation(&state.pool, scope.tenant_id, &body.0, &state.safe).await?;
+    Ok(web::Json(transcript))
+}
+
+/// One simulation, as the API and the command line run it.
+pub async fn run_simulation(
+    pool: &sqlx::PgPool,
+    tenant_id: i64,
+    request: &SimulateRequest,
+    safe: &crate::webhook::fallback::SafeAnswer,
+) -> Result<Transcript, ApiError> {
+    let (selector, script, encoding) = request.script()?;
+    let runnable = flow_service::runnable(pool, tenant_id, selector).await?;
     let entry = runnable.entry(&script.did)?;
-    Ok(web::Json(simulate(
-        &runnable.flow,
-        &entry,
-        &script,
-        encoding,
-        &state.safe,
-    )))
+    Ok(simulate(&runnable.flow, &entry, &script, encoding, safe))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -94,6 +94,18 @@ pub async fn tenant(pool: &PgPool, tenant_id: i64) -> Result<Option<TenantRow>, 
     .await
 }
 
+/// Platform-level (the command line): the tenant whose name is `name`.
+pub async fn tenant_by_name(pool: &PgPool, name: &str) -> Result<Option<TenantRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        tenant_columns!(),
+        " FROM tenants WHERE name = $1"
+    ))
+    .bind(name)
+    .fetch_optional(pool)
+    .await
+}
+
 pub async fn list_tenants(
     pool: &PgPool,
     after: i64,

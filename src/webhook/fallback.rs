@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::ServeSettings;
+use crate::config::{FallbackSettings, ServeSettings};
 use crate::flow::model::{DidEntry, Flow};
 use crate::flow::{Decision, decide};
 use crate::metrics::FallbackReason;
@@ -35,9 +35,13 @@ pub struct SafeAnswer {
 
 impl SafeAnswer {
     pub fn from_settings(settings: &ServeSettings) -> SafeAnswer {
+        SafeAnswer::configured(&settings.fallback)
+    }
+
+    pub fn configured(fallback: &FallbackSettings) -> SafeAnswer {
         SafeAnswer {
-            target: settings.fallback_target.clone(),
-            rec: settings.fallback_rec.clone(),
+            target: fallback.fallback_target.clone(),
+            rec: fallback.fallback_rec.clone(),
         }
     }
 

@@ -69,7 +69,10 @@ async fn a_menu_deleted_mid_call_ends_the_call_politely() {
 #[tokio::test]
 async fn a_configured_fallback_number_takes_the_call_instead() {
     let settings = ivrhub::config::ServeSettings {
-        fallback_target: Some("0501111111".into()),
+        fallback: ivrhub::config::FallbackSettings {
+            fallback_target: Some("0501111111".into()),
+            fallback_rec: None,
+        },
         ..ivrhub::config::ServeSettings::for_tests()
     };
     let app = TestApp::spawn_with(settings).await;

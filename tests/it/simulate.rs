@@ -430,3 +430,66 @@ async fn replay_hidden(app: &TestApp, did: &str, transcript: &Value, xml: bool, 
         );
     }
 }
+
+/// `ivrhub simulate` prints the transcript the API gives for the same script.
+#[tokio::test]
+async fn the_command_line_gives_the_same_transcript_as_the_api() {
+    let app = TestApp::spawn().await;
+    app.with_demo().await;
+    let admin = demo_admin(&app).await;
+    let at = "2026-12-01T10:00:00+02:00";
+    let (status, from_api) = simulate(
+        &app,
+        &admin,
+        json!({"did": DEMO_DID, "caller_id": CALLER, "at": at,
+               "inputs": ["1", "no_answer", "silence"], "encoding": "xml_rpc"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{from_api}");
+    let run = |extra: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ivrhub"));
+        command
+            .args([
+                "simulate", "--tenant", "Demo", "--did", DEMO_DID, "--caller", CALLER,
+            ])
+            .args([
+                "--at",
+                at,
+                "--press",
+                "1",
+                "--no-answer",
+                "--silence",
+                "--xml",
+            ])
+            .args(extra)
+            .env("DATABASE_URL", &app.database_url)
+            .env("RUST_LOG", "warn");
+        command.output().expect("ivrhub runs")
+    };
+    let output = run(&["--json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let from_cli: Value = serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+    assert_eq!(from_cli, from_api);
+    let readable = run(&[]);
+    let text = String::from_utf8_lossy(&readable.stdout);
+    assert!(text.contains("1. [call starts] MENU \"-1\""), "{text}");
+    assert!(text.contains("rules entry: rule 2 → main"), "{text}");
+    assert!(
+        text.contains("[no_answer, silence] MENU \"sales_busy~v2\""),
+        "{text}"
+    );
+    assert!(text.contains("ended: {\"how\":\"hung_up\""), "{text}");
+    // A tenant that does not exist: a clear error, exit status not 0.
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ivrhub"));
+    let output = command
+        .args(["simulate", "--tenant", "Nobody", "--did", DEMO_DID])
+        .env("DATABASE_URL", &app.database_url)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no tenant \"Nobody\""));
+}
