@@ -519,7 +519,7 @@ async fn bad_selectors_unknown_versions_and_unknown_fields_get_clear_answers() {
     let refused = [
         (
             "/api/v1/flow/publish",
-            json!({"message": "m", "draft_revision": 0, "force": true}),
+            json!({"message": "m", "draft_revision": 0, "urgent": true}),
             400,
         ),
         ("/api/v1/flow/publish", json!({"message": "m"}), 400),
