@@ -50,7 +50,7 @@ pub struct ApiError {
 }
 
 /// The error codes of the API, with their statuses.
-pub const ERROR_CODES: [(&str, u16, &str); 15] = [
+pub const ERROR_CODES: [(&str, u16, &str); 16] = [
     (
         "bad_request",
         400,
@@ -108,6 +108,11 @@ pub const ERROR_CODES: [(&str, u16, &str); 15] = [
         "too_many_requests",
         429,
         "Too many failed attempts: wait `Retry-After` seconds.",
+    ),
+    (
+        "unavailable",
+        503,
+        "Busy for a moment (a diagram being drawn): retry shortly.",
     ),
     (
         "internal",
@@ -221,7 +226,8 @@ impl ApiError {
         };
         ApiError {
             details: crate::flow_tests::failure_details(results),
-            failed_tests: serde_json::to_value(&failing).ok(),
+            // The transcripts of the first ten (a body of bounded size).
+            failed_tests: serde_json::to_value(failing.iter().take(10).collect::<Vec<_>>()).ok(),
             ..ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "tests_failed",
@@ -257,6 +263,10 @@ impl ApiError {
             "method_not_allowed",
             "this path does not take this method",
         )
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
 
     /// Logs the cause; the client sees nothing of it.
@@ -354,6 +364,7 @@ mod tests {
             ApiError::validation("x", Vec::new()),
             ApiError::too_many_requests(1),
             ApiError::tests_failed(&[]),
+            ApiError::unavailable("x"),
             ApiError::internal("x"),
         ];
         for error in &errors {

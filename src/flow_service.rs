@@ -172,6 +172,8 @@ pub async fn with_issues(
 /// what calls will hear once it is published.
 pub struct Runnable {
     pub flow: Flow,
+    /// A disabled tenant's calls all get the safe answer, whatever the flow.
+    pub active: bool,
     tenant_id: i64,
     content: FlowContent,
     /// The tenant's numbers now (the directory).
@@ -187,6 +189,7 @@ impl Runnable {
     ) -> Runnable {
         Runnable {
             flow: content.to_flow(Some(number), settings.time_zone, settings.language),
+            active: settings.active,
             tenant_id: settings.tenant_id,
             numbers: draft.entries.keys().cloned().collect(),
             content,
@@ -895,6 +898,9 @@ pub struct Publish<'a> {
     pub force: bool,
 }
 
+/// The most flow tests a tenant keeps (each publish runs them all).
+pub const MAX_TESTS: usize = 100;
+
 /// The tenant's flow tests as stored (one that no longer parses is skipped
 /// and logged).
 async fn stored_tests(conn: &mut PgConnection, tenant_id: i64) -> Result<Vec<FlowTest>, ApiError> {
@@ -947,6 +953,16 @@ pub async fn save_test(
         .ok_or_else(|| ApiError::not_found("tenant"))?;
     let numbers = draft.entries.keys().cloned().collect();
     test.check(&draft.nodes, &numbers)?;
+    let existing = stored_tests(&mut tx, tenant_id).await?;
+    if existing.len() >= MAX_TESTS && !existing.iter().any(|t| t.name == test.name) {
+        return Err(ApiError::validation(
+            "too many flow tests",
+            vec![ErrorDetail {
+                path: "name".into(),
+                message: format!("a tenant has at most {MAX_TESTS} flow tests"),
+            }],
+        ));
+    }
     let json = serde_json::to_value(test).map_err(ApiError::internal)?;
     let before = crate::storage::flow_tests::put(&mut tx, tenant_id, &test.name, &json).await?;
     if create_only && before.is_some() {

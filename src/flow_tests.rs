@@ -10,14 +10,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorDetail};
 use crate::flow::model::Node;
 use crate::flow_service::Runnable;
-use crate::simulate::{Ending, Input, MAX_INPUTS, Script, Transcript, simulate};
+use crate::simulate::{AT_FORMAT, Ending, Script, Transcript, parse_at, parse_inputs, simulate};
 use crate::voicenter::types::Encoding;
 use crate::webhook::fallback::SafeAnswer;
 
@@ -103,26 +102,14 @@ impl FlowTest {
             );
         }
         problems.length("caller_id", &self.caller_id, 0, 64);
-        let at = DateTime::parse_from_rfc3339(&self.at);
-        if at.is_err() {
-            problems.add(
-                "at",
-                "an instant with its offset, e.g. 2026-12-01T10:00:00+02:00",
-            );
+        let at = parse_at(&self.at);
+        if at.is_none() {
+            problems.add("at", AT_FORMAT);
         }
-        if self.inputs.len() > MAX_INPUTS {
-            problems.add("inputs", format!("at most {MAX_INPUTS} inputs"));
-        }
-        let mut inputs = Vec::new();
-        for (index, text) in self.inputs.iter().enumerate() {
-            match Input::parse(text) {
-                Some(input) => inputs.push(input),
-                None => problems.add(
-                    format!("inputs[{index}]"),
-                    "digits (1 to 20 of 0-9 * #), `silence` or `no_answer`",
-                ),
-            }
-        }
+        let inputs = parse_inputs(&self.inputs).unwrap_or_else(|details| {
+            problems.extend(details);
+            Vec::new()
+        });
         let expect = &self.expect;
         if expect.path.is_none()
             && expect.action.is_none()
@@ -162,7 +149,7 @@ impl FlowTest {
             did: self.did.clone(),
             caller_id: self.caller_id.clone(),
             caller_name: String::new(),
-            at: at.map(|at| at.with_timezone(&Utc)).unwrap_or_default(),
+            at: at.unwrap_or_default(),
             inputs,
         })
     }

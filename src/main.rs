@@ -90,6 +90,9 @@ enum Command {
         /// The dialled number did not answer (at a CALL).
         #[arg(long = "no-answer", action = clap::ArgAction::Count)]
         _no_answer: u8,
+        /// Any input (digits, `silence`, `no_answer`), in order with the others.
+        #[arg(long = "input", value_name = "INPUT")]
+        _input: Vec<String>,
         /// Answers in XML-RPC rather than JSON.
         #[arg(long)]
         xml: bool,
@@ -172,11 +175,15 @@ async fn main() -> Result<()> {
             let inputs = ivrhub::simulate::inputs_in_order(&args);
             let (url, embedded) = database_url(&database).await?;
             let result = async {
-                db::migrate(&url).await?;
+                // Reads only: no migration (the schema is the serving nodes').
                 let pool = db::connect_pool(&url, 2).await?;
-                let row = match tenant.parse::<i64>() {
-                    Ok(id) => ivrhub::storage::tenants::tenant(&pool, id).await?,
-                    Err(_) => ivrhub::storage::tenants::tenant_by_name(&pool, &tenant).await?,
+                // A name first (a name may be all digits), then an id.
+                let row = match ivrhub::storage::tenants::tenant_by_name(&pool, &tenant).await? {
+                    Some(row) => Some(row),
+                    None => match tenant.parse::<i64>() {
+                        Ok(id) => ivrhub::storage::tenants::tenant(&pool, id).await?,
+                        Err(_) => None,
+                    },
                 };
                 let Some(row) = row else {
                     anyhow::bail!("no tenant {tenant:?} (give its id or its name)");

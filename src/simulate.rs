@@ -24,8 +24,8 @@ use utoipa::ToSchema;
 
 use crate::flow::model::{DidEntry, Flow};
 use crate::flow::{RuleTaken, StepOutcome};
-use crate::voicenter::encode_answer;
 use crate::voicenter::types::{Action, Encoding, IvrActionRequest, IvrAnswer};
+use crate::voicenter::{encode_answer, without_whitespace};
 use crate::webhook::fallback::{SafeAnswer, flow_answer};
 
 /// The most inputs a script may have.
@@ -72,6 +72,43 @@ impl Input {
         }
     }
 }
+
+/// A script's inputs as a request gives them, each checked: the problems
+/// (path `inputs` or `inputs[i]`) when any is wrong.
+pub fn parse_inputs(texts: &[String]) -> Result<Vec<Input>, Vec<crate::error::ErrorDetail>> {
+    let detail = |path: String, message: String| crate::error::ErrorDetail { path, message };
+    if texts.len() > MAX_INPUTS {
+        let message = format!("at most {MAX_INPUTS} inputs ({} sent)", texts.len());
+        return Err(vec![detail("inputs".into(), message)]);
+    }
+    let mut problems = Vec::new();
+    let mut inputs = Vec::with_capacity(texts.len());
+    for (index, text) in texts.iter().enumerate() {
+        match Input::parse(text) {
+            Some(input) => inputs.push(input),
+            None => problems.push(detail(
+                format!("inputs[{index}]"),
+                "digits (1 to 20 of 0-9 * #), `silence` or `no_answer`".into(),
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(inputs)
+    } else {
+        Err(problems)
+    }
+}
+
+/// A script's clock: an instant with its offset (RFC 3339).
+pub fn parse_at(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|at| at.with_timezone(&Utc))
+}
+
+/// What to say of an `at` that does not parse.
+pub const AT_FORMAT: &str =
+    "an instant with its offset, e.g. 2026-12-01T10:00:00+02:00 (Z for UTC)";
 
 /// A scripted call.
 #[derive(Debug, Clone)]
@@ -178,6 +215,10 @@ pub struct Transcript {
     pub ended: Ending,
     /// Inputs the call ended before using.
     pub unused_inputs: usize,
+    /// Every node the call went through, in order: the nodes answered, the
+    /// rule nodes on the way, failover menus Voicenter played by itself
+    /// (give it to the diagram's `highlight`).
+    pub route: Vec<String>,
 }
 
 impl Transcript {
@@ -190,6 +231,27 @@ impl Transcript {
     }
 }
 
+/// Every node a call went through, in order (what the diagram's
+/// `highlight` draws): the nodes answered, the rule nodes resolved on the
+/// way, and failover menus Voicenter played by itself.
+pub fn route(transcript: &Transcript) -> Vec<String> {
+    let mut route: Vec<String> = Vec::new();
+    for step in &transcript.steps {
+        if let Some(from) = &step.from
+            && route.last() != Some(from)
+        {
+            route.push(from.clone());
+        }
+        route.extend(step.rules.iter().map(|rule| rule.node.clone()));
+        if let Some(node) = &step.node
+            && route.last() != Some(node)
+        {
+            route.push(node.clone());
+        }
+    }
+    route
+}
+
 /// Walks `script` through `flow`, entered as `entry` says.
 pub fn simulate(
     flow: &Flow,
@@ -200,10 +262,11 @@ pub fn simulate(
 ) -> Transcript {
     let mut steps = Vec::new();
     let mut inputs = script.inputs.iter().enumerate().peekable();
+    // The fields as the webhook's decoder would read them.
     let mut request = IvrActionRequest {
-        did: script.did.clone(),
-        caller_id: script.caller_id.clone(),
-        caller_name: script.caller_name.clone(),
+        did: without_whitespace(&script.did),
+        caller_id: without_whitespace(&script.caller_id),
+        caller_name: script.caller_name.trim().to_owned(),
         call_id: CALL_ID.to_owned(),
         dtmf: String::new(),
         menu: crate::voicenter::types::START_OF_CALL_MENU.to_owned(),
@@ -299,11 +362,14 @@ pub fn simulate(
             Action::SilentRecord(_) => break Ending::Recording,
         }
     };
-    Transcript {
+    let mut transcript = Transcript {
         unused_inputs: inputs.count(),
         steps,
         ended,
-    }
+        route: Vec::new(),
+    };
+    transcript.route = route(&transcript);
+    transcript
 }
 
 fn misfit(index: usize, input: &Input, reason: &str) -> Ending {

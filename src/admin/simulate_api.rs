@@ -4,7 +4,7 @@
 //! CDR; `GET /flow/diagram.svg` and `.dot` draw the flow.
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -16,7 +16,7 @@ use super::state::ApiState;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::flow_service::{self, Selector};
 use crate::flow_tests::{FlowTest, TestResult};
-use crate::simulate::{Input, MAX_INPUTS, Script, Transcript, simulate};
+use crate::simulate::{AT_FORMAT, Script, Transcript, parse_at, parse_inputs, simulate};
 use crate::voicenter::types::Encoding;
 
 /// A call to simulate.
@@ -28,7 +28,8 @@ pub struct SimulateRequest {
     /// `draft` (the default), `live` or a version number. The draft runs
     /// as the version it would become if published now, so its answers are
     /// byte for byte what calls will hear once it is published.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text_or_number")]
+    #[schema(value_type = Option<String>, example = "draft")]
     pub flow: Option<String>,
     /// One of the tenant's numbers.
     pub did: String,
@@ -53,6 +54,24 @@ pub struct SimulateRequest {
     pub encoding: Option<SimulatedEncoding>,
 }
 
+/// `"3"` or `3`: a selector given as text or as a number.
+fn text_or_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum TextOrNumber {
+        Text(String),
+        Number(u64),
+    }
+    Ok(
+        Option::<TextOrNumber>::deserialize(deserializer)?.map(|value| match value {
+            TextOrNumber::Text(text) => text,
+            TextOrNumber::Number(number) => number.to_string(),
+        }),
+    )
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SimulatedEncoding {
@@ -69,36 +88,10 @@ impl SimulateRequest {
         };
         let at = match &self.at {
             None => Utc::now(),
-            Some(text) => DateTime::parse_from_rfc3339(text)
-                .map_err(|_| {
-                    ApiError::bad_field(
-                        "at",
-                        "an instant with its offset, e.g. 2026-12-01T10:00:00+02:00 (or Z for UTC)",
-                    )
-                })?
-                .with_timezone(&Utc),
+            Some(text) => parse_at(text).ok_or_else(|| ApiError::bad_field("at", AT_FORMAT))?,
         };
-        if self.inputs.len() > MAX_INPUTS {
-            return Err(ApiError::validation(
-                "too many inputs",
-                vec![ErrorDetail {
-                    path: "inputs".into(),
-                    message: format!("at most {MAX_INPUTS} inputs ({} sent)", self.inputs.len()),
-                }],
-            ));
-        }
-        let mut problems = super::checks::Problems::default();
-        let mut inputs = Vec::with_capacity(self.inputs.len());
-        for (index, text) in self.inputs.iter().enumerate() {
-            match Input::parse(text) {
-                Some(input) => inputs.push(input),
-                None => problems.add(
-                    format!("inputs[{index}]"),
-                    "digits (1 to 20 of 0-9 * #), `silence` or `no_answer`",
-                ),
-            }
-        }
-        problems.finish("the inputs")?;
+        let inputs = parse_inputs(&self.inputs)
+            .map_err(|details| ApiError::validation("bad inputs", details))?;
         if [&self.did, &self.caller_id, &self.caller_name]
             .iter()
             .any(|text| text.contains('\0') || text.chars().count() > 200)
@@ -133,9 +126,10 @@ impl SimulateRequest {
     request_body = SimulateRequest,
     responses(
         (status = 200, description = "The call, step by step", body = Transcript),
-        (status = 400, description = "Malformed body: unknown field, `flow` not `draft`/`live`/a number, `at` without an offset", body = ErrorBody),
+        (status = 400, description = "Malformed body: unknown field, `flow` not `draft`/`live`/a number, `at` without an offset, `did`/`caller_id`/`caller_name` over 200 characters or with NUL", body = ErrorBody),
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 404, description = "No such number of the tenant, no such version, or nothing published (`flow=live`)", body = ErrorBody),
+        (status = 409, description = "The tenant is disabled: its calls get the safe answer", body = ErrorBody),
         (status = 422, description = "More than 200 inputs, or an input that is not digits, `silence` or `no_answer` (`details`: `inputs[i]`)", body = ErrorBody),
     )
 )]
@@ -159,8 +153,19 @@ pub async fn run_simulation(
     let (selector, script, encoding) = request.script()?;
     let runnable = flow_service::runnable(pool, tenant_id, selector).await?;
     let entry = runnable.entry(&script.did)?;
+    if !runnable.active {
+        return Err(ApiError::conflict(
+            "the tenant is disabled: every call gets the safe answer (a hang-up with cause 21)",
+        ));
+    }
     Ok(simulate(&runnable.flow, &entry, &script, encoding, safe))
 }
+
+/// Layouts run one at a time per node (see `diagram_svg`).
+static LAYOUTS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| std::sync::Arc::new(tokio::sync::Semaphore::new(1)));
+/// How long a request waits for its turn, and for its layout.
+const LAYOUT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -190,12 +195,26 @@ async fn diagram_dot(
     state: &ApiState,
     scope: &TenantScope,
     query: &DiagramQuery,
+    for_layout: bool,
 ) -> Result<String, ApiError> {
     let selector = query.selector()?;
     let (content, issues) =
         flow_service::with_issues(&state.pool, scope.tenant_id, selector).await?;
-    let highlight: Vec<String> = match &query.highlight {
-        None => Vec::new(),
+    if for_layout && content.nodes.len() > crate::flow::diagram::MAX_SVG_NODES {
+        return Err(ApiError::validation(
+            "too large to draw here",
+            vec![ErrorDetail {
+                path: "flow".into(),
+                message: format!(
+                    "{} nodes: at most {} are drawn as SVG; get diagram.dot and draw it with Graphviz",
+                    content.nodes.len(),
+                    crate::flow::diagram::MAX_SVG_NODES
+                ),
+            }],
+        ));
+    }
+    let highlight: Vec<String> = match query.highlight.as_deref().map(str::trim) {
+        None | Some("") => Vec::new(),
         Some(text) => text.split(',').map(|key| key.trim().to_owned()).collect(),
     };
     let mut problems = super::checks::Problems::default();
@@ -211,6 +230,7 @@ async fn diagram_dot(
     let marks = crate::flow::diagram::Marks {
         issues: &issues,
         highlight: &highlight,
+        merge_back_arrows: for_layout,
     };
     Ok(crate::flow::diagram::dot(&content, &marks))
 }
@@ -227,7 +247,8 @@ async fn diagram_dot(
         (status = 400, description = "`flow` not `draft`/`live`/a number, or an unknown parameter", body = ErrorBody),
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 404, description = "No such version, or nothing published (`flow=live`)", body = ErrorBody),
-        (status = 422, description = "`highlight` names a node the flow does not have (`details`: `highlight[i]`)", body = ErrorBody),
+        (status = 422, description = "`highlight` names a node the flow does not have (`details`: `highlight[i]`), or the flow has more than 120 nodes (get `diagram.dot`)", body = ErrorBody),
+        (status = 503, description = "Another diagram is being drawn, or this one takes more than 5 s: try again, or get `diagram.dot`", body = ErrorBody),
     )
 )]
 #[get("/flow/diagram.svg")]
@@ -236,9 +257,22 @@ pub async fn diagram_svg(
     scope: TenantScope,
     query: web::Query<DiagramQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let dot = diagram_dot(&state, &scope, &query).await?;
-    let svg = web::block(move || crate::flow::diagram::svg(&dot))
+    let dot = diagram_dot(&state, &scope, &query, true).await?;
+    // One layout at a time, on a blocking thread that keeps the permit until
+    // it is done: a flow whose layout runs long holds one core, never the
+    // webhook's workers.
+    let busy = || ApiError::unavailable("another diagram is being drawn; try again in a moment");
+    let permit = tokio::time::timeout(LAYOUT_WAIT, LAYOUTS.clone().acquire_owned())
         .await
+        .map_err(|_| busy())?
+        .map_err(ApiError::internal)?;
+    let drawing = tokio::task::spawn_blocking(move || {
+        let _one_at_a_time = permit;
+        crate::flow::diagram::svg(&dot)
+    });
+    let svg = tokio::time::timeout(LAYOUT_WAIT, drawing)
+        .await
+        .map_err(|_| ApiError::unavailable("this flow takes too long to lay out here: get diagram.dot and draw it with Graphviz"))?
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().content_type("image/svg+xml").body(svg))
@@ -263,7 +297,7 @@ pub async fn diagram_dot_file(
     scope: TenantScope,
     query: web::Query<DiagramQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let dot = diagram_dot(&state, &scope, &query).await?;
+    let dot = diagram_dot(&state, &scope, &query, false).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/vnd.graphviz; charset=utf-8")
         .body(dot))

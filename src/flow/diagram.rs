@@ -32,9 +32,17 @@ pub struct Marks<'a> {
     /// The flow's issues (errors make a node red, "no DID's entry node leads
     /// here" warnings grey).
     pub issues: &'a [FlowIssue],
-    /// A simulated call's path: the nodes answered, in order.
+    /// A simulated call's route: the nodes it went through, in order.
     pub highlight: &'a [String],
+    /// For our own layout (`svg`): an arrow back along an arrow (a ↔ b) is
+    /// drawn as one arrow with both labels. The layout library explores
+    /// every path between two nodes, and such pairs double the paths at
+    /// each step (a chain of 25 menus with "0: back" took 10 s).
+    pub merge_back_arrows: bool,
 }
+
+/// The most nodes drawn as SVG here (larger: use the DOT with Graphviz).
+pub const MAX_SVG_NODES: usize = 120;
 
 /// One arrow of the picture.
 struct Edge {
@@ -45,8 +53,8 @@ struct Edge {
 
 /// The flow as Graphviz DOT.
 pub fn dot(content: &FlowContent, marks: &Marks<'_>) -> String {
-    let errors: BTreeSet<&str> = nodes_with(marks.issues, FlowIssue::is_error);
-    let unreached: BTreeSet<&str> = nodes_with(marks.issues, |issue| {
+    let errors: BTreeSet<&str> = nodes_with(content, marks.issues, FlowIssue::is_error);
+    let unreached: BTreeSet<&str> = nodes_with(content, marks.issues, |issue| {
         !issue.is_error() && issue.message.contains("entry node leads here")
     });
     let on_path: BTreeSet<&str> = marks.highlight.iter().map(String::as_str).collect();
@@ -73,6 +81,13 @@ pub fn dot(content: &FlowContent, marks: &Marks<'_>) -> String {
             language
         );
         let first = marks.highlight.first().map(String::as_str) == Some(target.as_str());
+        if !content.nodes.contains_key(target) {
+            let _ = writeln!(
+                out,
+                "  \"n:{target}\" [shape=box, label=\"{} (missing)\", style=filled, fillcolor=\"{ERROR_FILL}\", color=\"{ERROR_LINE}\"];",
+                text(target)
+            );
+        }
         let style = if first {
             format!(", color=\"{PATH_LINE}\", penwidth=3")
         } else {
@@ -94,14 +109,17 @@ pub fn dot(content: &FlowContent, marks: &Marks<'_>) -> String {
         } else {
             ("white", "black")
         };
-        let width = if on_path.contains(key.as_str()) { 3 } else { 1 };
         let _ = writeln!(
             out,
-            "  \"n:{key}\" [shape=box, label=\"{}\", style=filled, fillcolor=\"{fill}\", color=\"{line}\", width={width}];",
+            "  \"n:{key}\" [shape=box, label=\"{}\", style=filled, fillcolor=\"{fill}\", color=\"{line}\"];",
             text(&node_label(node))
         );
     }
-    for edge in content.nodes.values().flat_map(edges) {
+    let mut all: Vec<Edge> = content.nodes.values().flat_map(edges).collect();
+    if marks.merge_back_arrows {
+        all = merge_back_arrows(all);
+    }
+    for edge in all {
         // An arrow to a node that does not exist points at a red stand-in.
         if !content.nodes.contains_key(&edge.to) {
             let _ = writeln!(
@@ -128,10 +146,34 @@ pub fn dot(content: &FlowContent, marks: &Marks<'_>) -> String {
     out
 }
 
+/// Each arrow b → a that goes back along an arrow a → b joins it: one
+/// arrow a → b labelled `1 ⇄ 0`.
+fn merge_back_arrows(edges: Vec<Edge>) -> Vec<Edge> {
+    let mut kept: Vec<Edge> = Vec::with_capacity(edges.len());
+    for edge in edges {
+        match kept
+            .iter_mut()
+            .find(|e| e.from == edge.to && e.to == edge.from && e.from != e.to)
+        {
+            Some(forward) => forward.label = format!("{} ⇄ {}", forward.label, edge.label),
+            None => kept.push(edge),
+        }
+    }
+    kept
+}
+
 /// The DOT laid out and drawn as SVG.
 pub fn svg(dot: &str) -> Result<String, String> {
     use layout::backends::svg::SVGWriter;
     use layout::gv::{DotParser, GraphBuilder};
+    if !dot.contains("[shape=box") {
+        // Nothing to lay out (the library refuses an empty graph).
+        return Ok(concat!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"320\" height=\"40\">",
+            "<text x=\"10\" y=\"25\" font-family=\"sans-serif\">This flow has no node yet.</text></svg>"
+        )
+        .to_owned());
+    }
     let graph = DotParser::new(dot).process()?;
     // The layout library asserts on shapes it cannot place; such a flow
     // gets an error, not a dead worker.
@@ -146,14 +188,27 @@ pub fn svg(dot: &str) -> Result<String, String> {
     .map_err(|_| "the layout of this flow failed".to_owned())
 }
 
-/// The node keys named by the issues that `select` keeps (`nodes.<key>…`).
-fn nodes_with(issues: &[FlowIssue], select: impl Fn(&FlowIssue) -> bool) -> BTreeSet<&str> {
+/// The node keys named by the issues that `select` keeps (`nodes.<key>…`;
+/// keys may hold dots: the longest key of the flow the path starts with).
+fn nodes_with<'a>(
+    content: &'a FlowContent,
+    issues: &[FlowIssue],
+    select: impl Fn(&FlowIssue) -> bool,
+) -> BTreeSet<&'a str> {
     issues
         .iter()
         .filter(|issue| select(issue))
         .filter_map(|issue| {
             let rest = issue.path.strip_prefix("nodes.")?;
-            Some(rest.split(['.', '[']).next().unwrap_or(rest))
+            content
+                .nodes
+                .keys()
+                .filter(|key| {
+                    rest.strip_prefix(key.as_str())
+                        .is_some_and(|after| after.is_empty() || after.starts_with(['.', '[']))
+                })
+                .max_by_key(|key| key.len())
+                .map(String::as_str)
         })
         .collect()
 }
@@ -347,6 +402,7 @@ mod tests {
             &Marks {
                 issues: &issues,
                 highlight: &path,
+                merge_back_arrows: false,
             },
         );
         let line = |key: &str| {
@@ -417,7 +473,70 @@ mod tests {
     }
 
     #[test]
+    fn back_arrows_are_merged_for_the_layout_which_stays_fast() {
+        // 40 menus in a chain, each "1: next", "0: back".
+        let mut nodes = Vec::new();
+        for i in 0..40 {
+            let mut routes = vec![json!({"digits": "0", "target": format!("m{}", i.max(1) - 1)})];
+            if i < 39 {
+                routes.push(json!({"digits": "1", "target": format!("m{}", i + 1)}));
+            }
+            nodes.push(json!({"key": format!("m{i}"), "kind": "menu", "prompt": {"rec": "p"}, "routes": routes}));
+        }
+        let chain = content(json!({"nodes": nodes, "schedules": [], "entries": []}));
+        let marks = Marks {
+            merge_back_arrows: true,
+            ..Marks::default()
+        };
+        let dot = dot(&chain, &marks);
+        assert!(
+            dot.contains("\"n:m1\" -> \"n:m2\" [label=\"1 ⇄ 0\"];"),
+            "{dot}"
+        );
+        let started = std::time::Instant::now();
+        svg(&dot).expect("laid out");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn an_empty_flow_is_a_picture_that_says_so() {
+        let svg = svg(&dot(&FlowContent::default(), &Marks::default())).unwrap();
+        assert!(svg.contains("no node yet"));
+    }
+
+    #[test]
+    fn keys_with_dots_are_marked_whole() {
+        let flow = content(json!({"nodes": [
+            {"key": "sales", "kind": "hangup"}, {"key": "sales.il", "kind": "hangup", "rec": "x"}
+        ], "schedules": [], "entries": []}));
+        let issues = [FlowIssue {
+            severity: Severity::Error,
+            path: "nodes.sales.il.rec".into(),
+            message: "no recording".into(),
+        }];
+        let dot = dot(
+            &flow,
+            &Marks {
+                issues: &issues,
+                ..Marks::default()
+            },
+        );
+        let line = |key: &str| {
+            dot.lines()
+                .find(|l| l.starts_with(&format!("  \"n:{key}\" [")))
+                .unwrap()
+                .to_owned()
+        };
+        assert!(line("sales.il").contains(ERROR_FILL), "{dot}");
+        assert!(!line("sales").contains(ERROR_FILL), "{dot}");
+    }
+
+    #[test]
     fn malformed_dot_is_an_error_not_a_panic() {
-        assert!(svg("digraph { a -> ").is_err());
+        assert!(svg("digraph { a [shape=box]; a -> ").is_err());
     }
 }

@@ -153,6 +153,12 @@ fn hangup(f: &Fields<'_, '_>, data: &Value<'_>) -> Result<HangupReport, DecodeEr
     })
 }
 
+/// An identifier as the decoder reads it: all whitespace removed (what
+/// the simulator applies to its script, to ask what Voicenter would).
+pub fn without_whitespace(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
 /// An identifier-like field with all whitespace removed; empty when absent.
 fn id(f: &Fields<'_, '_>, name: &str) -> Result<String, DecodeError> {
     Ok(match f.opt_text(name)? {

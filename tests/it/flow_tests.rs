@@ -257,7 +257,18 @@ async fn the_flow_as_a_picture_with_a_simulated_path() {
         .filter_map(|s| s["node"].as_str())
         .collect();
     assert_eq!(path, ["main", "sales", "sales_busy"]);
-    let highlight = format!("entry,{}", path.join(","));
+    assert_eq!(
+        transcript["route"],
+        json!(["entry", "main", "sales", "sales_busy"]),
+        "with the rule node on the way"
+    );
+    let route: Vec<&str> = transcript["route"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let highlight = route.join(",");
     let response = app
         .http
         .get(format!(

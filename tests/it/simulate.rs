@@ -230,6 +230,36 @@ async fn simulating_writes_nothing_and_refuses_bad_scripts_clearly() {
         }
     }
 
+    // A version given as a number; spaces in numbers read as the webhook reads them.
+    let (status, body) = simulate(
+        &app,
+        &admin,
+        json!({"did": DEMO_DID, "flow": 1, "caller_id": "054 123 4567", "inputs": ["2"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["steps"][1]["action"], "SAYDIGITS");
+    assert!(
+        body["steps"][1]["answer"]
+            .as_str()
+            .unwrap()
+            .contains("\"DIGITS\":\"0541234567\""),
+        "{body}"
+    );
+    // A disabled tenant's calls all get the safe answer: said, not simulated.
+    sqlx::query("UPDATE tenants SET status = 'disabled' WHERE tenant_id = $1")
+        .bind(demo)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (status, body) = simulate(&app, &admin, json!({"did": DEMO_DID})).await;
+    assert_eq!((status, code(&body)), (409, "conflict"), "{body}");
+    sqlx::query("UPDATE tenants SET status = 'active' WHERE tenant_id = $1")
+        .bind(demo)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
     // Another tenant: the demo's number is not its, nor the demo's tenant.
     let platform = platform_admin(&app).await;
     let (_, other) = tenant_with_admin(&app, &platform, "Other").await;
