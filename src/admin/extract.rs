@@ -66,7 +66,7 @@ impl FromRequest for Caller {
                 ApiError::unauthenticated("the Authorization header must be `Bearer <token>`")
             })?;
             let claims = state.tokens.verify(token.trim()).map_err(|error| {
-                ApiError::unauthenticated(format!("invalid access token: {error}"))
+                ApiError::unauthenticated(crate::auth::tokens::refusal(&error))
             })?;
             let user_id: i64 = claims
                 .sub

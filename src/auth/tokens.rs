@@ -83,6 +83,25 @@ impl TokenKeys {
     }
 }
 
+/// Why a token was refused, in words a client's developer can act on.
+pub fn refusal(error: &jsonwebtoken::errors::Error) -> &'static str {
+    use jsonwebtoken::errors::ErrorKind;
+    match error.kind() {
+        ErrorKind::ExpiredSignature => {
+            "the access token has expired: get a new one with POST /api/v1/auth/refresh (or log in again)"
+        }
+        ErrorKind::ImmatureSignature => "the access token is not valid yet",
+        ErrorKind::InvalidSignature => "the access token's signature does not match: it was not issued here, or was changed",
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            "the access token is signed with another algorithm than HS256"
+        }
+        ErrorKind::InvalidAudience => "the access token is for another audience",
+        ErrorKind::InvalidIssuer => "the access token was issued by someone else",
+        ErrorKind::MissingRequiredClaim(_) => "the access token lacks a required claim (exp, iat, iss, aud, sub)",
+        _ => "the access token is malformed",
+    }
+}
+
 /// A new refresh token: what the client gets, and the hash we store.
 pub fn new_refresh_token() -> (String, Vec<u8>) {
     let mut bytes = [0u8; 32];
