@@ -88,8 +88,10 @@ impl Application {
             settings: Arc::new(settings),
             metrics,
         });
+        let routes = web::Data::new(crate::admin::routes::ApiRoutes::from_openapi(&crate::admin::openapi()));
         let mut server = actix_web::HttpServer::new(move || {
             App::new()
+                .app_data(routes.clone())
                 .app_data(state.clone())
                 .app_data(api.clone())
                 .app_data(query_errors())
@@ -172,9 +174,22 @@ async fn docs_redirect() -> HttpResponse {
         .finish()
 }
 
-/// Anything unrouted: a JSON 404, never an HTML page.
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found("route"))
+/// Anything unrouted: 405 with `Allow` for a known API path asked with
+/// another method, else a JSON 404; never an HTML page.
+async fn not_found(
+    request: actix_web::HttpRequest,
+    routes: web::Data<crate::admin::routes::ApiRoutes>,
+) -> Result<HttpResponse, ApiError> {
+    match routes.allowed(request.path()) {
+        Some(methods) if !methods.is_empty() => {
+            let mut response = actix_web::ResponseError::error_response(&ApiError::method_not_allowed());
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&methods.join(", ")) {
+                response.headers_mut().insert(actix_web::http::header::ALLOW, value);
+            }
+            Ok(response)
+        }
+        _ => Err(ApiError::not_found("route")),
+    }
 }
 
 /// A bad query parameter (`?limit=abc`) in the API's error shape.

@@ -14,6 +14,7 @@ pub mod json;
 pub mod nodes;
 pub mod pagination;
 pub mod recordings;
+pub mod routes;
 pub mod schedules;
 pub mod simulate_api;
 pub mod state;

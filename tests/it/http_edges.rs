@@ -310,3 +310,34 @@ async fn with_a_secret_a_wrong_method_reveals_nothing_more_than_a_wrong_secret()
     assert_eq!(response.status, 405);
     assert_eq!(response.header("allow"), Some("POST"));
 }
+
+/// A known API path asked with a method it does not take: 405 with
+/// `Allow`, as the error table says; an unknown path stays 404.
+#[tokio::test]
+async fn undeclared_methods_on_api_paths_are_405_with_allow() {
+    let app = TestApp::spawn().await;
+    for (method, path, allow) in [
+        (reqwest::Method::GET, "/api/v1/flow/publish", "POST"),
+        (reqwest::Method::POST, "/api/v1/nodes/main", "GET, PUT, DELETE"),
+        (reqwest::Method::GET, "/api/v1/flow/validate", "POST"),
+        (reqwest::Method::DELETE, "/api/v1/flow", "GET"),
+    ] {
+        let response = app
+            .http
+            .request(method.clone(), format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 405, "{method} {path}");
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+    }
+    let response = app
+        .http
+        .get(format!("{}/api/v1/nowhere", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+}
