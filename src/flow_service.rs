@@ -147,6 +147,27 @@ async fn read_on(
         .ok_or_else(|| ApiError::not_found("version"))
 }
 
+/// Schedule `key` of the flow `selector` names, with the tenant's time zone.
+pub async fn schedule(
+    pool: &PgPool,
+    tenant_id: i64,
+    selector: Selector,
+    key: &str,
+) -> Result<(Schedule, chrono_tz::Tz), ApiError> {
+    let mut tx = snapshot(pool).await?;
+    let mut content = read_on(&mut tx, tenant_id, selector).await?;
+    let settings = flows::tenant_settings(&mut tx, Some(tenant_id))
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    tx.commit().await?;
+    let schedule = content
+        .schedules
+        .remove(key)
+        .ok_or_else(|| ApiError::not_found("schedule"))?;
+    Ok((schedule, settings.time_zone))
+}
+
 /// A flow to draw, with its issues (against the tenant's catalogue of
 /// recordings as it is now).
 pub async fn with_issues(

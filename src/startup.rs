@@ -88,7 +88,9 @@ impl Application {
             settings: Arc::new(settings),
             metrics,
         });
-        let routes = web::Data::new(crate::admin::routes::ApiRoutes::from_openapi(&crate::admin::openapi()));
+        let routes = web::Data::new(crate::admin::routes::ApiRoutes::from_openapi(
+            &crate::admin::openapi(),
+        ));
         let mut server = actix_web::HttpServer::new(move || {
             App::new()
                 .app_data(routes.clone())
@@ -182,9 +184,12 @@ async fn not_found(
 ) -> Result<HttpResponse, ApiError> {
     match routes.allowed(request.path()) {
         Some(methods) if !methods.is_empty() => {
-            let mut response = actix_web::ResponseError::error_response(&ApiError::method_not_allowed());
+            let mut response =
+                actix_web::ResponseError::error_response(&ApiError::method_not_allowed());
             if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&methods.join(", ")) {
-                response.headers_mut().insert(actix_web::http::header::ALLOW, value);
+                response
+                    .headers_mut()
+                    .insert(actix_web::http::header::ALLOW, value);
             }
             Ok(response)
         }

@@ -65,9 +65,10 @@ impl FromRequest for Caller {
             let token = header.strip_prefix("Bearer ").ok_or_else(|| {
                 ApiError::unauthenticated("the Authorization header must be `Bearer <token>`")
             })?;
-            let claims = state.tokens.verify(token.trim()).map_err(|error| {
-                ApiError::unauthenticated(crate::auth::tokens::refusal(&error))
-            })?;
+            let claims = state
+                .tokens
+                .verify(token.trim())
+                .map_err(|error| ApiError::unauthenticated(crate::auth::tokens::refusal(&error)))?;
             let user_id: i64 = claims
                 .sub
                 .parse()

@@ -118,6 +118,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(nodes::put_node)
         .service(nodes::delete_node)
         .service(schedules::list_schedules)
+        .service(schedules::check_schedule)
         .service(schedules::create_schedule)
         .service(schedules::get_schedule)
         .service(schedules::put_schedule)

@@ -58,10 +58,13 @@ impl ApiRoutes {
             .iter()
             .find(|(segments, _)| {
                 segments.len() == asked.len()
-                    && segments.iter().zip(&asked).all(|(segment, part)| match segment {
-                        Segment::Literal(text) => text == part,
-                        Segment::Parameter => !part.is_empty(),
-                    })
+                    && segments
+                        .iter()
+                        .zip(&asked)
+                        .all(|(segment, part)| match segment {
+                            Segment::Literal(text) => text == part,
+                            Segment::Parameter => !part.is_empty(),
+                        })
             })
             .map(|(_, methods)| methods.as_slice())
     }
@@ -79,7 +82,10 @@ mod tests {
             routes.allowed("/api/v1/nodes/main"),
             Some(&["GET", "PUT", "DELETE"][..])
         );
-        assert_eq!(routes.allowed("/api/v1/flow/diagram.svg"), Some(&["GET"][..]));
+        assert_eq!(
+            routes.allowed("/api/v1/flow/diagram.svg"),
+            Some(&["GET"][..])
+        );
         assert_eq!(routes.allowed("/api/v1/nowhere"), None);
         assert_eq!(routes.allowed("/api/v1/nodes/main/more"), None);
     }

@@ -193,3 +193,144 @@ pub async fn delete_schedule(
     let edited = write_draft(&state, &scope, if_match, change).await?;
     Ok(deleted(edited.revision))
 }
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CheckQuery {
+    /// The instant, with its offset (`2026-12-04T15:30:00+02:00`); default: now.
+    pub at: Option<String>,
+    /// `draft` (the default), `live` or a version number.
+    pub flow: Option<String>,
+    /// Platform admins: the tenant.
+    pub tenant_id: Option<i64>,
+}
+
+/// Open or closed at an instant, and why.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"schedule": "office", "time_zone": "Asia/Jerusalem",
+    "local_time": "2026-12-04T15:30:00", "weekday": "Fri", "open": false,
+    "why": "no range covers Fri 15:30", "range": null, "holiday": null}))]
+pub struct ScheduleCheck {
+    pub schedule: String,
+    /// The tenant's time zone, in which hours and holidays are read.
+    pub time_zone: String,
+    /// The instant on the tenant's wall clock.
+    pub local_time: String,
+    #[schema(example = "Fri")]
+    pub weekday: String,
+    pub open: bool,
+    /// In words: which range opened it, which holiday closed it, or that no range covers it.
+    pub why: String,
+    /// The range that decided, as in `hours` (with its index).
+    pub range: Option<serde_json::Value>,
+    /// The holiday that closed it.
+    pub holiday: Option<crate::flow::model::Holiday>,
+}
+
+/// Is the schedule open at an instant, and why (every role): which range
+/// opened it, which holiday closed it, or that no range covers the time.
+#[utoipa::path(
+    tag = "schedules",
+    security(("bearer" = [])),
+    params(("key" = String, Path, description = "The schedule's key"), CheckQuery),
+    responses(
+        (status = 200, description = "Open or closed, and why", body = ScheduleCheck),
+        (status = 400, description = "`at` without an offset, a bad `flow`, or an unknown parameter", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
+        (status = 404, description = "No such schedule or version (or not yours)", body = ErrorBody),
+    )
+)]
+#[get("/schedules/{key}/check")]
+pub async fn check_schedule(
+    state: web::Data<ApiState>,
+    scope: TenantScope,
+    path: web::Path<String>,
+    query: web::Query<CheckQuery>,
+) -> Result<web::Json<ScheduleCheck>, ApiError> {
+    use crate::flow::schedule::{Verdict, explain};
+    use chrono::Datelike;
+    let key = path_text(path)?;
+    let selector = match &query.flow {
+        None => flow_service::Selector::Draft,
+        Some(text) => flow_service::Selector::parse("flow", text)?,
+    };
+    let at = match &query.at {
+        None => chrono::Utc::now(),
+        Some(text) => crate::simulate::parse_at(text)
+            .ok_or_else(|| ApiError::bad_field("at", crate::simulate::AT_FORMAT))?,
+    };
+    let (schedule, tz) =
+        flow_service::schedule(&state.pool, scope.tenant_id, selector, &key).await?;
+    let local = at.with_timezone(&tz).naive_local();
+    let weekday = format!("{:?}", local.weekday());
+    let range = |index: usize| {
+        serde_json::to_value(&schedule.hours[index])
+            .ok()
+            .map(|mut value| {
+                value["index"] = serde_json::json!(index);
+                value
+            })
+    };
+    let time = local.format("%H:%M");
+    let verdict = explain(&schedule, tz, at);
+    let open = verdict.open();
+    let (why, range_view, holiday) = match verdict {
+        Verdict::Open {
+            index,
+            from_yesterday,
+        } => {
+            let hours = &schedule.hours[index];
+            let text = if from_yesterday {
+                format!(
+                    "open: hours[{index}] ({:?} {}–{}) runs past midnight",
+                    hours.day,
+                    hours.opens.format("%H:%M"),
+                    hours.closes.format("%H:%M")
+                )
+            } else {
+                format!(
+                    "open: hours[{index}] ({:?} {}–{})",
+                    hours.day,
+                    hours.opens.format("%H:%M"),
+                    hours.closes.format("%H:%M")
+                )
+            };
+            (text, range(index), None)
+        }
+        Verdict::Holiday { index } => {
+            let holiday = schedule.holidays[index].clone();
+            (
+                format!("closed: {} is a holiday ({})", holiday.date, holiday.name),
+                None,
+                Some(holiday),
+            )
+        }
+        Verdict::ShiftNeverStarted { index, holiday } => {
+            let holiday = schedule.holidays[holiday].clone();
+            (
+                format!(
+                    "closed: hours[{index}] opened on {}, a holiday, so it never started",
+                    holiday.date
+                ),
+                range(index),
+                Some(holiday),
+            )
+        }
+        Verdict::NoRange => (
+            format!("closed: no range covers {weekday} {time}"),
+            None,
+            None,
+        ),
+    };
+    Ok(web::Json(ScheduleCheck {
+        schedule: key,
+        time_zone: tz.name().to_owned(),
+        local_time: local.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        weekday,
+        open,
+        why,
+        range: range_view,
+        holiday,
+    }))
+}

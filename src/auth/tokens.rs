@@ -91,13 +91,17 @@ pub fn refusal(error: &jsonwebtoken::errors::Error) -> &'static str {
             "the access token has expired: get a new one with POST /api/v1/auth/refresh (or log in again)"
         }
         ErrorKind::ImmatureSignature => "the access token is not valid yet",
-        ErrorKind::InvalidSignature => "the access token's signature does not match: it was not issued here, or was changed",
+        ErrorKind::InvalidSignature => {
+            "the access token's signature does not match: it was not issued here, or was changed"
+        }
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
             "the access token is signed with another algorithm than HS256"
         }
         ErrorKind::InvalidAudience => "the access token is for another audience",
         ErrorKind::InvalidIssuer => "the access token was issued by someone else",
-        ErrorKind::MissingRequiredClaim(_) => "the access token lacks a required claim (exp, iat, iss, aud, sub)",
+        ErrorKind::MissingRequiredClaim(_) => {
+            "the access token lacks a required claim (exp, iat, iss, aud, sub)"
+        }
         _ => "the access token is malformed",
     }
 }

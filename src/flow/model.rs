@@ -446,12 +446,62 @@ pub struct Schedule {
 pub struct OpeningHours {
     #[schema(value_type = WeekdayName)]
     pub day: Weekday,
-    /// `HH:MM` or `HH:MM:SS`.
+    /// `HH:MM` or `HH:MM:SS`, `00:00` to `23:59`.
+    #[serde(deserialize_with = "opens_at")]
     #[schema(value_type = String, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$", example = "09:00:00")]
     pub opens: NaiveTime,
-    /// `HH:MM` or `HH:MM:SS`; `00:00` is midnight at the end of the day.
-    #[schema(value_type = String, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$", example = "17:00:00")]
+    /// `HH:MM` or `HH:MM:SS`; `24:00` (or `00:00`) is midnight at the end of
+    /// the day (kept as `00:00:00`). A time before `opens` runs past
+    /// midnight into the next day (`23:00`–`02:00`: open Friday 23:00 to
+    /// Saturday 02:00, listed under Friday).
+    #[serde(deserialize_with = "closes_at")]
+    #[schema(value_type = String, pattern = "^(([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?|24:00(:00)?)$", example = "17:00:00")]
     pub closes: NaiveTime,
+}
+
+fn opens_at<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<NaiveTime, D::Error> {
+    time_of_day(deserializer, false)
+}
+
+fn closes_at<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<NaiveTime, D::Error> {
+    time_of_day(deserializer, true)
+}
+
+/// `HH:MM` or `HH:MM:SS`; with `end_of_day`, `24:00` too (as 00:00, the
+/// end of the day). Anything else is refused saying what is accepted.
+fn time_of_day<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+    end_of_day: bool,
+) -> Result<NaiveTime, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    if end_of_day && (text == "24:00" || text == "24:00:00") {
+        return Ok(NaiveTime::MIN);
+    }
+    let well_formed = matches!(text.len(), 5 | 8)
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 2 || i == 5 {
+                b == b':'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    let parsed = well_formed
+        .then(|| {
+            NaiveTime::parse_from_str(&text, "%H:%M:%S")
+                .or_else(|_| NaiveTime::parse_from_str(&text, "%H:%M"))
+                .ok()
+        })
+        .flatten();
+    parsed.ok_or_else(|| {
+        let range = if end_of_day {
+            "00:00 to 24:00"
+        } else {
+            "00:00 to 23:59"
+        };
+        serde::de::Error::custom(format!(
+            "{text:?} is not a time of day: write HH:MM or HH:MM:SS, {range}"
+        ))
+    })
 }
 
 /// A day of the week, as schedules write it (full names such as `Monday`

@@ -17,35 +17,83 @@
 //! the after-midnight part of an interval that opened on it: a night shift
 //! that never started does not resume at midnight.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
 
 use super::model::{OpeningHours, Schedule};
 
 /// Is the schedule open at `now`, in time zone `tz`?
 pub fn is_open(schedule: &Schedule, tz: Tz, now: DateTime<Utc>) -> bool {
+    explain(schedule, tz, now).open()
+}
+
+/// Why a schedule is open or closed at an instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Open by `hours[index]` (`from_yesterday`: the part after midnight of
+    /// a range that opened the day before).
+    Open { index: usize, from_yesterday: bool },
+    /// Closed all day: `holidays[index]`.
+    Holiday { index: usize },
+    /// Closed: the after-midnight part of `hours[index]` opened on a
+    /// holiday (`holidays[holiday]`), so it never started.
+    ShiftNeverStarted { index: usize, holiday: usize },
+    /// Closed: no range covers the local time.
+    NoRange,
+}
+
+impl Verdict {
+    pub fn open(&self) -> bool {
+        matches!(self, Verdict::Open { .. })
+    }
+}
+
+/// The verdict at `now`, in time zone `tz` (what `is_open` answers, with
+/// its reason): the first range that covers the local time, else why not.
+pub fn explain(schedule: &Schedule, tz: Tz, now: DateTime<Utc>) -> Verdict {
     let local = now.with_timezone(&tz).naive_local();
     let (date, time) = (local.date(), local.time());
-    if is_holiday_on(schedule, date) {
-        return false;
+    if let Some(index) = holiday_index(schedule, date) {
+        return Verdict::Holiday { index };
     }
     let day = date.weekday();
-    let yesterday_was_holiday = date
+    let yesterday_holiday = date
         .pred_opt()
-        .is_some_and(|yesterday| is_holiday_on(schedule, yesterday));
-    schedule.hours.iter().any(|hours| {
+        .and_then(|yesterday| holiday_index(schedule, yesterday));
+    let mut never_started = None;
+    for (index, hours) in schedule.hours.iter().enumerate() {
         let OpeningHours { opens, closes, .. } = *hours;
-        if closes == NaiveTime::MIN {
+        let today = if closes == NaiveTime::MIN {
             hours.day == day && time >= opens
         } else if opens < closes {
             hours.day == day && (opens..closes).contains(&time)
-        } else if closes < opens {
-            (hours.day == day && time >= opens)
-                || (hours.day.succ() == day && time < closes && !yesterday_was_holiday)
         } else {
-            false
+            closes < opens && hours.day == day && time >= opens
+        };
+        if today {
+            return Verdict::Open {
+                index,
+                from_yesterday: false,
+            };
         }
-    })
+        let after_midnight =
+            closes != NaiveTime::MIN && closes < opens && hours.day.succ() == day && time < closes;
+        if after_midnight {
+            match yesterday_holiday {
+                None => {
+                    return Verdict::Open {
+                        index,
+                        from_yesterday: true,
+                    };
+                }
+                Some(holiday) => never_started = never_started.or(Some((index, holiday))),
+            }
+        }
+    }
+    match never_started {
+        Some((index, holiday)) => Verdict::ShiftNeverStarted { index, holiday },
+        None => Verdict::NoRange,
+    }
 }
 
 /// Is `now`, in time zone `tz`, on one of the schedule's holidays?
@@ -60,7 +108,52 @@ pub fn is_empty_interval(hours: &OpeningHours) -> bool {
 }
 
 fn is_holiday_on(schedule: &Schedule, date: NaiveDate) -> bool {
-    schedule.holidays.iter().any(|holiday| holiday.date == date)
+    holiday_index(schedule, date).is_some()
+}
+
+fn holiday_index(schedule: &Schedule, date: NaiveDate) -> Option<usize> {
+    schedule
+        .holidays
+        .iter()
+        .position(|holiday| holiday.date == date)
+}
+
+/// Pairs of ranges of the same day that overlap (`hours[a]`, `hours[b]`):
+/// legal, but probably a typo.
+pub fn overlapping(hours: &[OpeningHours]) -> Vec<(usize, usize)> {
+    // Each range as minutes of the week it covers, [start, end).
+    let minutes = |h: &OpeningHours| {
+        let day = i64::from(h.day.num_days_from_monday()) * 24 * 60;
+        let at = |t: NaiveTime| i64::from(t.hour() * 60 + t.minute());
+        let start = day + at(h.opens);
+        let end = if h.closes == NaiveTime::MIN {
+            day + 24 * 60
+        } else if h.closes < h.opens {
+            day + 24 * 60 + at(h.closes)
+        } else {
+            day + at(h.closes)
+        };
+        (start, end)
+    };
+    let mut pairs = Vec::new();
+    for a in 0..hours.len() {
+        for b in a + 1..hours.len() {
+            if is_empty_interval(&hours[a]) || is_empty_interval(&hours[b]) {
+                continue;
+            }
+            let (sa, ea) = minutes(&hours[a]);
+            let (sb, eb) = minutes(&hours[b]);
+            // The week wraps: Sunday night runs into Monday morning.
+            const WEEK: i64 = 7 * 24 * 60;
+            if [-WEEK, 0, WEEK]
+                .iter()
+                .any(|shift| sa < eb + shift && sb + shift < ea)
+            {
+                pairs.push((a, b));
+            }
+        }
+    }
+    pairs
 }
 
 #[cfg(test)]

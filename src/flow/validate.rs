@@ -495,6 +495,13 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        for (a, b) in super::schedule::overlapping(&schedule.hours) {
+            self.issue(
+                Severity::Warning,
+                format!("{at}.hours[{b}]"),
+                format!("overlaps hours[{a}]: the two ranges are open at the same time"),
+            );
+        }
         let mut seen = HashSet::new();
         for (index, holiday) in schedule.holidays.iter().enumerate() {
             if !seen.insert(holiday.date) {

@@ -225,9 +225,21 @@ async fn every_kind_of_bad_token_is_refused() {
         )
     };
     let cases = [
-        ("expired", with("exp", json!(now - 3600)), "has expired: get a new one"),
-        ("wrong audience", with("aud", json!("someone-else")), "another audience"),
-        ("wrong issuer", with("iss", json!("evil")), "issued by someone else"),
+        (
+            "expired",
+            with("exp", json!(now - 3600)),
+            "has expired: get a new one",
+        ),
+        (
+            "wrong audience",
+            with("aud", json!("someone-else")),
+            "another audience",
+        ),
+        (
+            "wrong issuer",
+            with("iss", json!("evil")),
+            "issued by someone else",
+        ),
         ("no exp", without("exp"), "access token"),
         ("no iat", without("iat"), "access token"),
         ("no sub", without("sub"), "access token"),
@@ -261,7 +273,10 @@ async fn every_kind_of_bad_token_is_refused() {
         );
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains(says), "{name}: {message}");
-        assert!(!message.contains("Signature"), "{name}: no library jargon: {message}");
+        assert!(
+            !message.contains("Signature"),
+            "{name}: no library jargon: {message}"
+        );
     }
     let (status, body) = send(&app, reqwest::Method::GET, None, "/api/v1/me", None).await;
     assert_eq!((status, code(&body)), (401, "unauthenticated"));

@@ -318,7 +318,11 @@ async fn undeclared_methods_on_api_paths_are_405_with_allow() {
     let app = TestApp::spawn().await;
     for (method, path, allow) in [
         (reqwest::Method::GET, "/api/v1/flow/publish", "POST"),
-        (reqwest::Method::POST, "/api/v1/nodes/main", "GET, PUT, DELETE"),
+        (
+            reqwest::Method::POST,
+            "/api/v1/nodes/main",
+            "GET, PUT, DELETE",
+        ),
         (reqwest::Method::GET, "/api/v1/flow/validate", "POST"),
         (reqwest::Method::DELETE, "/api/v1/flow", "GET"),
     ] {

@@ -19,4 +19,5 @@ mod hostile_requests;
 mod http_edges;
 mod reports;
 mod resilience;
+mod schedule_hours;
 mod simulate;
