@@ -482,14 +482,16 @@ macro_rules! funnel {
     () => {
         concat!(
             "WITH calls AS MATERIALIZED (
-        SELECT c.call_id, c.status FROM cdrs c WHERE ",
+        SELECT c.call_id, c.status, c.started_at FROM cdrs c WHERE ",
             cdr_filter!(),
             "
     ), steps AS MATERIALIZED (
         SELECT s.call_id, s.step_id, s.at, s.from_node, s.node_key, s.outcome, s.dtmf, k.status
         FROM call_steps s JOIN calls k ON k.call_id = s.call_id
         WHERE s.tenant_id = $1[1]
+          -- the range's window (for the index), then each call's own
           AND s.at >= $2 - interval '1 hour' AND s.at < $3 + interval '24 hours'
+          AND s.at >= k.started_at - interval '1 hour' AND s.at < k.started_at + interval '24 hours'
           AND ($7::integer IS NULL OR s.flow_version = $7)
     )
     SELECT status, node, 'reached' AS kind, NULL::text AS detail,

@@ -2020,3 +2020,49 @@ fn each_report_documents_its_previous_figures_as_its_own() {
         );
     }
 }
+
+/// A call's steps count from one hour before its start to 24 hours after,
+/// as the funnel's documentation says: not to 24 hours after the range.
+#[tokio::test]
+async fn the_funnel_counts_each_calls_steps_within_a_day_of_its_start() {
+    let app = TestApp::spawn().await;
+    let root = platform_admin(&app).await;
+    let (tenant, admin) = tenant_with_admin(&app, &root, "Window").await;
+    let cdr = Cdr {
+        call_id: "w1",
+        did: DID_1,
+        caller: "0541",
+        target: "",
+        start: "2026-11-23T00:30:00+02:00",
+        duration: Some(10),
+        dial: Some(0),
+        status: "ANSWER",
+    };
+    insert_cdr(&app, tenant, &cdr).await;
+    insert_steps(
+        &app,
+        tenant,
+        "w1",
+        "2026-11-23T00:30:00+02:00",
+        &[("-1", "", None, "main", "entered", "MENU")],
+    )
+    .await;
+    // Logged 34 hours after the call started (still within 24 hours of the range's end).
+    insert_steps(
+        &app,
+        tenant,
+        "w1",
+        "2026-11-24T10:30:00+02:00",
+        &[("main", "1", Some("main"), "late", "matched", "HANGUP")],
+    )
+    .await;
+    let (status, body) = get(&app, &admin, &format!("/api/v1/reports/funnel?{DAY}")).await;
+    assert_eq!(status, 200, "{body}");
+    let nodes: Vec<&str> = body["figures"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(nodes, ["main"], "the late step is not the call's: {body}");
+}
