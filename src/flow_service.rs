@@ -289,6 +289,15 @@ pub enum Change {
         did: String,
         entry_node: Option<Option<String>>,
         language: Option<Option<Language>>,
+        /// Where the number was named (`""`: in the URL → 404).
+        at: String,
+    },
+    /// Add a recording to the catalogue, or change its description and
+    /// language (so that a whole flow goes in as one change set).
+    PutRecording {
+        name: String,
+        description: String,
+        language: Option<Language>,
     },
     /// The whole content (discarding the draft): entry points only for the
     /// DIDs the tenant owns now.
@@ -320,6 +329,8 @@ pub struct Edit {
     /// The tenant's numbers changed (the directory): the draft did, even
     /// when `draft == before`.
     numbers_changed: bool,
+    /// Recordings to add or change with the edit.
+    recordings_put: Vec<(String, String, Option<Language>)>,
 }
 
 impl Edit {
@@ -365,6 +376,7 @@ impl Edit {
             draft: before.clone(),
             before,
             numbers_changed: false,
+            recordings_put: Vec::new(),
         })
     }
 
@@ -447,21 +459,32 @@ impl Edit {
                     did,
                     entry_node,
                     language,
+                    at,
                 } => {
+                    if !self.draft.entries.contains_key(&did) {
+                        missing(&mut problems, &at, "DID of the tenant", &did)?;
+                        continue;
+                    }
                     if let Some(Some(key)) = &entry_node {
                         self.entry_node_exists(key)?;
                     }
-                    let entry = self
-                        .draft
-                        .entries
-                        .get_mut(&did)
-                        .ok_or_else(|| ApiError::not_found("DID"))?;
+                    let Some(entry) = self.draft.entries.get_mut(&did) else {
+                        continue;
+                    };
                     if let Some(entry_node) = entry_node {
                         entry.entry_node = entry_node;
                     }
                     if let Some(language) = language {
                         entry.language = language;
                     }
+                }
+                Change::PutRecording {
+                    name,
+                    description,
+                    language,
+                } => {
+                    self.recordings.insert(name.clone());
+                    self.recordings_put.push((name, description, language));
                 }
                 Change::ReplaceAll(content) => {
                     let owned: Vec<String> = self.draft.entries.keys().cloned().collect();
@@ -483,7 +506,7 @@ impl Edit {
 
     /// Does the edit change the draft?
     pub fn changes_anything(&self) -> bool {
-        self.numbers_changed || self.draft != self.before
+        self.numbers_changed || !self.recordings_put.is_empty() || self.draft != self.before
     }
 
     /// Checks the result, saves it, audits it, bumps the revision, commits.
@@ -493,6 +516,24 @@ impl Edit {
     pub async fn commit(mut self, actor: &Actor) -> Result<Edited, ApiError> {
         self.refuse_deleting_what_is_used()?;
         let issues = self.check()?;
+        for (name, description, language) in &self.recordings_put {
+            let before = flows::recording(&mut *self.tx, self.tenant_id, name).await?;
+            let after =
+                flows::put_recording(&mut self.tx, self.tenant_id, name, description, *language)
+                    .await?;
+            if before.as_ref() != Some(&after) {
+                record(
+                    &mut self.tx,
+                    self.tenant_id,
+                    actor,
+                    "recording",
+                    name,
+                    before.as_ref(),
+                    Some(&after),
+                )
+                .await?;
+            }
+        }
         let revision = if self.changes_anything() {
             save(
                 &mut self.tx,

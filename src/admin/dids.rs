@@ -331,6 +331,7 @@ pub async fn update_did(
         did: found.did.clone(),
         entry_node,
         language,
+        at: String::new(),
     };
     let mut edit = Edit::begin(&state.pool, found.tenant_id, if_match.0).await?;
     edit.apply(vec![change])?;

@@ -284,22 +284,43 @@ impl FromRequest for NodeBody {
     }
 }
 
-/// Changes to a tenant's flow: nodes and schedules to create or replace
-/// (whole objects, by key), and keys to delete. Applied in memory over the
-/// tenant's current flow by `/flow/validate`, and written by `/flow/changes`.
+/// Changes to a tenant's draft: recordings to add, schedules and nodes to
+/// create or replace (whole objects, by key, in any order: they are checked
+/// together), where the tenant's numbers enter, and keys to delete. A whole
+/// flow goes in as one change set. Applied in memory over the draft by
+/// `/flow/validate`, and written by `/flow/changes`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
+    "recordings": [
+        {"name": "main_menu", "description": "1 shop, 2 hours, 3 English"},
+        {"name": "goodbye", "description": "Goodbye"}
+    ],
+    "schedules": [
+        {"key": "shop", "name": "Shop", "hours": [
+            {"day": "Sun", "opens": "11:00", "closes": "23:00"},
+            {"day": "Fri", "opens": "11:00", "closes": "15:00"}
+        ]}
+    ],
     "nodes": [
+        {"key": "entry", "kind": "rules", "rules": [
+            {"when": {"type": "open", "schedule": "shop"}, "target": "main"}
+        ], "default": "goodbye"},
         {"key": "main", "kind": "menu", "prompt": {"rec": "main_menu"},
-         "routes": [{"digits": "1", "target": "sales"}], "on_exhausted": "goodbye"},
-        {"key": "sales", "kind": "call", "target": "0501234567", "failover": "main"},
+         "routes": [{"digits": "1", "target": "shop"}], "on_exhausted": "goodbye"},
+        {"key": "shop", "kind": "call", "target": "0501234567", "failover": "main"},
         {"key": "goodbye", "kind": "hangup", "rec": "goodbye", "cause": 16}
     ],
-    "schedules": [],
-    "delete_nodes": ["old_menu"]
+    "entries": [{"did": "0733000000", "entry_node": "entry"}]
 }))]
 pub struct FlowChanges {
+    /// Recordings to add to the catalogue (or whose description and
+    /// language to set), before the nodes that play them are checked.
+    #[serde(default)]
+    pub recordings: Vec<RecordingInChanges>,
+    /// Where the tenant's numbers enter (each must be one of its numbers).
+    #[serde(default)]
+    pub entries: Vec<crate::flow::model::EntryPoint>,
     /// Nodes to create or replace.
     #[serde(default)]
     #[schema(value_type = Vec<Node>)]
@@ -313,6 +334,17 @@ pub struct FlowChanges {
     /// Keys of schedules to delete.
     #[serde(default)]
     pub delete_schedules: Vec<String>,
+}
+
+/// A recording in a change set.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingInChanges {
+    /// The file name REC fields use: 1 to 200 characters.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub language: Option<crate::voicenter::types::Language>,
 }
 
 impl FlowChanges {
@@ -377,10 +409,65 @@ impl FlowChanges {
                     key,
                     at: at("delete_schedules", index),
                 });
+        let mut problems = Problems::default();
+        let mut seen = HashSet::new();
+        for (index, recording) in self.recordings.iter().enumerate() {
+            problems.length(
+                &format!("recordings[{index}].name"),
+                &recording.name,
+                1,
+                200,
+            );
+            problems.length(
+                &format!("recordings[{index}].description"),
+                &recording.description,
+                0,
+                500,
+            );
+            if recording.name.contains('\0') || recording.description.contains('\0') {
+                problems.add(
+                    format!("recordings[{index}]"),
+                    "must not contain NUL characters",
+                );
+            }
+            if !seen.insert(recording.name.as_str()) {
+                problems.add(
+                    format!("recordings[{index}].name"),
+                    format!("{:?} is listed twice", recording.name),
+                );
+            }
+        }
+        let mut seen = HashSet::new();
+        for (index, entry) in self.entries.iter().enumerate() {
+            if !seen.insert(entry.did.as_str()) {
+                problems.add(
+                    format!("entries[{index}].did"),
+                    format!("{} is listed twice", entry.did),
+                );
+            }
+        }
+        problems.finish("the changes")?;
+        let recordings = self.recordings.into_iter().map(|r| Change::PutRecording {
+            name: r.name,
+            description: r.description,
+            language: r.language,
+        });
+        let entries = self
+            .entries
+            .into_iter()
+            .enumerate()
+            .map(|(index, entry)| Change::SetEntry {
+                did: entry.did,
+                entry_node: Some(entry.entry_node),
+                language: Some(entry.language),
+                at: format!("entries[{index}].did"),
+            });
         Ok(deleted_nodes
             .chain(deleted_schedules)
+            .chain(recordings)
             .chain(self.schedules.into_iter().map(Change::PutSchedule))
             .chain(nodes.into_iter().map(Change::PutNode))
+            .chain(entries)
             .collect())
     }
 }

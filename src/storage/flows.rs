@@ -441,7 +441,7 @@ pub async fn delete_schedule(
 }
 
 /// A recording of the tenant's catalogue.
-#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
+#[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq, serde::Serialize)]
 pub struct RecordingRow {
     pub name: String,
     pub description: String,
@@ -491,6 +491,28 @@ pub async fn recording_names(
         .fetch_all(conn)
         .await?;
     Ok(names.into_iter().collect())
+}
+
+/// Adds a recording, or sets the description and language of one.
+pub async fn put_recording(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    name: &str,
+    description: &str,
+    language: Option<Language>,
+) -> Result<RecordingRow, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO recordings (tenant_id, name, description, language) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, name) DO UPDATE
+         SET description = EXCLUDED.description, language = EXCLUDED.language
+         RETURNING name, description, language, created_at",
+    )
+    .bind(tenant_id)
+    .bind(name)
+    .bind(description)
+    .bind(language.map(Language::as_str))
+    .fetch_one(conn)
+    .await
 }
 
 /// Adds a recording; a unique violation when the name is taken.

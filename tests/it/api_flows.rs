@@ -1114,3 +1114,80 @@ async fn hostile_keys_cursors_and_strings_are_refused_cleanly() {
     let (status, body) = get(&app, &admin, "/api/v1/nodes/bye").await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// A whole flow in one request, in any order: recordings, a schedule, nodes
+/// that name each other, the number's entry; published, it answers.
+#[tokio::test]
+async fn a_whole_flow_goes_in_as_one_change_set() {
+    let app = TestApp::spawn().await;
+    let platform = platform_admin(&app).await;
+    let (tenant, admin) = tenant_with_admin(&app, &platform, "Whole").await;
+    let (status, body) = post(
+        &app,
+        &platform,
+        "/api/v1/dids",
+        json!({"did": ACME_DID, "tenant_id": tenant}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let changes = json!({
+        "entries": [{"did": ACME_DID, "entry_node": "entry", "language": "he"}],
+        "nodes": [
+            {"key": "entry", "kind": "rules", "rules": [
+                {"when": {"type": "open", "schedule": "shop"}, "target": "main"}
+            ], "default": "goodbye"},
+            {"key": "main", "kind": "menu", "prompt": {"rec": "main_menu"},
+             "routes": [{"digits": "1", "target": "shop"}], "on_exhausted": "goodbye"},
+            {"key": "shop", "kind": "call", "target": "0501234567", "failover": "main"},
+            {"key": "goodbye", "kind": "hangup", "rec": "goodbye", "cause": 16}
+        ],
+        "schedules": [{"key": "shop", "name": "Shop", "hours": [
+            {"day": "Sun", "opens": "00:00", "closes": "24:00"}, {"day": "Mon", "opens": "00:00", "closes": "24:00"},
+            {"day": "Tue", "opens": "00:00", "closes": "24:00"}, {"day": "Wed", "opens": "00:00", "closes": "24:00"},
+            {"day": "Thu", "opens": "00:00", "closes": "24:00"}, {"day": "Fri", "opens": "00:00", "closes": "24:00"},
+            {"day": "Sat", "opens": "00:00", "closes": "24:00"}
+        ]}],
+        "recordings": [{"name": "main_menu", "description": "1 shop"}, {"name": "goodbye"}]
+    });
+    // Refusals first: a number that is not the tenant's, a bad recording.
+    let mut bad = changes.clone();
+    bad["entries"][0]["did"] = json!("0739999999");
+    bad["recordings"][1]["name"] = json!("");
+    let (status, body) = post(&app, &admin, "/api/v1/flow/changes", bad).await;
+    assert_eq!(status, 422, "{body}");
+    assert_detail(&body, "recordings[1].name", "1 to 200 characters");
+    let mut bad = changes.clone();
+    bad["entries"][0]["did"] = json!("0739999999");
+    let (status, body) = post(&app, &admin, "/api/v1/flow/changes", bad).await;
+    assert_eq!(status, 422, "{body}");
+    assert_detail(&body, "entries[0].did", "no DID of the tenant");
+    let (_, recordings) = get(&app, &admin, "/api/v1/recordings").await;
+    assert_eq!(
+        recordings["items"],
+        json!([]),
+        "nothing of a refused change set is written"
+    );
+
+    let (status, body) = post(&app, &admin, "/api/v1/flow/changes", changes).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["issues"], json!([]), "{body}");
+    let (_, recordings) = get(&app, &admin, "/api/v1/recordings").await;
+    assert_eq!(recordings["items"].as_array().unwrap().len(), 2);
+    let (_, state) = get(&app, &admin, "/api/v1/flow").await;
+    let (status, body) = post(
+        &app,
+        &admin,
+        "/api/v1/flow/publish",
+        json!({"message": "the whole flow", "draft_revision": state["draft_revision"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let mut call = Call::new(&app, Encoding::Json, "whole-flow-00000000000000000001");
+    call.did = ACME_DID.into();
+    let answer = eventually(
+        || call.step("-1", ""),
+        |a| matches!(&a.action, Action::Menu(m) if m.rec == "main_menu"),
+    )
+    .await;
+    assert_eq!(menu_of(&answer), ("main_menu", "main~v1"));
+}
