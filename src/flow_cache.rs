@@ -277,11 +277,6 @@ impl FlowCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// How many older versions are in memory.
-    pub fn older_count(&self) -> usize {
-        self.older_versions().versions.len()
-    }
-
     /// The first full load, when start-up could not do it. One at a time:
     /// steps that waited for a load which failed share its failure rather
     /// than each trying again (and each waiting for the pool's timeout).

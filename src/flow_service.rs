@@ -386,11 +386,6 @@ impl Edit {
         &mut self.tx
     }
 
-    /// The draft as changed so far.
-    pub fn draft(&self) -> &FlowContent {
-        &self.draft
-    }
-
     /// A DID just given to the tenant (its directory row, with `entry`,
     /// written on [`Edit::conn`]): one more entry point of the draft. The
     /// entry node must exist in the draft.
@@ -997,6 +992,14 @@ pub async fn run_tests(
 pub async fn list_tests(pool: &PgPool, tenant_id: i64) -> Result<Vec<FlowTest>, ApiError> {
     let mut conn = pool.acquire().await?;
     stored_tests(&mut conn, tenant_id).await
+}
+
+/// One flow test of the tenant, by name (one that no longer parses: an error).
+pub async fn test(pool: &PgPool, tenant_id: i64, name: &str) -> Result<Option<FlowTest>, ApiError> {
+    crate::storage::flow_tests::get(pool, tenant_id, name)
+        .await?
+        .map(|json| serde_json::from_value(json).map_err(ApiError::internal))
+        .transpose()
 }
 
 /// Creates (`create_only`: 409 if the name is taken) or replaces a flow

@@ -398,10 +398,8 @@ pub async fn get_test(
     path: web::Path<String>,
 ) -> Result<web::Json<FlowTest>, ApiError> {
     let name = path_text(path)?;
-    let test = flow_service::list_tests(&state.pool, scope.tenant_id)
+    let test = flow_service::test(&state.pool, scope.tenant_id, &name)
         .await?
-        .into_iter()
-        .find(|test| test.name == name)
         .ok_or_else(|| ApiError::not_found("flow test"))?;
     Ok(web::Json(test))
 }
