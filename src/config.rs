@@ -63,9 +63,36 @@ pub struct FallbackSettings {
     #[arg(long, env = "IVRHUB_FALLBACK_TARGET")]
     pub fallback_target: Option<String>,
 
-    /// Recording played before the safe hang-up when the flow cannot answer.
-    #[arg(long, env = "IVRHUB_FALLBACK_REC")]
-    pub fallback_rec: Option<String>,
+    /// The platform's goodbye: played before the safe hang-up when the flow
+    /// cannot answer and has no goodbye of its own. One recording
+    /// (`goodbye`) or one per language (`he=goodbye_he,en=goodbye_en`).
+    #[arg(long, env = "IVRHUB_FALLBACK_REC", value_parser = parse_rec)]
+    pub fallback_rec: Option<crate::flow::model::Rec>,
+}
+
+/// `name`, or `he=name,en=name[,default=name]`.
+fn parse_rec(text: &str) -> Result<crate::flow::model::Rec, String> {
+    let text = text.trim();
+    if !text.contains('=') {
+        if text.is_empty() {
+            return Err("empty recording name".into());
+        }
+        return Ok(crate::flow::model::Rec::One(text.to_owned()));
+    }
+    let mut map = serde_json::Map::new();
+    for pair in text.split(',') {
+        let Some((language, name)) = pair.split_once('=') else {
+            return Err(format!("{pair:?}: write language=name (he=goodbye_he)"));
+        };
+        let (language, name) = (language.trim(), name.trim());
+        if name.is_empty() {
+            return Err(format!("{pair:?}: empty recording name"));
+        }
+        if map.insert(language.to_owned(), name.into()).is_some() {
+            return Err(format!("{language:?} is given twice"));
+        }
+    }
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(|error| error.to_string())
 }
 
 /// Everything `serve` needs besides the database.
@@ -146,6 +173,22 @@ impl ServeSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_platform_goodbye_is_one_name_or_one_per_language() {
+        use crate::flow::model::Rec;
+        use crate::voicenter::types::Language;
+        assert_eq!(parse_rec("bye"), Ok(Rec::One("bye".into())));
+        let both = parse_rec("he=bye_he, en=bye_en").unwrap();
+        assert_eq!(both.pick(Language::En), Some("bye_en"));
+        assert_eq!(both.pick(Language::He), Some("bye_he"));
+        let error = parse_rec("he=a,fr=b").unwrap_err();
+        assert!(error.contains("unknown language \"fr\""), "{error}");
+        assert!(parse_rec("he=").unwrap_err().contains("empty"));
+        assert!(parse_rec("he=a,he=b").unwrap_err().contains("twice"));
+        assert!(parse_rec("he=a,b").unwrap_err().contains("language=name"));
+        assert!(parse_rec(" ").is_err());
+    }
 
     #[test]
     fn secrets_never_print() {

@@ -2,14 +2,18 @@
 //! flow, published as version 1. Seeding is idempotent: once the demo has a
 //! published version, its flow is left as its editors made it.
 //!
+//! One tree serves Hebrew and English callers: every prompt is given per
+//! language, and pressing 3 switches the call to English.
+//!
 //! ```text
 //! entry (rules) ── holiday ──────────────► closed (HANGUP)
 //!               ── open (all week) ──────► main (MENU)
 //! main: 1 ► sales (CALL 0501234567, failover ► sales_busy)
-//!       2 ► say_number (SAYDIGITS the caller's number, any key ► main)
-//!       3 ► english (MENU in English; 0 ► back to main in Hebrew)
+//!       2 ► hours (ANNOUNCEMENT of the opening hours, then ► main)
+//!       3 ► main, in English (0 ► main, in Hebrew)
+//!       4 ► say_number (SAYDIGITS the caller's number, any key ► main)
 //!       9 ► voicemail (SILENTRECORD)
-//!       silence / invalid: replayed twice, then ► goodbye (HANGUP)
+//!       silence / invalid: replayed twice, then the flow's goodbye
 //! ```
 
 use anyhow::{Result, anyhow};
@@ -70,7 +74,7 @@ pub async fn seed(pool: &PgPool) -> Result<i64> {
     .await?;
     let recordings: Vec<(&str, &str, Option<Language>)> = RECORDINGS
         .iter()
-        .map(|(name, text)| (*name, *text, None))
+        .map(|(name, language, text)| (*name, *text, Some(*language)))
         .collect();
     flows::ensure_recordings(pool, tenant_id, &recordings).await?;
     // Once: afterwards the demo flow is the tenant's to edit and publish
@@ -92,6 +96,7 @@ pub async fn seed(pool: &PgPool) -> Result<i64> {
         &nodes(),
         &[schedule()],
         &[entry],
+        Some(&goodbye()),
         "the demo flow",
     )
     .await
@@ -127,33 +132,93 @@ pub fn tests() -> Vec<serde_json::Value> {
     ]
 }
 
-/// The demo's recordings: (name, what it says).
-pub(crate) const RECORDINGS: [(&str, &str); 12] = [
+/// The demo's recordings: (name, its language, what it says).
+pub(crate) const RECORDINGS: [(&str, Language, &str); 19] = [
     (
-        "main_menu",
-        "Welcome: 1 sales, 2 your number, 3 English, 9 voicemail",
+        "main_menu_he",
+        Language::He,
+        "Welcome: 1 sales, 2 opening hours, 3 English, 4 your number, 9 voicemail",
     ),
     (
         "main_menu_en",
-        "English menu: 1 sales, 9 voicemail, 0 Hebrew",
+        Language::En,
+        "Welcome: 1 sales, 2 opening hours, 4 your number, 9 voicemail, 0 Hebrew",
     ),
     (
-        "invalid_choice",
+        "invalid_choice_he",
+        Language::He,
         "Sorry, that is not an option; the menu again",
     ),
-    ("now_calling", "Connecting you to sales"),
     (
-        "sales_busy",
+        "invalid_choice_en",
+        Language::En,
+        "Sorry, that is not an option; the menu again",
+    ),
+    ("now_calling_he", Language::He, "Connecting you to sales"),
+    ("now_calling_en", Language::En, "Connecting you to sales"),
+    (
+        "sales_busy_he",
+        Language::He,
         "Sales is busy: 1 leave a message, 2 main menu",
     ),
-    ("your_number_is", "Your number is"),
-    ("press_any_key", "Press any key for the main menu"),
-    ("leave_message", "Leave a message after the tone"),
-    ("goodbye", "Goodbye"),
-    ("closed", "We are closed today"),
-    ("blank", "Silence"),
-    ("hold_music", "Music on hold"),
+    (
+        "sales_busy_en",
+        Language::En,
+        "Sales is busy: 1 leave a message, 2 main menu",
+    ),
+    (
+        "hours_he",
+        Language::He,
+        "We are open every day; back to the menu",
+    ),
+    (
+        "hours_en",
+        Language::En,
+        "We are open every day; back to the menu",
+    ),
+    ("your_number_is_he", Language::He, "Your number is"),
+    ("your_number_is_en", Language::En, "Your number is"),
+    (
+        "press_any_key_he",
+        Language::He,
+        "Press any key for the main menu",
+    ),
+    (
+        "press_any_key_en",
+        Language::En,
+        "Press any key for the main menu",
+    ),
+    (
+        "leave_message_he",
+        Language::He,
+        "Leave a message after the tone",
+    ),
+    (
+        "leave_message_en",
+        Language::En,
+        "Leave a message after the tone",
+    ),
+    ("goodbye_he", Language::He, "Thank you for calling, goodbye"),
+    ("goodbye_en", Language::En, "Thank you for calling, goodbye"),
+    ("closed", Language::He, "We are closed today"),
 ];
+
+/// A prompt in both languages: `<name>_he`, `<name>_en`.
+fn both(name: &str) -> Rec {
+    Rec::PerLanguage {
+        by_language: [
+            (Language::He, format!("{name}_he")),
+            (Language::En, format!("{name}_en")),
+        ]
+        .into(),
+        default: None,
+    }
+}
+
+/// The flow's goodbye: its own hang-ups say it, in the caller's language.
+pub(crate) fn goodbye() -> Rec {
+    both("goodbye")
+}
 
 fn schedule() -> Schedule {
     let midnight = NaiveTime::MIN;
@@ -188,9 +253,9 @@ fn schedule() -> Schedule {
     }
 }
 
-fn prompt(rec: &str, loops: i64) -> Prompt {
+fn prompt(rec: Rec, loops: i64) -> Prompt {
     Prompt {
-        rec: rec.into(),
+        rec,
         loops,
         delay: 1,
     }
@@ -204,24 +269,25 @@ fn route(digits: &str, target: &str, set_language: Option<Language>) -> DtmfRout
     }
 }
 
+/// A menu in both languages; retries used up: the flow's goodbye.
 fn menu(rec: &str, routes: Vec<DtmfRoute>, on_timeout: Option<&str>, max_retries: u32) -> Menu {
     Menu {
-        prompt: prompt(rec, 2),
+        prompt: prompt(both(rec), 2),
         max_digits: 1,
         validation: false,
         routes,
         on_timeout: on_timeout.map(Into::into),
         on_invalid: None,
-        retry_rec: Some("invalid_choice".into()),
+        retry_rec: Some(both("invalid_choice")),
         max_retries,
-        on_exhausted: Some("goodbye".into()),
+        on_exhausted: None,
     }
 }
 
-fn node(key: &str, language: Option<Language>, kind: NodeKind) -> Node {
+fn node(key: &str, kind: NodeKind) -> Node {
     Node {
         key: key.into(),
-        language,
+        language: None,
         kind,
     }
 }
@@ -230,7 +296,6 @@ pub(crate) fn nodes() -> Vec<Node> {
     vec![
         node(
             "entry",
-            None,
             NodeKind::Rules(Rules {
                 rules: vec![
                     Rule {
@@ -251,43 +316,41 @@ pub(crate) fn nodes() -> Vec<Node> {
         ),
         node(
             "closed",
-            None,
             NodeKind::Hangup(Hangup {
                 rec: Some("closed".into()),
                 cause: Some(16),
             }),
         ),
         node(
-            "goodbye",
-            None,
-            NodeKind::Hangup(Hangup {
-                rec: Some("goodbye".into()),
-                cause: Some(16),
-            }),
-        ),
-        node(
             "main",
-            None,
             NodeKind::Menu(menu(
                 "main_menu",
                 vec![
                     route("1", "sales", None),
-                    route("2", "say_number", None),
-                    route("3", "english", Some(Language::En)),
+                    route("2", "hours", None),
+                    route("3", "main", Some(Language::En)),
+                    route("4", "say_number", None),
                     route("9", "voicemail", None),
+                    route("0", "main", Some(Language::He)),
                 ],
                 None,
                 2,
             )),
         ),
         node(
+            "hours",
+            NodeKind::Announcement(Announcement {
+                prompt: prompt(both("hours"), 1),
+                next: "main".into(),
+            }),
+        ),
+        node(
             "sales",
-            None,
             NodeKind::Call(Call {
                 target: DEMO_SALES_NUMBER.into(),
                 caller_id: None,
                 caller_name: None,
-                caller_rec: Some("now_calling".into()),
+                caller_rec: Some(both("now_calling")),
                 moh_class: Some("hold_music".into()),
                 target_rec: None,
                 max_dial_secs: 30,
@@ -300,47 +363,25 @@ pub(crate) fn nodes() -> Vec<Node> {
         ),
         node(
             "sales_busy",
-            None,
             NodeKind::Menu(menu(
                 "sales_busy",
                 vec![route("1", "voicemail", None), route("2", "main", None)],
-                Some("goodbye"),
+                None,
                 1,
             )),
         ),
         node(
             "say_number",
-            None,
             NodeKind::SayDigits(SayDigits {
                 digits: DigitsSource::CallerId,
-                intro_rec: "your_number_is".into(),
-                menu: menu(
-                    "press_any_key",
-                    vec![route("_.", "main", None)],
-                    Some("goodbye"),
-                    0,
-                ),
+                intro_rec: both("your_number_is"),
+                menu: menu("press_any_key", vec![route("_.", "main", None)], None, 0),
             }),
         ),
         node(
-            "english",
-            Some(Language::En),
-            NodeKind::Menu(menu(
-                "main_menu_en",
-                vec![
-                    route("1", "sales", None),
-                    route("9", "voicemail", None),
-                    route("0", "main", Some(Language::He)),
-                ],
-                None,
-                2,
-            )),
-        ),
-        node(
             "voicemail",
-            None,
             NodeKind::SilentRecord(SilentRecord {
-                rec: Some("leave_message".into()),
+                rec: Some(both("leave_message")),
                 max_duration_secs: Some(120),
             }),
         ),
@@ -360,17 +401,23 @@ mod tests {
             language: Language::He,
             nodes: nodes().into_iter().map(|n| (n.key.clone(), n)).collect(),
             schedules: [("office".to_string(), schedule())].into_iter().collect(),
+            goodbye: Some(goodbye()),
         };
-        let recordings: std::collections::HashSet<String> = RECORDINGS
+        let recordings: crate::flow::validate::Catalogue = RECORDINGS
             .iter()
-            .map(|(name, _)| (*name).to_owned())
+            .map(|(name, language, _)| ((*name).to_owned(), Some(*language)))
             .collect();
-        let entries = [EntryPoint::at(DEMO_DID, "entry")];
+        let entries = [EntryPoint {
+            language: Some(Language::He),
+            ..EntryPoint::at(DEMO_DID, "entry")
+        }];
         let context = Context {
             entries: &entries,
             recordings: Some(&recordings),
         };
         let issues = validate(&flow, &context);
+        // Not even a warning: `closed` (in Hebrew only) is reached before
+        // a caller can choose English.
         assert!(issues.is_empty(), "{issues:#?}");
     }
 }

@@ -28,6 +28,7 @@ use sqlx::postgres::PgListener;
 use tokio::sync::Mutex;
 
 use crate::flow::FlowContent;
+use crate::flow::model::Rec;
 use crate::flow::model::{DidEntry, Flow};
 use crate::storage::flows::{LiveFlows, Scope, TenantSettings, load_live};
 
@@ -149,10 +150,12 @@ pub enum Lookup {
     Disabled(TenantSettings),
     /// The tenant has published nothing yet.
     NotPublished(TenantSettings),
-    /// The MENU named a version the tenant does not have (0, or above the live one).
-    UnknownVersion(TenantSettings),
-    /// That version exists but could not be read in time.
-    VersionUnavailable(TenantSettings),
+    /// The MENU named a version the tenant does not have (0, or above the
+    /// live one). With the live version's goodbye, for the safe hang-up.
+    UnknownVersion(TenantSettings, Option<Rec>),
+    /// That version exists but could not be read in time (with the live
+    /// version's goodbye).
+    VersionUnavailable(TenantSettings, Option<Rec>),
     /// No tenant owns this number.
     UnknownDid,
     /// The cache could not be loaded (database unreachable since start).
@@ -206,11 +209,13 @@ impl FlowCache {
             return Lookup::Disabled(settings);
         }
         let tenant_id = settings.tenant_id;
-        let version = match (version, live) {
-            (None, Some(live)) => live,
+        // Only on the rare paths that refuse the step: no clone otherwise.
+        let goodbye = |live: &Option<Arc<Version>>| live.as_ref()?.flow.goodbye.clone();
+        let version = match (version, &live) {
+            (None, Some(live)) => live.clone(),
             (None, None) => return Lookup::NotPublished(settings),
-            (Some(number), Some(live)) if number == live.number() => live,
-            (Some(0), _) => return Lookup::UnknownVersion(settings),
+            (Some(number), Some(live)) if number == live.number() => live.clone(),
+            (Some(0), _) => return Lookup::UnknownVersion(settings, goodbye(&live)),
             // An older version (a call that started before a publish), or a
             // newer one this node has not heard of yet (published through
             // another node a few milliseconds ago: the call's previous step
@@ -219,14 +224,14 @@ impl FlowCache {
                 match tokio::time::timeout_at(deadline, self.other_version(&settings, number)).await
                 {
                     Ok(Ok(Some(version))) => version,
-                    Ok(Ok(None)) => return Lookup::UnknownVersion(settings),
+                    Ok(Ok(None)) => return Lookup::UnknownVersion(settings, goodbye(&live)),
                     Ok(Err(error)) => {
                         tracing::error!(tenant_id, number, %error, "reading a flow version failed");
-                        return Lookup::VersionUnavailable(settings);
+                        return Lookup::VersionUnavailable(settings, goodbye(&live));
                     }
                     Err(_) => {
                         tracing::error!(tenant_id, number, "a flow version was not read in time");
-                        return Lookup::VersionUnavailable(settings);
+                        return Lookup::VersionUnavailable(settings, goodbye(&live));
                     }
                 }
             }

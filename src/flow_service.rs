@@ -34,16 +34,14 @@
 //! version: 409 `nothing_to_publish`. The webhook's cache hears of a new
 //! version through the `flow_versions` trigger (NOTIFY).
 
-use std::collections::HashSet;
-
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use crate::error::{ApiError, ErrorDetail};
 use crate::flow::FlowContent;
-use crate::flow::model::{DidEntry, EntryPoint, Flow, Node, Schedule};
+use crate::flow::model::{DidEntry, EntryPoint, Flow, Node, Rec, Schedule};
 use crate::flow::validate::{
-    Context, FlowIssue, recording_refs, referenced_nodes, referenced_schedules, validate,
+    Catalogue, Context, FlowIssue, recording_refs, referenced_nodes, referenced_schedules, validate,
 };
 use crate::flow_tests::{FlowTest, TestResult};
 use crate::storage::audit::{self, Actor};
@@ -181,7 +179,7 @@ pub async fn with_issues(
         .await?
         .pop()
         .ok_or_else(|| ApiError::not_found("tenant"))?;
-    let recordings = flows::recording_names(&mut tx, tenant_id).await?;
+    let recordings = flows::recording_catalogue(&mut tx, tenant_id).await?;
     tx.commit().await?;
     let issues = issues_of(&settings, &content, &recordings);
     Ok((content, issues))
@@ -299,6 +297,8 @@ pub enum Change {
         description: String,
         language: Option<Language>,
     },
+    /// The recording of the flow's own hang-ups (`None`: none).
+    SetGoodbye(Option<Rec>),
     /// The whole content (discarding the draft): entry points only for the
     /// DIDs the tenant owns now.
     ReplaceAll(FlowContent),
@@ -321,7 +321,7 @@ pub struct Edit {
     tx: Transaction<'static, Postgres>,
     tenant_id: i64,
     settings: TenantSettings,
-    recordings: HashSet<String>,
+    recordings: Catalogue,
     /// The draft's revision when loaded.
     revision: i64,
     before: FlowContent,
@@ -366,7 +366,7 @@ impl Edit {
         {
             return Err(ApiError::stale_revision(sent, revision));
         }
-        let recordings = flows::recording_names(&mut tx, tenant_id).await?;
+        let recordings = flows::recording_catalogue(&mut tx, tenant_id).await?;
         Ok(Edit {
             tx,
             tenant_id,
@@ -478,13 +478,15 @@ impl Edit {
                     description,
                     language,
                 } => {
-                    self.recordings.insert(name.clone());
+                    self.recordings.insert(name.clone(), language);
                     self.recordings_put.push((name, description, language));
                 }
+                Change::SetGoodbye(goodbye) => self.draft.goodbye = goodbye,
                 Change::ReplaceAll(content) => {
                     let owned: Vec<String> = self.draft.entries.keys().cloned().collect();
                     self.draft.nodes = content.nodes;
                     self.draft.schedules = content.schedules;
+                    self.draft.goodbye = content.goodbye;
                     for did in owned {
                         let entry = content.entries.get(&did).cloned().unwrap_or(EntryPoint {
                             did: did.clone(),
@@ -656,7 +658,7 @@ fn missing(
 pub fn issues_of(
     settings: &TenantSettings,
     content: &FlowContent,
-    recordings: &HashSet<String>,
+    recordings: &Catalogue,
 ) -> Vec<FlowIssue> {
     let flow = content.to_flow(None, settings.time_zone, settings.language);
     let entries = content.entry_list();
@@ -761,6 +763,19 @@ async fn save(
             flows::delete_node(&mut *conn, tenant_id, key).await?;
             record::<Node>(conn, tenant_id, actor, "node", key, Some(node), None).await?;
         }
+    }
+    if before.goodbye != after.goodbye {
+        flows::save_goodbye(conn, tenant_id, after.goodbye.as_ref()).await?;
+        record(
+            conn,
+            tenant_id,
+            actor,
+            "flow",
+            "goodbye",
+            before.goodbye.as_ref(),
+            after.goodbye.as_ref(),
+        )
+        .await?;
     }
     for (key, schedule) in &before.schedules {
         if !after.schedules.contains_key(key) {
@@ -868,7 +883,7 @@ pub async fn state(pool: &PgPool, tenant_id: i64) -> Result<FlowState, ApiError>
     let (settings, draft) = flows::load_draft(&mut tx, tenant_id)
         .await?
         .ok_or_else(|| ApiError::not_found("tenant"))?;
-    let recordings = flows::recording_names(&mut tx, tenant_id).await?;
+    let recordings = flows::recording_catalogue(&mut tx, tenant_id).await?;
     let draft_revision = versions::draft_revision(&mut *tx, tenant_id).await?;
     let live = versions::live(&mut *tx, tenant_id).await?;
     tx.commit().await?;
@@ -904,7 +919,7 @@ pub async fn publish(
     let (settings, draft) = flows::load_draft(&mut tx, tenant_id)
         .await?
         .ok_or_else(|| ApiError::not_found("tenant"))?;
-    let recordings = flows::recording_names(&mut tx, tenant_id).await?;
+    let recordings = flows::recording_catalogue(&mut tx, tenant_id).await?;
     refuse_errors(&settings, &draft, &recordings, "the draft")?;
     let live = versions::live(&mut *tx, tenant_id).await?;
     if let Some(live) = &live
@@ -1108,7 +1123,7 @@ pub async fn rollback(
             }
         }
     }
-    let recordings = flows::recording_names(&mut tx, tenant_id).await?;
+    let recordings = flows::recording_catalogue(&mut tx, tenant_id).await?;
     refuse_errors(&settings, &content, &recordings, "that version")?;
     if let Some(live) = &live
         && live.sha256 == content.sha256()
@@ -1131,7 +1146,7 @@ pub async fn rollback(
 fn refuse_errors(
     settings: &TenantSettings,
     content: &FlowContent,
-    recordings: &HashSet<String>,
+    recordings: &Catalogue,
     what: &str,
 ) -> Result<(), ApiError> {
     let errors: Vec<ErrorDetail> = issues_of(settings, content, recordings)
@@ -1343,8 +1358,8 @@ pub async fn version_flows_from_before_versions(pool: &PgPool) -> Result<(), Api
     Ok(())
 }
 
-/// Writes nodes, schedules and DIDs (given to the tenant, with their entry
-/// points) into the tenant's draft unvalidated (the demo, tests) and
+/// Writes nodes, schedules, DIDs (given to the tenant, with their entry
+/// points) and the goodbye (when given) into the tenant's draft unvalidated (the demo, tests) and
 /// publishes the draft if it differs from live. `None`: nothing new to
 /// publish. A DID of another tenant: 409, nothing written.
 pub async fn seed(
@@ -1353,10 +1368,14 @@ pub async fn seed(
     nodes: &[Node],
     schedules: &[Schedule],
     dids: &[EntryPoint],
+    goodbye: Option<&Rec>,
     message: &str,
 ) -> Result<Option<VersionRow>, ApiError> {
     let mut tx = pool.begin().await?;
     flows::lock_tenant(&mut tx, tenant_id).await?;
+    if let Some(goodbye) = goodbye {
+        flows::save_goodbye(&mut tx, tenant_id, Some(goodbye)).await?;
+    }
     for schedule in schedules {
         flows::save_schedule(&mut tx, tenant_id, schedule).await?;
     }

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::model::{DidEntry, EntryPoint, Flow, Node, Schedule};
+use super::model::{DidEntry, EntryPoint, Flow, Node, Rec, Schedule};
 use crate::voicenter::types::Language;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -25,6 +25,8 @@ pub struct FlowContent {
     pub nodes: BTreeMap<String, Node>,
     pub schedules: BTreeMap<String, Schedule>,
     pub entries: BTreeMap<String, EntryPoint>,
+    /// Played by the hang-ups the flow did not design (see `Flow::goodbye`).
+    pub goodbye: Option<Rec>,
 }
 
 /// A flow's whole content, as versions are stored and shown: the same node
@@ -37,6 +39,12 @@ pub struct ContentJson {
     pub nodes: Vec<Node>,
     pub schedules: Vec<Schedule>,
     pub entries: Vec<EntryPoint>,
+    /// The recording every hang-up the flow did not design itself plays
+    /// (retries used up with no `on_exhausted`, a node deleted while a
+    /// call was in it, a broken flow), and hangup nodes with no `rec`;
+    /// absent: the platform's, if it has one, else silence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodbye: Option<Rec>,
 }
 
 impl From<FlowContent> for ContentJson {
@@ -45,6 +53,7 @@ impl From<FlowContent> for ContentJson {
             nodes: content.nodes.into_values().collect(),
             schedules: content.schedules.into_values().collect(),
             entries: content.entries.into_values().collect(),
+            goodbye: content.goodbye,
         }
     }
 }
@@ -63,6 +72,7 @@ impl From<ContentJson> for FlowContent {
                 .into_iter()
                 .map(|e| (e.did.clone(), e))
                 .collect(),
+            goodbye: json.goodbye,
         }
     }
 }
@@ -99,6 +109,7 @@ impl FlowContent {
                 .iter()
                 .map(|(k, s)| (k.clone(), s.clone()))
                 .collect(),
+            goodbye: self.goodbye.clone(),
         }
     }
 

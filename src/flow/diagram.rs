@@ -234,7 +234,10 @@ fn text(label: &str) -> String {
 fn node_label(node: &Node) -> String {
     let key = &node.key;
     match &node.kind {
-        NodeKind::Menu(menu) => format!("{key} · MENU {}", menu.prompt.rec),
+        NodeKind::Menu(menu) => format!("{key} · MENU {}", menu.prompt.rec.label()),
+        NodeKind::Announcement(announcement) => {
+            format!("{key} · PLAY {}", announcement.prompt.rec.label())
+        }
         NodeKind::SayDigits(say) => {
             let source = match &say.digits {
                 DigitsSource::Literal(digits) => digits.clone(),
@@ -266,7 +269,11 @@ fn edges(node: &Node) -> Vec<Edge> {
     };
     let menu_edges = |menu: &Menu, push: &mut dyn FnMut(&str, String)| {
         for route in &menu.routes {
-            push(&route.target, route.digits.clone());
+            let label = match route.set_language {
+                Some(language) => format!("{} ({})", route.digits, language.as_str()),
+                None => route.digits.clone(),
+            };
+            push(&route.target, label);
         }
         for (label, target) in [
             ("timeout", &menu.on_timeout),
@@ -281,6 +288,7 @@ fn edges(node: &Node) -> Vec<Edge> {
     match &node.kind {
         NodeKind::Menu(menu) => menu_edges(menu, &mut push),
         NodeKind::SayDigits(say) => menu_edges(&say.menu, &mut push),
+        NodeKind::Announcement(announcement) => push(&announcement.next, "then".to_owned()),
         NodeKind::Call(call) => {
             if let Some(failover) = &call.failover {
                 push(failover, "no answer".to_owned());
@@ -453,11 +461,13 @@ mod tests {
                 crate::flow::model::EntryPoint::at(crate::demo::DEMO_DID, "entry"),
             )]
             .into(),
+            goodbye: Some(crate::demo::goodbye()),
         };
         let svg = svg(&dot(&demo, &Marks::default())).expect("laid out");
         assert!(svg.starts_with("<svg") || svg.contains("<svg"), "{svg}");
         for key in [
-            "main · MENU main_menu",
+            "main · MENU he:main_menu_he en:main_menu_en",
+            "hours · PLAY he:hours_he en:hours_en",
             "sales · CALL 0501234567",
             "DID 0730000000",
         ] {

@@ -17,6 +17,9 @@
 //!   the retries are used up: `on_exhausted`, else a hang-up with cause 16.
 //!   A say-digits node is played again as a plain MENU (its menu part): the
 //!   digits it said may not be known any more (they may have been pressed).
+//! * An announcement node is answered as a MENU of one digit playing its
+//!   prompt. `MENU` naming it: it has been played (or the caller pressed a
+//!   key during it, which is ignored): enter its `next` (`Continued`).
 //! * `MENU` naming any other node: Voicenter came back through a CALL's
 //!   `NEXT_MENU` after a failed dial: enter that node.
 //! * Entering a node resets the retries and keeps the caller's language.
@@ -26,11 +29,16 @@
 //!   identifier in the current state. When that node is a menu or a
 //!   say-digits node, `NEXT_MENU_RECORD/LOOP/SIZE/WAIT` come from its prompt
 //!   and Voicenter plays it and comes back with the digits (a say-digits node
-//!   does not say its digits there); otherwise `NEXT_MENU_SIZE` is 0 and
+//!   does not say its digits there; an announcement is played the same
+//!   way, with `NEXT_MENU_SIZE` 1); otherwise `NEXT_MENU_SIZE` is 0 and
 //!   Voicenter comes straight back, and we enter the node (resolving rules at
 //!   that moment).
 //! * Language of an answer: the caller's choice > the answered node's
-//!   language > the DID's > the tenant's.
+//!   language > the DID's > the tenant's. Every prompt given per language
+//!   is played in it (see `rec`): the same node serves every language.
+//! * Hang-ups the flow did not design (retries used up with no
+//!   `on_exhausted`, and every broken-flow hang-up) and hangup nodes with
+//!   no recording of their own play the flow's `goodbye`, when it has one.
 //! * Every identifier answered carries the flow's version (`Flow::version`,
 //!   see `state`): the caller of `decide` picks the flow by the version the
 //!   request's `MENU` names, and the call stays on it.
@@ -51,8 +59,8 @@
 use chrono::{DateTime, Utc};
 
 use super::model::{
-    Call, Condition, DidEntry, DigitsSource, Flow, Menu, Node, NodeKey, NodeKind, Prompt, Rules,
-    SayDigits, Schedule, Vo, limits,
+    Announcement, Call, Condition, DidEntry, DigitsSource, Flow, Menu, Node, NodeKey, NodeKind,
+    Prompt, Rec, Rules, SayDigits, Schedule, Vo, limits,
 };
 use super::pattern;
 use super::schedule;
@@ -112,6 +120,8 @@ pub enum StepOutcome {
     /// `MENU` named a node that collects no digits (Voicenter came back
     /// through `NEXT_MENU` after a failed dial): that node was entered.
     Failover,
+    /// `MENU` named an announcement: it was played, its `next` was entered.
+    Continued,
     /// The digits matched the menu's route at this index, which was entered.
     Matched { route: usize },
     /// Nothing was pressed.
@@ -123,7 +133,7 @@ pub enum StepOutcome {
 }
 
 impl StepOutcome {
-    /// A stable name for the step log: `entered`, `failover`, `matched`,
+    /// A stable name for the step log: `entered`, `failover`, `continued`, `matched`,
     /// `timeout_route`, `timeout_retry`, `timeout_exhausted`, `invalid_route`,
     /// `invalid_retry`, `invalid_exhausted`, `unknown_menu`. A funnel counts
     /// silences with `timeout_%`, wrong keys with `invalid_%`, give-ups with
@@ -132,6 +142,7 @@ impl StepOutcome {
         match self {
             StepOutcome::Entered => "entered",
             StepOutcome::Failover => "failover",
+            StepOutcome::Continued => "continued",
             StepOutcome::Matched { .. } => "matched",
             StepOutcome::Timeout(Fallback::Route) => "timeout_route",
             StepOutcome::Timeout(Fallback::Retry) => "timeout_retry",
@@ -230,17 +241,20 @@ pub fn decide(
             problem: None,
             rules: engine.rules.take(),
         },
-        Err(problem) => Decision {
-            answer: IvrAnswer {
-                language: engine.language(menu.and_then(|(_, state)| state.language), None),
-                action: hangup(CAUSE_TEMPORARY_FAILURE),
-            },
-            from,
-            node: None,
-            outcome,
-            problem: Some(problem),
-            rules: engine.rules.take(),
-        },
+        Err(problem) => {
+            let language = engine.language(menu.and_then(|(_, state)| state.language), None);
+            Decision {
+                answer: IvrAnswer {
+                    language,
+                    action: engine.goodbye(CAUSE_TEMPORARY_FAILURE, language),
+                },
+                from,
+                node: None,
+                outcome,
+                problem: Some(problem),
+                rules: engine.rules.take(),
+            }
+        }
     }
 }
 
@@ -273,9 +287,19 @@ impl<'a> Engine<'a> {
             };
             return (StepOutcome::UnknownMenu, Err(problem));
         };
-        match collected_menu(node) {
-            Some(menu) => self.input(key, node, menu, state),
-            None => (
+        match &node.kind {
+            NodeKind::Menu(menu) | NodeKind::SayDigits(SayDigits { menu, .. }) => {
+                self.input(key, node, menu, state)
+            }
+            NodeKind::Announcement(announcement) => (
+                StepOutcome::Continued,
+                self.enter(&announcement.next, Some(key), state.entering()),
+            ),
+            NodeKind::Call(_)
+            | NodeKind::Hangup(_)
+            | NodeKind::Vo(_)
+            | NodeKind::SilentRecord(_)
+            | NodeKind::Rules(_) => (
                 StepOutcome::Failover,
                 self.enter(key, None, state.entering()),
             ),
@@ -351,7 +375,10 @@ impl<'a> Engine<'a> {
                 retries: state.retries + 1,
                 ..state
             };
-            let rec = non_blank(&menu.retry_rec).unwrap_or(&menu.prompt.rec);
+            let language = self.language(state.language, node.language);
+            let rec = self
+                .optional(&menu.retry_rec, language)
+                .unwrap_or_else(|| self.play(&menu.prompt.rec, language));
             let step = menu_data(key, menu, rec, state).map(|data| Answered {
                 node: Some((key, node)),
                 action: Action::Menu(data),
@@ -363,7 +390,7 @@ impl<'a> Engine<'a> {
             Some(target) => self.enter(target, Some(key), state.entering()),
             None => Ok(Answered {
                 node: None,
-                action: hangup(CAUSE_NORMAL_CLEARING),
+                action: self.goodbye(CAUSE_NORMAL_CLEARING, self.language(state.language, None)),
                 language: state.language,
             }),
         };
@@ -378,26 +405,41 @@ impl<'a> Engine<'a> {
         // One more lookup than rule hops: the node a chain of RULE_HOP_LIMIT rules ends at.
         for _ in 0..=RULE_HOP_LIMIT {
             let (found, node) = self.node(key, referenced_by)?;
+            let language = self.language(state.language, node.language);
             let action = match &node.kind {
                 NodeKind::Rules(rules) => {
                     referenced_by = Some(found);
                     key = self.pick(found, rules)?;
                     continue;
                 }
-                NodeKind::Menu(menu) => {
-                    Action::Menu(menu_data(found, menu, &menu.prompt.rec, state)?)
-                }
-                NodeKind::SayDigits(say) => self.say_digits(found, say, state)?,
-                NodeKind::Call(call) => Action::Call(self.call(found, call, state)?),
+                NodeKind::Menu(menu) => Action::Menu(menu_data(
+                    found,
+                    menu,
+                    self.play(&menu.prompt.rec, language),
+                    state,
+                )?),
+                NodeKind::Announcement(announcement) => Action::Menu(announcement_data(
+                    found,
+                    announcement,
+                    self.play(&announcement.prompt.rec, language),
+                    state,
+                )?),
+                NodeKind::SayDigits(say) => self.say_digits(found, say, state, language)?,
+                NodeKind::Call(call) => Action::Call(self.call(found, call, state, language)?),
                 NodeKind::Hangup(end) => Action::Hangup(HangupData {
-                    rec: non_blank(&end.rec).map(str::to_owned),
+                    rec: self
+                        .optional(&end.rec, language)
+                        .or_else(|| self.goodbye_rec(language))
+                        .map(str::to_owned),
                     cause: end
                         .cause
                         .filter(|cause| limits::HANGUP_CAUSE.contains(cause)),
                 }),
-                NodeKind::Vo(vo) => Action::Vo(vo_data(found, vo)?),
+                NodeKind::Vo(vo) => {
+                    Action::Vo(vo_data(found, vo, self.play(&vo.prompt.rec, language))?)
+                }
                 NodeKind::SilentRecord(record) => Action::SilentRecord(SilentRecordData {
-                    rec: non_blank(&record.rec).map(str::to_owned),
+                    rec: self.optional(&record.rec, language).map(str::to_owned),
                     max_duration_secs: record
                         .max_duration_secs
                         .map(|secs| clamp(secs, &limits::MAX_CALL_SECS)),
@@ -485,17 +527,57 @@ impl<'a> Engine<'a> {
         key: &str,
         say: &SayDigits,
         state: CallState,
+        language: Language,
     ) -> Result<Action, FlowProblem> {
-        let menu = menu_data(key, &say.menu, &say.menu.prompt.rec, state)?;
+        let menu = menu_data(
+            key,
+            &say.menu,
+            self.play(&say.menu.prompt.rec, language),
+            state,
+        )?;
         let digits = self.digits(&say.digits);
         if digits.is_empty() {
             return Ok(Action::Menu(menu));
         }
         Ok(Action::SayDigits(SayDigitsData {
             menu,
-            intro_rec: required(key, &say.intro_rec, "empty SAYDIGITSRECORD")?.to_owned(),
+            intro_rec: required(
+                key,
+                self.play(&say.intro_rec, language),
+                "empty SAYDIGITSRECORD",
+            )?
+            .to_owned(),
             digits,
         }))
+    }
+
+    /// The recording of `rec` for `language` (see `Rec::play`).
+    fn play<'r>(&self, rec: &'r Rec, language: Language) -> &'r str {
+        rec.play(language, self.flow.language)
+    }
+
+    /// An optional recording for `language`; `None` when absent or blank.
+    fn optional<'r>(&self, rec: &'r Option<Rec>, language: Language) -> Option<&'r str> {
+        rec.as_ref()
+            .map(|rec| self.play(rec, language))
+            .filter(|name| !name.trim().is_empty())
+    }
+
+    /// The flow's goodbye recording for `language`, if it has one.
+    fn goodbye_rec(&self, language: Language) -> Option<&'a str> {
+        let flow: &'a Flow = self.flow;
+        flow.goodbye
+            .as_ref()
+            .map(|rec| rec.play(language, flow.language))
+            .filter(|name| !name.trim().is_empty())
+    }
+
+    /// A hang-up of our own with `cause`, saying the flow's goodbye.
+    fn goodbye(&self, cause: i64, language: Language) -> Action {
+        Action::Hangup(HangupData {
+            rec: self.goodbye_rec(language).map(str::to_owned),
+            cause: Some(cause),
+        })
     }
 
     /// The digits to say: digits only (Voicenter ignores anything else);
@@ -512,7 +594,13 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn call(&self, key: &'a str, call: &Call, state: CallState) -> Result<CallData, FlowProblem> {
+    fn call(
+        &self,
+        key: &'a str,
+        call: &Call,
+        state: CallState,
+        language: Language,
+    ) -> Result<CallData, FlowProblem> {
         let request = self.request;
         let next_menu = call
             .failover
@@ -529,9 +617,9 @@ impl<'a> Engine<'a> {
                 .caller_name
                 .clone()
                 .unwrap_or_else(|| request.caller_name.clone()),
-            caller_rec: non_blank(&call.caller_rec).map(str::to_owned),
+            caller_rec: self.optional(&call.caller_rec, language).map(str::to_owned),
             moh_class: non_blank(&call.moh_class).map(str::to_owned),
-            target_rec: non_blank(&call.target_rec).map(str::to_owned),
+            target_rec: self.optional(&call.target_rec, language).map(str::to_owned),
             max_dial_secs: clamp(call.max_dial_secs, &limits::MAX_DIAL_SECS),
             max_call_secs: clamp(call.max_call_secs, &limits::MAX_CALL_SECS),
             next_menu,
@@ -554,17 +642,32 @@ impl<'a> Engine<'a> {
         state: CallState,
     ) -> Result<NextMenu, FlowProblem> {
         let (key, node) = self.node(key, Some(from))?;
-        Ok(match collected_menu(node) {
-            Some(menu) => {
-                let data = menu_data(key, menu, &menu.prompt.rec, state)?;
-                NextMenu {
-                    menu: data.menu,
-                    record: Some(data.rec),
-                    loops: Some(data.loops),
-                    size: Some(data.size),
-                    wait: Some(data.delay),
-                }
-            }
+        let language = self.language(state.language, node.language);
+        let played =
+            match &node.kind {
+                NodeKind::Menu(menu) | NodeKind::SayDigits(SayDigits { menu, .. }) => Some(
+                    menu_data(key, menu, self.play(&menu.prompt.rec, language), state)?,
+                ),
+                NodeKind::Announcement(announcement) => Some(announcement_data(
+                    key,
+                    announcement,
+                    self.play(&announcement.prompt.rec, language),
+                    state,
+                )?),
+                NodeKind::Call(_)
+                | NodeKind::Hangup(_)
+                | NodeKind::Vo(_)
+                | NodeKind::SilentRecord(_)
+                | NodeKind::Rules(_) => None,
+            };
+        Ok(match played {
+            Some(data) => NextMenu {
+                menu: data.menu,
+                record: Some(data.rec),
+                loops: Some(data.loops),
+                size: Some(data.size),
+                wait: Some(data.delay),
+            },
             None => NextMenu {
                 menu: identifier(key, state)?,
                 record: None,
@@ -583,15 +686,6 @@ impl<'a> Engine<'a> {
     }
 }
 
-/// The menu whose digits Voicenter sends back with this node's identifier.
-fn collected_menu(node: &Node) -> Option<&Menu> {
-    match &node.kind {
-        NodeKind::Menu(menu) => Some(menu),
-        NodeKind::SayDigits(say) => Some(&say.menu),
-        _ => None,
-    }
-}
-
 /// MENU DATA of menu `key`, playing `rec`.
 fn menu_data(key: &str, menu: &Menu, rec: &str, state: CallState) -> Result<MenuData, FlowProblem> {
     let Prompt { loops, delay, .. } = menu.prompt;
@@ -605,7 +699,26 @@ fn menu_data(key: &str, menu: &Menu, rec: &str, state: CallState) -> Result<Menu
     })
 }
 
-fn vo_data(key: &str, vo: &Vo) -> Result<VoData, FlowProblem> {
+/// MENU DATA of announcement `key`, playing `rec`: one digit, no check;
+/// whatever comes back continues to its `next`.
+fn announcement_data(
+    key: &str,
+    announcement: &Announcement,
+    rec: &str,
+    state: CallState,
+) -> Result<MenuData, FlowProblem> {
+    let Prompt { loops, delay, .. } = announcement.prompt;
+    Ok(MenuData {
+        rec: required(key, rec, "empty REC")?.to_owned(),
+        loops: clamp(loops, &limits::LOOPS),
+        delay: clamp(delay, &limits::DELAY_SECS),
+        size: 1,
+        menu: identifier(key, state)?,
+        validation: false,
+    })
+}
+
+fn vo_data(key: &str, vo: &Vo, rec: &str) -> Result<VoData, FlowProblem> {
     if !limits::LAYER.contains(&vo.layer) {
         return Err(FlowProblem::InvalidNode {
             key: key.to_owned(),
@@ -614,7 +727,7 @@ fn vo_data(key: &str, vo: &Vo) -> Result<VoData, FlowProblem> {
     }
     Ok(VoData {
         layer: vo.layer,
-        record: required(key, &vo.prompt.rec, "empty RECORD")?.to_owned(),
+        record: required(key, rec, "empty RECORD")?.to_owned(),
         loops: clamp(vo.prompt.loops, &limits::LOOPS),
         delay: clamp(vo.prompt.delay, &limits::DELAY_SECS),
     })
@@ -647,13 +760,6 @@ fn non_blank(text: &Option<String>) -> Option<&str> {
 
 fn clamp(value: i64, range: &std::ops::RangeInclusive<i64>) -> i64 {
     value.clamp(*range.start(), *range.end())
-}
-
-fn hangup(cause: i64) -> Action {
-    Action::Hangup(HangupData {
-        rec: None,
-        cause: Some(cause),
-    })
 }
 
 /// Phone numbers as rule conditions compare them.
@@ -809,6 +915,7 @@ mod tests {
                 .map(|node| (node.key.clone(), node))
                 .collect(),
             schedules: HashMap::new(),
+            goodbye: None,
         }
     }
 
@@ -889,6 +996,141 @@ mod tests {
             Action::Hangup(data) => data,
             other => panic!("not a hangup: {other:?}"),
         }
+    }
+
+    /// One tree for both languages: `main` in Hebrew or English, an
+    /// announcement on the way back, a goodbye per language.
+    fn bilingual() -> Flow {
+        let mut flow = flow(json!([
+            {"key": "main", "kind": "menu",
+             "prompt": {"rec": {"he": "main_he", "en": "main_en"}},
+             "retry_rec": {"he": "again_he", "default": "again_any"}, "max_retries": 1,
+             "routes": [
+                {"digits": "2", "target": "hours"},
+                {"digits": "3", "target": "main", "set_language": "en"},
+                {"digits": "5", "target": "sales"},
+                {"digits": "8", "target": "gone"},
+                {"digits": "9", "target": "bye"}
+             ]},
+            {"key": "hours", "kind": "announcement",
+             "prompt": {"rec": {"he": "hours_he", "en": "hours_en"}, "loops": 2, "delay": 1},
+             "next": "main"},
+            {"key": "sales", "kind": "call", "target": "0501111111",
+             "caller_rec": {"he": "wait_he", "en": "wait_en"}, "failover": "hours"},
+            {"key": "bye", "kind": "hangup"}
+        ]));
+        flow.goodbye =
+            Some(serde_json::from_value(json!({"he": "bye_he", "en": "bye_en"})).unwrap());
+        flow
+    }
+
+    #[test]
+    fn one_node_plays_the_prompt_of_the_call_language() {
+        let flow = bilingual();
+        let hebrew = step(&flow, "-1", "");
+        assert_eq!(hebrew.answer.language, Language::He);
+        assert_eq!(menu_data(&hebrew).rec, "main_he");
+        let english = step(&flow, "main", "3");
+        assert_eq!(english.answer.language, Language::En);
+        assert_eq!(menu_data(&english).rec, "main_en");
+        assert_eq!(menu_data(&english).menu, "main~en");
+        // The retry prompt: Hebrew has its own, English takes the default.
+        assert_eq!(menu_data(&step(&flow, "main", "")).rec, "again_he");
+        assert_eq!(menu_data(&step(&flow, "main~en", "")).rec, "again_any");
+        // A call's recordings too.
+        assert_eq!(
+            call_data(&step(&flow, "main~en", "5"))
+                .caller_rec
+                .as_deref(),
+            Some("wait_en")
+        );
+        assert_eq!(
+            call_data(&step(&flow, "main", "5")).caller_rec.as_deref(),
+            Some("wait_he")
+        );
+        // The DID's language, when the caller chose none.
+        let did_in_english = DidEntry {
+            language: Some(Language::En),
+            ..entry("main")
+        };
+        let start = decide(&flow, &did_in_english, &request("-1", ""), noon());
+        assert_eq!(menu_data(&start).rec, "main_en");
+    }
+
+    #[test]
+    fn an_announcement_plays_then_goes_on_whatever_comes_back() {
+        let flow = bilingual();
+        let hours = step(&flow, "main~en", "2");
+        assert_eq!(hours.node.as_deref(), Some("hours"));
+        assert_eq!(
+            menu_data(&hours),
+            &MenuData {
+                rec: "hours_en".into(),
+                loops: 2,
+                delay: 1,
+                size: 1,
+                menu: "hours~en".into(),
+                validation: false,
+            }
+        );
+        for pressed in ["", "7", "#"] {
+            let back = step(&flow, "hours~en", pressed);
+            assert_eq!(back.outcome, StepOutcome::Continued);
+            assert_eq!(back.from.as_deref(), Some("hours"));
+            assert_eq!(back.node.as_deref(), Some("main"));
+            assert_eq!(menu_data(&back).rec, "main_en");
+            assert_eq!(menu_data(&back).menu, "main~en", "retries start afresh");
+        }
+        // As a call's failover, Voicenter plays it and comes back for `next`.
+        let next = call_data(&step(&flow, "main", "5"))
+            .next_menu
+            .clone()
+            .unwrap();
+        assert_eq!(next.menu, "hours");
+        assert_eq!(next.record.as_deref(), Some("hours_he"));
+        assert_eq!(
+            (next.loops, next.size, next.wait),
+            (Some(2), Some(1), Some(1))
+        );
+        assert_eq!(step(&flow, "hours", "").node.as_deref(), Some("main"));
+    }
+
+    #[test]
+    fn the_flows_own_hangups_say_its_goodbye_in_the_call_language() {
+        let flow = bilingual();
+        // Retries used up with no on_exhausted.
+        let exhausted = step(&flow, "main~r1~en", "");
+        assert_eq!(exhausted.outcome, StepOutcome::Timeout(Fallback::Exhausted));
+        assert_eq!(
+            hangup_data(&exhausted),
+            &HangupData {
+                rec: Some("bye_en".into()),
+                cause: Some(CAUSE_NORMAL_CLEARING)
+            }
+        );
+        // A hangup node without a recording of its own.
+        assert_eq!(
+            hangup_data(&step(&flow, "main", "9")).rec.as_deref(),
+            Some("bye_he")
+        );
+        // A broken flow: a route to a deleted node, a node deleted mid-call.
+        for (menu, dtmf) in [("main~en", "8"), ("deleted~en", "1")] {
+            let broken = step(&flow, menu, dtmf);
+            assert!(broken.problem.is_some());
+            assert_eq!(
+                hangup_data(&broken),
+                &HangupData {
+                    rec: Some("bye_en".into()),
+                    cause: Some(CAUSE_TEMPORARY_FAILURE)
+                }
+            );
+        }
+        // Without a goodbye: silence, as before.
+        let silent = Flow {
+            goodbye: None,
+            ..bilingual()
+        };
+        assert_eq!(hangup_data(&step(&silent, "main~r1", "")).rec, None);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod engine;
 pub mod model;
 pub mod pattern;
+pub mod rec;
 pub mod schedule;
 pub mod state;
 pub mod validate;

@@ -15,6 +15,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use super::rec::Rec;
 use crate::voicenter::types::Language;
 
 /// A node's key: `[A-Za-z0-9_.-]{1,64}` (validated by `validate`); `~` is reserved
@@ -33,6 +34,10 @@ pub struct Flow {
     pub language: Language,
     pub nodes: HashMap<NodeKey, Node>,
     pub schedules: HashMap<String, Schedule>,
+    /// Played by every hang-up the flow did not design itself (retries used
+    /// up with no `on_exhausted`, a node deleted mid-call, a broken flow);
+    /// `None`: the platform's (`IVRHUB_FALLBACK_REC`), else silence.
+    pub goodbye: Option<Rec>,
 }
 
 /// Where calls to one of the tenant's DIDs enter its flow: part of the flow,
@@ -121,6 +126,11 @@ impl utoipa::PartialSchema for Node {
                 <Menu as utoipa::PartialSchema>::schema(),
             ),
             (
+                "announcement",
+                "Play a recording, then go on to `next` without waiting for digits (a MENU of one digit whose answer, pressed or not, continues to `next`).",
+                <Announcement as utoipa::PartialSchema>::schema(),
+            ),
+            (
                 "say_digits",
                 "SAYDIGITS: say a digit string after a recording, then behave as a menu.",
                 <SayDigits as utoipa::PartialSchema>::schema(),
@@ -197,6 +207,7 @@ impl ToSchema for Node {
     ) {
         <NodeFields as ToSchema>::schemas(schemas);
         <Menu as ToSchema>::schemas(schemas);
+        <Announcement as ToSchema>::schemas(schemas);
         <SayDigits as ToSchema>::schemas(schemas);
         <Call as ToSchema>::schemas(schemas);
         <Hangup as ToSchema>::schemas(schemas);
@@ -212,6 +223,8 @@ impl ToSchema for Node {
 pub enum NodeKind {
     /// Play a recording, collect digits, route by them.
     Menu(Menu),
+    /// Play a recording and go on to the next node.
+    Announcement(Announcement),
     /// Say a digit string, then behave as a menu.
     SayDigits(SayDigits),
     /// Dial a destination; on failure go to `failover`.
@@ -230,27 +243,46 @@ pub enum NodeKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Prompt {
-    /// `REC`: a recording's file name.
-    pub rec: String,
+    /// `REC`: the recording played, one for every language or one per
+    /// language (`{"he": "main_he", "en": "main_en"}`).
+    pub rec: Rec,
     /// `LOOP`: how many times to play it (1..=10).
     #[serde(default = "one")]
     #[schema(minimum = 1, maximum = 10, default = 1)]
     pub loops: i64,
-    /// `DELAY`: seconds between loops (0..=30).
+    /// `DELAY`: seconds waited between plays (0..=30); digits are taken
+    /// all along.
     #[serde(default)]
     #[schema(minimum = 0, maximum = 30, default = 0)]
     pub delay: i64,
 }
 
+/// A recording played on the way to the next node: "our opening hours
+/// are…, returning to the menu". Voicenter gets a MENU of one digit playing
+/// `prompt`; whatever comes back (a key pressed during it, or nothing once
+/// it has played), the call goes on to `next` in the same answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"prompt": {"rec": {"he": "hours_he", "en": "hours_en"}}, "next": "main"}))]
+pub struct Announcement {
+    /// What is played (`loops` times; `delay`: seconds waited after each).
+    pub prompt: Prompt,
+    /// The node the call goes on to (a menu, another announcement, rules…).
+    #[schema(value_type = String, example = "main")]
+    pub next: NodeKey,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Menu {
+    /// What is played while digits are collected.
     pub prompt: Prompt,
     /// `SIZE`: the most digits collected (1..=20).
     #[serde(default = "one")]
     #[schema(minimum = 1, maximum = 20, default = 1)]
     pub max_digits: i64,
-    /// `VALIDATION`: ask Voicenter to validate the DTMF input.
+    /// `VALIDATION`: Voicenter's own check of the keys pressed (its "DTMF
+    /// input validation"); routing does not depend on it.
     #[serde(default)]
     pub validation: bool,
     /// Tried in order; the first whose pattern matches the digits wins.
@@ -264,10 +296,15 @@ pub struct Menu {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub on_invalid: Option<NodeKey>,
-    /// Played instead of `prompt.rec` when the menu is replayed after invalid input or silence.
+    /// Played instead of `prompt.rec` when the menu is replayed after
+    /// invalid input or silence ("sorry, that is not an option"), per
+    /// language like `prompt.rec`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_rec: Option<String>,
-    /// How many replays before `on_exhausted` (0..=10).
+    pub retry_rec: Option<Rec>,
+    /// How many times the menu is played *again* after silence or a wrong
+    /// key (with no `on_timeout` / `on_invalid` of its own) before
+    /// `on_exhausted` (0..=10): the caller hears it at most `max_retries + 1`
+    /// times in all. 0: played once.
     #[serde(default = "three")]
     #[schema(minimum = 0, maximum = 10, default = 3)]
     pub max_retries: u32,
@@ -281,13 +318,17 @@ pub struct Menu {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DtmfRoute {
-    /// Exact digits (`"1"`, `"12"`), or an Asterisk-style pattern starting with `_`:
-    /// `X` any digit, `Z` 1-9, `N` 2-9, `[1-5]` / `[147]` a set, `.` one or more of anything,
-    /// `!` zero or more (e.g. `_05XXXXXXXX`, `_[1-3]`). See `flow::pattern`.
+    /// Exact digits (`"1"`, `"12"`), or a pattern starting with `_`
+    /// (as in Asterisk dial plans): `X` any digit, `Z` 1-9, `N` 2-9,
+    /// `[1-5]` or `[147]` one of a set, `.` one or more of anything, `!`
+    /// zero or more. `_05XXXXXXXX`: ten digits starting with 05; `_[1-3]`:
+    /// 1, 2 or 3. Routes are tried in order: put exact digits first.
     pub digits: String,
+    /// The node entered when the digits match.
     #[schema(value_type = String)]
     pub target: NodeKey,
-    /// The caller chose a language: it sticks for the rest of the call.
+    /// The caller chose a language: it sticks for the rest of the call, and
+    /// every prompt given per language is played in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set_language: Option<Language>,
 }
@@ -296,8 +337,11 @@ pub struct DtmfRoute {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "from", content = "value", rename_all = "snake_case")]
 pub enum DigitsSource {
+    /// These digits (`{"from": "literal", "value": "0733000000"}`).
     Literal(String),
+    /// The caller's number, in national form (`0541234567`).
     CallerId,
+    /// The number called, in national form.
     Did,
     /// The digits the caller pressed in the step that led here.
     Pressed,
@@ -306,9 +350,11 @@ pub enum DigitsSource {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SayDigits {
+    /// `DIGITS`: what is said, digit by digit; none (e.g. a hidden caller
+    /// ID): the node plays as a plain menu.
     pub digits: DigitsSource,
-    /// `SAYDIGITSRECORD`: played before the digits.
-    pub intro_rec: String,
+    /// `SAYDIGITSRECORD`: played before the digits ("your number is").
+    pub intro_rec: Rec,
     /// What is played and collected after the digits, and where the digits lead.
     pub menu: Menu,
 }
@@ -316,7 +362,8 @@ pub struct SayDigits {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Call {
-    /// `TARGET`: the number to dial (a string: leading zeros matter).
+    /// `TARGET`: the number to dial, as a string (leading zeros matter):
+    /// digits, `+`, `*` and `#`.
     pub target: String,
     /// `CALLERID` shown to the destination; `None`: the caller's own number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -324,12 +371,18 @@ pub struct Call {
     /// `CALLERNAME`; `None`: the caller's own name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller_name: Option<String>,
+    /// `CALLER_REC`: played to the caller before dialling ("connecting
+    /// you"); absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub caller_rec: Option<String>,
+    pub caller_rec: Option<Rec>,
+    /// `MOH_CLASS`: the music-on-hold class (as set up in Voicenter) the
+    /// caller hears while the destination rings; absent: Voicenter's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moh_class: Option<String>,
+    /// `TARGET_REC`: played to the person who answers, before the caller
+    /// is connected ("a call from the website line"); absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_rec: Option<String>,
+    pub target_rec: Option<Rec>,
     /// `CALL_MAX_DIAL` seconds (1..=300).
     #[serde(default = "default_max_dial")]
     #[schema(minimum = 1, maximum = 300, default = 30)]
@@ -338,11 +391,17 @@ pub struct Call {
     #[serde(default = "default_max_call")]
     #[schema(minimum = 1, maximum = 86400, default = 3600)]
     pub max_call_secs: i64,
-    /// `REC_STATUS`.
+    /// `REC_STATUS`: record the conversation (in Voicenter's call recordings).
     #[serde(default)]
     pub record: bool,
+    /// `DTMF_PLAY`: keys sent to the destination once it answers (an
+    /// extension behind a switchboard: `"w123"`): `0-9 * # A-D`, and `w`
+    /// for a half-second pause; absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dtmf_play: Option<String>,
+    /// `DIALSTRINGS`: ready-made dial strings (as Voicenter provides them,
+    /// e.g. for a SIP trunk), passed to the dial as they are; absent: only
+    /// `target` is dialled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dialstrings: Vec<String>,
     /// Where the call goes when the dial fails (`NEXT_MENU…`). `None`: disconnect.
@@ -354,9 +413,12 @@ pub struct Call {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hangup {
+    /// `HANGUP_REC`: played before hanging up ("thank you, goodbye");
+    /// absent: the flow's goodbye (`goodbye` of `/flow`), else none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rec: Option<String>,
-    /// A Q.850 cause code (1..=127).
+    pub rec: Option<Rec>,
+    /// `HANGUP_CAUSE`: the Q.850 cause the caller's network is given
+    /// (1..=127); absent: 16, normal call clearing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 127)]
     pub cause: Option<i64>,
@@ -368,14 +430,17 @@ pub struct Vo {
     /// `LAYER`: the Voicenter IVR layer (0..=2147483647).
     #[schema(minimum = 0, maximum = 2147483647)]
     pub layer: i64,
+    /// `RECORD`, `LOOP`, `DELAY`: played before the hand-over.
     pub prompt: Prompt,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SilentRecord {
+    /// `REC`: played before recording starts ("leave a message after the
+    /// tone"); absent: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rec: Option<String>,
+    pub rec: Option<Rec>,
     /// `MAXDURATION` seconds (1..=86400).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 86400)]
@@ -385,7 +450,9 @@ pub struct SilentRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
+    /// Tried in order: the first whose condition holds is taken.
     pub rules: Vec<Rule>,
+    /// Taken when no rule's condition holds.
     #[schema(value_type = String)]
     pub default: NodeKey,
 }
@@ -394,6 +461,7 @@ pub struct Rules {
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     pub when: Condition,
+    /// The node entered when `when` holds.
     #[schema(value_type = String)]
     pub target: NodeKey,
 }

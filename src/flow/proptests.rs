@@ -5,7 +5,9 @@
 //!   a MENU identifier it sends names an existing node, and a problem is
 //!   always answered with a HANGUP;
 //! * it terminates (the rule hop bound), also on flows full of rule loops;
-//! * whole calls through flows `validate` accepts never meet a problem.
+//! * whole calls through flows `validate` accepts never meet a problem, and
+//!   every recording they play is the one for the call's language (the
+//!   language analysis of `validate` agrees with the engine).
 
 use std::collections::HashMap;
 
@@ -104,13 +106,40 @@ fn arb_int(shape: &Shape, range: std::ops::RangeInclusive<i64>) -> BoxedStrategy
 }
 
 /// A recording's name; in broken flows, now and then an empty one.
-fn arb_rec(shape: &Shape) -> BoxedStrategy<String> {
-    let names = select(vec!["rec", "hello", "menu_1"]).prop_map(str::to_owned);
+fn arb_name(shape: &Shape) -> BoxedStrategy<String> {
+    let names =
+        select(vec!["rec", "hello", "menu_1", "hello_en", "hello_he"]).prop_map(str::to_owned);
     if shape.broken {
         prop_oneof![6 => names, 1 => select(vec!["", " "]).prop_map(str::to_owned)].boxed()
     } else {
         names.boxed()
     }
+}
+
+/// A prompt: one name, or one per language (some languages missing, with
+/// or without a `default`: validation must catch the gaps).
+fn arb_rec(shape: &Shape) -> BoxedStrategy<Rec> {
+    let per_language = (
+        prop::option::of(arb_name(shape)),
+        prop::option::of(arb_name(shape)),
+        prop::option::of(arb_name(shape)),
+        arb_name(shape),
+    )
+        .prop_map(|(he, en, default, any)| {
+            let mut by_language: std::collections::BTreeMap<Language, String> =
+                [(Language::He, he), (Language::En, en)]
+                    .into_iter()
+                    .filter_map(|(language, name)| Some((language, name?)))
+                    .collect();
+            if by_language.is_empty() && default.is_none() {
+                by_language.insert(Language::He, any);
+            }
+            Rec::PerLanguage {
+                by_language,
+                default,
+            }
+        });
+    prop_oneof![2 => arb_name(shape).prop_map(Rec::One), 1 => per_language].boxed()
 }
 
 fn arb_language() -> impl Strategy<Value = Option<Language>> {
@@ -268,8 +297,11 @@ fn arb_kind(shape: &Shape) -> impl Strategy<Value = NodeKind> + use<> {
         (arb_condition(shape), arb_ref(shape)).prop_map(|(when, target)| Rule { when, target });
     let rules = (prop::collection::vec(rule, 0..3), arb_ref(shape))
         .prop_map(|(rules, default)| Rules { rules, default });
+    let announcement = (arb_prompt(shape), arb_ref(shape))
+        .prop_map(|(prompt, next)| Announcement { prompt, next });
     prop_oneof![
         3 => arb_menu(shape).prop_map(NodeKind::Menu),
+        1 => announcement.prop_map(NodeKind::Announcement),
         1 => say_digits.prop_map(NodeKind::SayDigits),
         2 => arb_call(shape).prop_map(NodeKind::Call),
         1 => hangup.prop_map(NodeKind::Hangup),
@@ -332,10 +364,14 @@ fn arb_flow() -> impl Strategy<Value = (Flow, Shape, DidEntry)> {
             arb_schedule(SCHEDULES[1]),
             zones,
             entry,
-            (Just(shape), proptest::option::of(1u32..1000)),
+            (
+                Just(shape.clone()),
+                proptest::option::of(1u32..1000),
+                prop::option::of(arb_rec(&shape)),
+            ),
         )
             .prop_map(
-                |(nodes, s0, s1, time_zone, (entry_node, language), (shape, version))| {
+                |(nodes, s0, s1, time_zone, (entry_node, language), (shape, version, goodbye))| {
                     let flow = Flow {
                         version,
                         time_zone,
@@ -354,6 +390,7 @@ fn arb_flow() -> impl Strategy<Value = (Flow, Shape, DidEntry)> {
                             })
                             .collect(),
                         schedules: HashMap::from([(s0.key.clone(), s0), (s1.key.clone(), s1)]),
+                        goodbye,
                     };
                     let entry = DidEntry {
                         tenant_id: 1,
@@ -529,6 +566,45 @@ fn check_answer(flow: &Flow, decision: &Decision) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Every recording a step of a sound flow plays is the one its prompt
+/// gives for the answer's language (not `Rec::play`'s last resort).
+fn check_language(flow: &Flow, decision: &Decision) -> Result<(), TestCaseError> {
+    let language = decision.answer.language;
+    let mut expected: Vec<&str> = flow
+        .goodbye
+        .iter()
+        .filter_map(|rec| rec.pick(language))
+        .collect();
+    if let Some(node) = decision.node.as_ref().and_then(|key| flow.nodes.get(key)) {
+        for (_, rec) in super::validate::prompts(node) {
+            expected.extend(rec.pick(language));
+        }
+    }
+    let played: Vec<&str> = match &decision.answer.action {
+        Action::Menu(data) => vec![&data.rec],
+        Action::SayDigits(data) => vec![&data.menu.rec, &data.intro_rec],
+        Action::Call(data) => data
+            .caller_rec
+            .iter()
+            .chain(&data.target_rec)
+            .map(String::as_str)
+            .collect(),
+        Action::Hangup(data) => data.rec.iter().map(String::as_str).collect(),
+        Action::Vo(data) => vec![&data.record],
+        Action::SilentRecord(data) => data.rec.iter().map(String::as_str).collect(),
+    };
+    for rec in played {
+        prop_assert!(
+            expected.contains(&rec),
+            "{:?} played in {:?}, not among {:?}",
+            rec,
+            language,
+            expected
+        );
+    }
+    Ok(())
+}
+
 proptest! {
     // Most generated flows are sound or broken in many ways at once; the
     // cases that matter most (broken in a single way validate must catch)
@@ -543,7 +619,10 @@ proptest! {
         did in arb_did(),
         start in arb_instant(),
     ) {
-        let entries = [EntryPoint::at("0730000000", &entry.entry_node)];
+        let entries = [EntryPoint {
+            language: entry.language,
+            ..EntryPoint::at("0730000000", &entry.entry_node)
+        }];
         let issues = validate(&flow, &Context { entries: &entries, recordings: None });
         let sound = !issues.iter().any(|issue| issue.is_error());
         let mut menu = "-1".to_owned();
@@ -556,6 +635,7 @@ proptest! {
                 prop_assert_eq!(
                     &decision.problem, &None, "step {} of a sound flow: {:?}", step, issues
                 );
+                check_language(&flow, &decision)?;
             }
             menu = match &decision.answer.action {
                 Action::Menu(data) => data.menu.clone(),

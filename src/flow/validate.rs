@@ -7,7 +7,7 @@
 //! Paths follow the JSON shape of the nodes (`nodes.sales.routes[2].target`,
 //! `nodes.confirm.menu.prompt.rec`, `schedules.office.hours[0]`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Display;
 use std::ops::RangeInclusive;
 
@@ -16,11 +16,13 @@ use utoipa::ToSchema;
 
 use super::engine::RULE_HOP_LIMIT;
 use super::model::{
-    Call, Condition, DigitsSource, EntryPoint, Flow, Menu, Node, NodeKind, Prompt, Schedule, limits,
+    Call, Condition, DigitsSource, EntryPoint, Flow, Hangup, Menu, Node, NodeKind, Prompt, Rec,
+    SayDigits, Schedule, limits,
 };
 use super::pattern;
 use super::schedule::is_empty_interval;
 use super::state;
+use crate::voicenter::types::Language;
 
 /// `error`: calls would fail there, the flow is not valid (it cannot be
 /// published). `warning`: legal but probably unintended (e.g. a node no
@@ -63,10 +65,14 @@ pub struct Context<'a> {
     /// (none when no entry is set yet: a flow designed before its DID is
     /// assigned); an entry naming no node is an error.
     pub entries: &'a [EntryPoint],
-    /// The tenant's catalogue of recordings: a REC naming none is an error.
+    /// The tenant's catalogue of recordings: a REC naming none is an error,
+    /// one whose language differs from the one it plays in, a warning.
     /// `None`: recordings are not checked.
-    pub recordings: Option<&'a HashSet<String>>,
+    pub recordings: Option<&'a Catalogue>,
 }
+
+/// The tenant's recordings: name → the language it is in, if known.
+pub type Catalogue = HashMap<String, Option<Language>>;
 
 /// Checks a whole flow: every node, schedule and entry point, the rule
 /// graph, reachability, the recordings named, sizes.
@@ -99,21 +105,15 @@ pub fn validate(flow: &Flow, context: &Context<'_>) -> Vec<FlowIssue> {
             );
         }
     }
+    if let Some(goodbye) = &flow.goodbye {
+        checker.rec("goodbye".to_owned(), goodbye);
+    }
     checker.rule_graph();
     checker.reachability(&entry_nodes);
+    let languages = Languages::of(flow, context.entries);
+    checker.languages(&languages);
     if let Some(recordings) = context.recordings {
-        for (key, node) in sorted(&flow.nodes) {
-            for (field, name) in recording_refs(node) {
-                if !name.trim().is_empty() && !recordings.contains(name) {
-                    checker.error(
-                        format!("nodes.{key}.{field}"),
-                        format!(
-                            "no recording {name:?} in the tenant's catalogue (see /recordings)"
-                        ),
-                    );
-                }
-            }
-        }
+        checker.catalogue(recordings, &languages);
     }
     for (key, node) in sorted(&flow.nodes) {
         if let Ok(value) = serde_json::to_value(node) {
@@ -165,45 +165,157 @@ fn sizes(at: &str, value: &serde_json::Value, issues: &mut Vec<FlowIssue>) {
     }
 }
 
-/// Every recording `node` plays, with its path relative to the node.
-pub fn recording_refs(node: &Node) -> Vec<(String, &str)> {
-    fn menu<'a>(prefix: &str, menu: &'a Menu, refs: &mut Vec<(String, &'a str)>) {
+/// Every prompt `node` plays, with its path relative to the node.
+pub fn prompts(node: &Node) -> Vec<(String, &Rec)> {
+    fn menu<'a>(prefix: &str, menu: &'a Menu, refs: &mut Vec<(String, &'a Rec)>) {
         refs.push((format!("{prefix}prompt.rec"), &menu.prompt.rec));
         if let Some(rec) = &menu.retry_rec {
             refs.push((format!("{prefix}retry_rec"), rec));
         }
     }
+    fn optional<'a>(field: &str, rec: &'a Option<Rec>) -> Option<(String, &'a Rec)> {
+        Some((field.to_owned(), rec.as_ref()?))
+    }
     let mut refs = Vec::new();
     match &node.kind {
         NodeKind::Menu(m) => menu("", m, &mut refs),
+        NodeKind::Announcement(announcement) => {
+            refs.push(("prompt.rec".to_owned(), &announcement.prompt.rec));
+        }
         NodeKind::SayDigits(say) => {
-            refs.push(("intro_rec".to_owned(), say.intro_rec.as_str()));
+            refs.push(("intro_rec".to_owned(), &say.intro_rec));
             menu("menu.", &say.menu, &mut refs);
         }
-        NodeKind::Call(call) => {
-            for (field, rec) in [
-                ("caller_rec", &call.caller_rec),
-                ("target_rec", &call.target_rec),
-            ] {
-                if let Some(rec) = rec {
-                    refs.push((field.to_owned(), rec.as_str()));
-                }
-            }
-        }
-        NodeKind::Hangup(hangup) => {
-            if let Some(rec) = &hangup.rec {
-                refs.push(("rec".to_owned(), rec.as_str()));
-            }
-        }
-        NodeKind::Vo(vo) => refs.push(("prompt.rec".to_owned(), vo.prompt.rec.as_str())),
-        NodeKind::SilentRecord(record) => {
-            if let Some(rec) = &record.rec {
-                refs.push(("rec".to_owned(), rec.as_str()));
-            }
-        }
+        NodeKind::Call(call) => refs.extend(
+            [
+                optional("caller_rec", &call.caller_rec),
+                optional("target_rec", &call.target_rec),
+            ]
+            .into_iter()
+            .flatten(),
+        ),
+        NodeKind::Hangup(hangup) => refs.extend(optional("rec", &hangup.rec)),
+        NodeKind::Vo(vo) => refs.push(("prompt.rec".to_owned(), &vo.prompt.rec)),
+        NodeKind::SilentRecord(record) => refs.extend(optional("rec", &record.rec)),
         NodeKind::Rules(_) => {}
     }
     refs
+}
+
+/// Every recording `node` plays, with its path relative to the node
+/// (`prompt.rec`; `prompt.rec.en` for a prompt given per language).
+pub fn recording_refs(node: &Node) -> Vec<(String, &str)> {
+    prompts(node)
+        .into_iter()
+        .flat_map(|(field, rec)| names_at(field, rec))
+        .collect()
+}
+
+/// The recordings of `rec`, each with its path under `field`.
+fn names_at(field: String, rec: &Rec) -> Vec<(String, &str)> {
+    rec.names()
+        .map(|(key, name)| match key {
+            None => (field.clone(), name),
+            Some(key) => (format!("{field}.{key}"), name),
+        })
+        .collect()
+}
+
+/// The languages each node can play in, found by following calls from the
+/// entry points: a call enters in its DID's language (else the tenant's),
+/// a route's `set_language` makes it the caller's choice, and a node's own
+/// `language` wins over everything but the caller's choice (the engine's
+/// order). Without entry points (a flow designed before its numbers are
+/// given) every node is a start, in the tenant's language.
+struct Languages<'a> {
+    /// Node → the languages it plays in; nodes no call reaches are absent.
+    at: HashMap<&'a str, BTreeSet<Language>>,
+    /// The languages the flow's goodbye is said in: its own hang-ups speak
+    /// the call's language (before any node's own), a hangup node without
+    /// a recording its node's.
+    goodbye: BTreeSet<Language>,
+}
+
+impl<'a> Languages<'a> {
+    fn of(flow: &'a Flow, entries: &'a [EntryPoint]) -> Languages<'a> {
+        // A call's language so far: (language, chosen by the caller).
+        type Call = (Language, bool);
+        let mut seen: HashSet<(&str, Call)> = HashSet::new();
+        let mut todo: Vec<(&str, Call)> = Vec::new();
+        let starts = entries
+            .iter()
+            .filter_map(|entry| Some((entry.entry_node.as_deref()?, entry.language)));
+        let mut any_start = false;
+        for (key, language) in starts {
+            any_start = true;
+            todo.push((key, (language.unwrap_or(flow.language), false)));
+        }
+        if !any_start {
+            todo.extend(
+                flow.nodes
+                    .keys()
+                    .map(|key| (key.as_str(), (flow.language, false))),
+            );
+        }
+        let mut languages = Languages {
+            at: HashMap::new(),
+            goodbye: BTreeSet::new(),
+        };
+        while let Some((key, call)) = todo.pop() {
+            let Some((key, node)) = flow.nodes.get_key_value(key) else {
+                continue;
+            };
+            if !seen.insert((key.as_str(), call)) {
+                continue;
+            }
+            let (language, chosen) = call;
+            let plays = if chosen {
+                language
+            } else {
+                node.language.unwrap_or(language)
+            };
+            languages.at.entry(key.as_str()).or_default().insert(plays);
+            languages.goodbye.insert(language);
+            if let NodeKind::Hangup(Hangup { rec: None, .. }) = &node.kind {
+                languages.goodbye.insert(plays);
+            }
+            for (target, set) in edges(node) {
+                let next = set.map_or(call, |set| (set, true));
+                todo.push((target, next));
+            }
+        }
+        languages
+    }
+}
+
+/// Where `node` can lead, and the language a route sets on the way.
+fn edges(node: &Node) -> Vec<(&str, Option<Language>)> {
+    let menu = match &node.kind {
+        NodeKind::Menu(menu) | NodeKind::SayDigits(SayDigits { menu, .. }) => menu,
+        _ => {
+            return referenced_nodes(node)
+                .into_iter()
+                .map(|key| (key, None))
+                .collect();
+        }
+    };
+    let routes = menu
+        .routes
+        .iter()
+        .map(|route| (route.target.as_str(), route.set_language));
+    let fallbacks = [&menu.on_timeout, &menu.on_invalid, &menu.on_exhausted]
+        .into_iter()
+        .filter_map(|key| Some((key.as_deref()?, None)));
+    routes.chain(fallbacks).collect()
+}
+
+/// `he, en` as prose.
+fn listed(languages: impl IntoIterator<Item = Language>) -> String {
+    languages
+        .into_iter()
+        .map(|language| format!("`{}`", language.as_str()))
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 /// The nodes `node` can lead to (routes, fallbacks, failover, rule targets),
@@ -241,6 +353,9 @@ fn node_refs(node: &Node) -> Vec<(String, &str)> {
             .map(|(index, rule)| (format!("rules[{index}].target"), rule.target.as_str()))
             .chain([("default".to_owned(), rules.default.as_str())])
             .collect(),
+        NodeKind::Announcement(announcement) => {
+            vec![("next".to_owned(), announcement.next.as_str())]
+        }
         NodeKind::Hangup(_) | NodeKind::Vo(_) | NodeKind::SilentRecord(_) => Vec::new(),
     }
 }
@@ -322,18 +437,21 @@ impl<'a> Checker<'a> {
         }
         match &node.kind {
             NodeKind::Menu(menu) => self.menu(&at, menu),
+            NodeKind::Announcement(announcement) => {
+                self.prompt(&format!("{at}.prompt"), &announcement.prompt);
+            }
             NodeKind::SayDigits(say) => {
                 if let DigitsSource::Literal(digits) = &say.digits
                     && (digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()))
                 {
                     self.error(format!("{at}.digits.value"), "must be digits 0-9");
                 }
-                self.required(format!("{at}.intro_rec"), &say.intro_rec);
+                self.rec(format!("{at}.intro_rec"), &say.intro_rec);
                 self.menu(&format!("{at}.menu"), &say.menu);
             }
             NodeKind::Call(call) => self.call(&at, call),
             NodeKind::Hangup(hangup) => {
-                self.optional(format!("{at}.rec"), &hangup.rec);
+                self.optional_rec(format!("{at}.rec"), &hangup.rec);
                 if let Some(cause) = hangup.cause {
                     self.range(format!("{at}.cause"), cause, &limits::HANGUP_CAUSE);
                 }
@@ -343,7 +461,7 @@ impl<'a> Checker<'a> {
                 self.prompt(&format!("{at}.prompt"), &vo.prompt);
             }
             NodeKind::SilentRecord(record) => {
-                self.optional(format!("{at}.rec"), &record.rec);
+                self.optional_rec(format!("{at}.rec"), &record.rec);
                 if let Some(secs) = record.max_duration_secs {
                     self.range(
                         format!("{at}.max_duration_secs"),
@@ -391,7 +509,7 @@ impl<'a> Checker<'a> {
             i64::from(menu.max_retries),
             &widen(&limits::MAX_RETRIES),
         );
-        self.optional(format!("{at}.retry_rec"), &menu.retry_rec);
+        self.optional_rec(format!("{at}.retry_rec"), &menu.retry_rec);
         for (index, route) in menu.routes.iter().enumerate() {
             let path = format!("{at}.routes[{index}].digits");
             match pattern::parse(&route.digits) {
@@ -413,7 +531,7 @@ impl<'a> Checker<'a> {
     }
 
     fn prompt(&mut self, at: &str, prompt: &Prompt) {
-        self.required(format!("{at}.rec"), &prompt.rec);
+        self.rec(format!("{at}.rec"), &prompt.rec);
         self.range(format!("{at}.loops"), prompt.loops, &limits::LOOPS);
         self.range(format!("{at}.delay"), prompt.delay, &limits::DELAY_SECS);
     }
@@ -423,9 +541,9 @@ impl<'a> Checker<'a> {
         if let Some(caller_id) = &call.caller_id {
             self.dialable(format!("{at}.caller_id"), caller_id);
         }
-        self.optional(format!("{at}.caller_rec"), &call.caller_rec);
+        self.optional_rec(format!("{at}.caller_rec"), &call.caller_rec);
         self.optional(format!("{at}.moh_class"), &call.moh_class);
-        self.optional(format!("{at}.target_rec"), &call.target_rec);
+        self.optional_rec(format!("{at}.target_rec"), &call.target_rec);
         if let Some(dtmf) = &call.dtmf_play {
             // What Asterisk's SendDTMF plays: DTMF keys, and `w` for a half-second pause.
             if dtmf.is_empty() || !dtmf.chars().all(|c| "0123456789*#ABCDabcdwW".contains(c)) {
@@ -594,6 +712,126 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Every recording of a prompt must be named.
+    fn rec(&mut self, path: String, rec: &Rec) {
+        for (path, name) in names_at(path, rec) {
+            self.required(path, name);
+        }
+    }
+
+    fn optional_rec(&mut self, path: String, rec: &Option<Rec>) {
+        if let Some(rec) = rec {
+            self.rec(path, rec);
+        }
+    }
+
+    /// Every prompt has a recording for every language its node plays in
+    /// (and the goodbye, for every language a call can be in).
+    fn languages(&mut self, languages: &Languages<'_>) {
+        let mut prompts: Vec<(String, &Rec, &BTreeSet<Language>)> = Vec::new();
+        for (key, node) in sorted(&self.flow.nodes) {
+            let Some(plays) = languages.at.get(key) else {
+                continue;
+            };
+            for (field, rec) in self::prompts(node) {
+                prompts.push((format!("nodes.{key}.{field}"), rec, plays));
+            }
+        }
+        if let Some(goodbye) = &self.flow.goodbye {
+            prompts.push(("goodbye".to_owned(), goodbye, &languages.goodbye));
+        }
+        for (path, rec, plays) in prompts {
+            let missing: Vec<Language> = plays
+                .iter()
+                .copied()
+                .filter(|language| rec.pick(*language).is_none())
+                .collect();
+            if !missing.is_empty() {
+                self.error(
+                    path,
+                    format!(
+                        "no recording for {}: calls can be here in {} (a number's or the tenant's language, or a route's set_language); add {} or a \"default\"",
+                        listed(missing.iter().copied()),
+                        listed(plays.iter().copied()),
+                        missing
+                            .iter()
+                            .map(|language| format!("\"{}\"", language.as_str()))
+                            .collect::<Vec<_>>()
+                            .join(" and "),
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Every recording named is in the catalogue; one in another language
+    /// than the calls that hear it is a warning.
+    fn catalogue(&mut self, recordings: &Catalogue, languages: &Languages<'_>) {
+        let mut prompts: Vec<(String, &Rec, Option<&BTreeSet<Language>>)> = Vec::new();
+        for (key, node) in sorted(&self.flow.nodes) {
+            for (field, rec) in self::prompts(node) {
+                prompts.push((format!("nodes.{key}.{field}"), rec, languages.at.get(key)));
+            }
+        }
+        if let Some(goodbye) = &self.flow.goodbye {
+            prompts.push(("goodbye".to_owned(), goodbye, Some(&languages.goodbye)));
+        }
+        for (field, rec, plays) in prompts {
+            for (key, name) in rec.names() {
+                let path = match key {
+                    None => field.clone(),
+                    Some(key) => format!("{field}.{key}"),
+                };
+                if name.trim().is_empty() {
+                    continue;
+                }
+                let Some(catalogued) = recordings.get(name) else {
+                    self.error(
+                        path,
+                        format!(
+                            "no recording {name:?} in the tenant's catalogue (see /recordings)"
+                        ),
+                    );
+                    continue;
+                };
+                let Some(recorded_in) = catalogued else {
+                    continue;
+                };
+                // The languages this recording is played in.
+                let heard_in: Vec<Language> = match key.and_then(Language::parse) {
+                    Some(language) => vec![language],
+                    None => plays
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .filter(|language| match rec {
+                            Rec::One(_) => true,
+                            // `default`: the languages the map does not list.
+                            Rec::PerLanguage { by_language, .. } => {
+                                !by_language.contains_key(language)
+                            }
+                        })
+                        .collect(),
+                };
+                let other: Vec<Language> = heard_in
+                    .into_iter()
+                    .filter(|language| language != recorded_in)
+                    .collect();
+                if !other.is_empty() {
+                    self.issue(
+                        Severity::Warning,
+                        path,
+                        format!(
+                            "recording {name:?} is in `{}` (the catalogue says) but is played to calls in {}",
+                            recorded_in.as_str(),
+                            listed(other)
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     fn dialable(&mut self, path: String, number: &str) {
         if number.is_empty()
             || !number
@@ -719,6 +957,7 @@ mod tests {
                 .map(|node| (node.key.clone(), node))
                 .collect(),
             schedules: HashMap::new(),
+            goodbye: None,
         }
     }
 
@@ -784,6 +1023,129 @@ mod tests {
     }
 
     #[test]
+    fn every_language_a_node_is_reached_in_needs_a_recording() {
+        let mut bilingual = flow(json!([
+            {"key": "main", "kind": "menu", "prompt": {"rec": {"he": "main_he"}},
+             "retry_rec": {"he": "again_he", "default": "again"},
+             "routes": [{"digits": "3", "target": "english", "set_language": "en"},
+                        {"digits": "4", "target": "info"}]},
+            {"key": "english", "kind": "menu", "prompt": {"rec": {"en": "menu_en"}},
+             "routes": [{"digits": "0", "target": "main", "set_language": "he"},
+                        {"digits": "9", "target": "info"}]},
+            {"key": "info", "kind": "announcement", "prompt": {"rec": "info"}, "next": "main"},
+            {"key": "fr", "kind": "hangup", "rec": {"he": "x"}}
+        ]));
+        bilingual.goodbye = Some(serde_json::from_value(json!({"he": "bye_he"})).unwrap());
+        let found = errors(&bilingual, &["main"]);
+        assert_eq!(
+            found
+                .iter()
+                .map(|(path, _)| path.as_str())
+                .collect::<Vec<_>>(),
+            ["nodes.main.prompt.rec", "goodbye"],
+            "{found:#?}"
+        );
+        assert!(
+            found[0]
+                .1
+                .starts_with("no recording for `en`: calls can be here in `he` and `en`"),
+            "{found:#?}"
+        );
+        assert!(
+            found[0].1.contains("add \"en\" or a \"default\""),
+            "{found:#?}"
+        );
+        // `english` is only reached in English; `fr` not at all (a warning
+        // says so); a default or a single name covers every language.
+        // A DID in English makes `main` English from the start too.
+        let entries = [EntryPoint {
+            language: Some(Language::En),
+            ..EntryPoint::at("d0", "english")
+        }];
+        let context = Context {
+            entries: &entries,
+            recordings: None,
+        };
+        let paths: Vec<String> = validate(&bilingual, &context)
+            .into_iter()
+            .filter(FlowIssue::is_error)
+            .map(|issue| issue.path)
+            .collect();
+        assert_eq!(paths, ["nodes.main.prompt.rec", "goodbye"]);
+        // A node's own language wins over the DID's, not over the caller's choice.
+        let own = flow(json!([
+            {"key": "main", "kind": "menu", "language": "en", "prompt": {"rec": {"en": "m"}},
+             "routes": [{"digits": "1", "target": "next", "set_language": "he"}]},
+            {"key": "next", "kind": "menu", "language": "en", "prompt": {"rec": {"en": "n"}}}
+        ]));
+        assert_eq!(
+            errors(&own, &["main"]),
+            [(
+                "nodes.next.prompt.rec".to_owned(),
+                "no recording for `he`: calls can be here in `he` (a number's or the tenant's language, or a route's set_language); add \"he\" or a \"default\"".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn recordings_in_another_language_than_their_calls_are_warned_about() {
+        let bilingual = flow(json!([
+            {"key": "main", "kind": "menu", "prompt": {"rec": {"he": "main_en", "en": "main_en"}},
+             "retry_rec": "again",
+             "routes": [{"digits": "3", "target": "main", "set_language": "en"}]}
+        ]));
+        let recordings: Catalogue = [
+            ("main_en".to_owned(), Some(Language::En)),
+            ("again".to_owned(), Some(Language::He)),
+        ]
+        .into();
+        let entries = [EntryPoint::at("d0", "main")];
+        let issues = validate(
+            &bilingual,
+            &Context {
+                entries: &entries,
+                recordings: Some(&recordings),
+            },
+        );
+        let found: Vec<(&str, Severity, &str)> = issues
+            .iter()
+            .map(|i| (i.path.as_str(), i.severity, i.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "nodes.main.prompt.rec.he",
+                    Severity::Warning,
+                    "recording \"main_en\" is in `en` (the catalogue says) but is played to calls in `he`"
+                ),
+                (
+                    "nodes.main.retry_rec",
+                    Severity::Warning,
+                    "recording \"again\" is in `he` (the catalogue says) but is played to calls in `en`"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn announcements_need_a_next_node_and_a_recording() {
+        let flow = flow(json!([
+            {"key": "a", "kind": "announcement", "prompt": {"rec": {"he": " "}}, "next": "nowhere"}
+        ]));
+        assert_error(&flow, "nodes.a.next", "no node \"nowhere\"");
+        assert_error(&flow, "nodes.a.prompt.rec.he", "must not be empty");
+        let missing = serde_json::from_value::<Node>(
+            json!({"key": "a", "kind": "announcement", "prompt": {"rec": "x"}}),
+        )
+        .unwrap_err();
+        assert!(
+            missing.to_string().contains("missing field `next`"),
+            "{missing}"
+        );
+    }
+
+    #[test]
     fn missing_recordings_are_errors_at_their_fields() {
         let flow = flow(json!([
             {"key": "m", "kind": "menu", "prompt": {"rec": "welcome"}, "retry_rec": "again",
@@ -795,7 +1157,7 @@ mod tests {
             {"key": "v", "kind": "vo", "layer": 1, "prompt": {"rec": "transfer"}},
             {"key": "r", "kind": "silent_record", "rec": "beep"}
         ]));
-        let recordings: HashSet<String> = ["welcome".to_owned()].into();
+        let recordings: Catalogue = [("welcome".to_owned(), None)].into();
         let context = Context {
             entries: &[],
             recordings: Some(&recordings),

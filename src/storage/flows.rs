@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use sqlx::{PgConnection, PgPool};
 
 use crate::flow::FlowContent;
-use crate::flow::model::{EntryPoint, Holiday, Node, OpeningHours, Schedule};
+use crate::flow::model::{EntryPoint, Holiday, Node, OpeningHours, Rec, Schedule};
 use crate::flow::validate::{referenced_nodes, referenced_schedules};
 use crate::voicenter::types::Language;
 
@@ -156,7 +156,37 @@ pub async fn load_draft(
         };
         content.entries.insert(did, entry);
     }
+    let goodbye: Option<sqlx::types::Json<serde_json::Value>> =
+        sqlx::query_scalar("SELECT goodbye FROM flow_drafts WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .flatten();
+    content.goodbye = goodbye.and_then(|json| {
+        serde_json::from_value(json.0)
+            .inspect_err(|error| {
+                tracing::error!(tenant_id, %error, "stored goodbye does not parse; skipped")
+            })
+            .ok()
+    });
     Ok(Some((settings, content)))
+}
+
+/// Sets the draft's goodbye (`None`: none).
+pub async fn save_goodbye(
+    conn: &mut PgConnection,
+    tenant_id: i64,
+    goodbye: Option<&Rec>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO flow_drafts (tenant_id, goodbye) VALUES ($1, $2)
+         ON CONFLICT (tenant_id) DO UPDATE SET goodbye = EXCLUDED.goodbye",
+    )
+    .bind(tenant_id)
+    .bind(goodbye.map(sqlx::types::Json))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Sets where calls to the tenant's `did` enter the draft.
@@ -481,16 +511,20 @@ pub async fn recording<'e>(
     .await
 }
 
-/// Every recording name of the tenant's catalogue.
-pub async fn recording_names(
+/// The tenant's catalogue of recordings: each name and its language.
+pub async fn recording_catalogue(
     conn: &mut PgConnection,
     tenant_id: i64,
-) -> Result<std::collections::HashSet<String>, sqlx::Error> {
-    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM recordings WHERE tenant_id = $1")
-        .bind(tenant_id)
-        .fetch_all(conn)
-        .await?;
-    Ok(names.into_iter().collect())
+) -> Result<crate::flow::validate::Catalogue, sqlx::Error> {
+    let rows: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT name, language FROM recordings WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, language)| (name, language.as_deref().and_then(Language::parse)))
+        .collect())
 }
 
 /// Adds a recording, or sets the description and language of one.

@@ -159,10 +159,22 @@ fn parse_stored(tenant_id: i64, version: i32, mut json: serde_json::Value) -> Fl
     let nodes: Vec<Node> = items(&mut json, "nodes", tenant_id, version);
     let schedules: Vec<Schedule> = items(&mut json, "schedules", tenant_id, version);
     let entries: Vec<EntryPoint> = items(&mut json, "entries", tenant_id, version);
+    let goodbye = json
+        .get_mut("goodbye")
+        .map(serde_json::Value::take)
+        .filter(|goodbye| !goodbye.is_null())
+        .and_then(|goodbye| {
+            serde_json::from_value(goodbye)
+                .inspect_err(|error| {
+                    tracing::error!(tenant_id, version, %error, "stored goodbye does not parse; skipped")
+                })
+                .ok()
+        });
     crate::flow::content::ContentJson {
         nodes,
         schedules,
         entries,
+        goodbye,
     }
     .into()
 }

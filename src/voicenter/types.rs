@@ -15,7 +15,18 @@ pub enum Encoding {
 
 /// `LANGUAGE` of an answer. Accepted case-insensitively, always sent lower-case.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
@@ -25,6 +36,9 @@ pub enum Language {
 }
 
 impl Language {
+    /// Every language, in the order maps list them.
+    pub const ALL: [Language; 2] = [Language::He, Language::En];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Language::He => "he",

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::{FallbackSettings, ServeSettings};
-use crate::flow::model::{DidEntry, Flow};
+use crate::flow::model::{DidEntry, Flow, Rec};
 use crate::flow::{Decision, decide};
 use crate::metrics::FallbackReason;
 use crate::voicenter::types::{
@@ -26,11 +26,12 @@ fn cause(reason: FallbackReason) -> i64 {
 }
 
 /// The safe answer as configured: a fallback number, else a polite hang-up
-/// (with a recording, if set).
+/// saying a goodbye: the flow's, else the platform's (if set).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SafeAnswer {
     pub target: Option<String>,
-    pub rec: Option<String>,
+    /// The platform's goodbye.
+    pub rec: Option<Rec>,
 }
 
 impl SafeAnswer {
@@ -45,12 +46,15 @@ impl SafeAnswer {
         }
     }
 
-    /// The configured fallback number if there is one, else a polite hang-up.
+    /// The configured fallback number if there is one, else a polite
+    /// hang-up saying `goodbye` (the flow's, when the tenant's flow is
+    /// known), else the platform's goodbye, in `language`.
     pub fn answer(
         &self,
         request: &IvrActionRequest,
         language: Language,
         reason: FallbackReason,
+        goodbye: Option<&Rec>,
     ) -> IvrAnswer {
         let action = match &self.target {
             Some(target) => Action::Call(CallData {
@@ -68,7 +72,10 @@ impl SafeAnswer {
                 dialstrings: Vec::new(),
             }),
             None => Action::Hangup(HangupData {
-                rec: self.rec.clone(),
+                rec: goodbye
+                    .or(self.rec.as_ref())
+                    .map(|rec| rec.play(language, language).to_owned())
+                    .filter(|name| !name.trim().is_empty()),
                 cause: Some(cause(reason)),
             }),
         };
@@ -93,6 +100,7 @@ pub fn flow_answer(
             request,
             decision.answer.language,
             FallbackReason::BrokenFlow,
+            flow.goodbye.as_ref(),
         ),
     };
     (decision, answer)

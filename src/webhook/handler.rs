@@ -10,12 +10,14 @@ use super::WebhookState;
 use super::body::{BodyError, read_limited};
 use super::fallback::flow_answer;
 use super::guard::{self, Refusal};
+use crate::flow::model::Rec;
 use crate::flow::state::parse_menu;
 use crate::flow_cache::Lookup;
 use crate::metrics::FallbackReason;
 use crate::storage::steps::NewStep;
 use crate::voicenter::types::{
-    DecodeError, DecodeErrorCode, Encoding, HangupReport, IvrActionRequest, IvrAnswer, Request,
+    DecodeError, DecodeErrorCode, Encoding, HangupReport, IvrActionRequest, IvrAnswer, Language,
+    Request,
 };
 use crate::voicenter::{
     decode_request, detect_encoding, encode_answer, encode_error, encode_hangup_ack,
@@ -234,44 +236,35 @@ async fn answer_step(
         }
         Ok(Lookup::Disabled(tenant)) => {
             tracing::warn!(tenant_id = tenant.tenant_id, did = %step.did, "call to a disabled tenant");
-            fallback(
-                state,
-                &step,
-                tenant.language,
-                FallbackReason::TenantDisabled,
-            )
+            let reason = FallbackReason::TenantDisabled;
+            fallback(state, &step, tenant.language, reason, None)
         }
         Ok(Lookup::NotPublished(tenant)) => {
             tracing::warn!(tenant_id = tenant.tenant_id, did = %step.did, "call to a tenant that has published no flow");
-            fallback(state, &step, tenant.language, FallbackReason::NotPublished)
+            let reason = FallbackReason::NotPublished;
+            fallback(state, &step, tenant.language, reason, None)
         }
-        Ok(Lookup::UnknownVersion(tenant)) => {
+        Ok(Lookup::UnknownVersion(tenant, goodbye)) => {
             tracing::warn!(tenant_id = tenant.tenant_id, call_id = %step.call_id, menu = %step.menu, "MENU names a flow version the tenant does not have");
-            fallback(
-                state,
-                &step,
-                tenant.language,
-                FallbackReason::UnknownVersion,
-            )
+            let language = call_language(&step, tenant.language);
+            let reason = FallbackReason::UnknownVersion;
+            fallback(state, &step, language, reason, goodbye.as_ref())
         }
-        Ok(Lookup::VersionUnavailable(tenant)) => fallback(
-            state,
-            &step,
-            tenant.language,
-            FallbackReason::VersionUnavailable,
-        ),
+        Ok(Lookup::VersionUnavailable(tenant, goodbye)) => {
+            let language = call_language(&step, tenant.language);
+            let reason = FallbackReason::VersionUnavailable;
+            fallback(state, &step, language, reason, goodbye.as_ref())
+        }
         Ok(Lookup::UnknownDid) => {
             tracing::warn!(did = %step.did, call_id = %step.call_id, "call to a number no tenant owns");
-            fallback(state, &step, Default::default(), FallbackReason::UnknownDid)
+            let reason = FallbackReason::UnknownDid;
+            fallback(state, &step, Default::default(), reason, None)
         }
         Ok(Lookup::Unavailable) | Err(_) => {
             tracing::error!(did = %step.did, call_id = %step.call_id, "flows unavailable; safe answer");
-            fallback(
-                state,
-                &step,
-                Default::default(),
-                FallbackReason::Unavailable,
-            )
+            let language = call_language(&step, Default::default());
+            let reason = FallbackReason::Unavailable;
+            fallback(state, &step, language, reason, None)
         }
     };
     state
@@ -284,11 +277,20 @@ async fn answer_step(
 fn fallback(
     state: &WebhookState,
     step: &IvrActionRequest,
-    language: crate::voicenter::types::Language,
+    language: Language,
     reason: FallbackReason,
+    goodbye: Option<&Rec>,
 ) -> IvrAnswer {
     state.metrics.count_fallback(reason);
-    state.safe.answer(step, language, reason)
+    state.safe.answer(step, language, reason, goodbye)
+}
+
+/// The language the call is in, as its MENU identifier says (the
+/// caller's choice), else `otherwise`.
+fn call_language(step: &IvrActionRequest, otherwise: Language) -> Language {
+    parse_menu(&step.menu)
+        .and_then(|(_, call)| call.language)
+        .unwrap_or(otherwise)
 }
 
 /// `HANGUP_CALL`: `STATUS 0` once the CDR is committed (or was already), else

@@ -150,7 +150,7 @@ async fn a_holiday_today_closes_the_line() {
         .execute(&app.pool)
         .await
         .unwrap();
-    ivrhub::flow_service::seed(&app.pool, tenant, &[], &[], &[], "a holiday today")
+    ivrhub::flow_service::seed(&app.pool, tenant, &[], &[], &[], None, "a holiday today")
         .await
         .unwrap();
     let call = Call::new(&app, Encoding::XmlRpc, "holiday-00000000000000000000000001");

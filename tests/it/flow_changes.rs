@@ -47,9 +47,17 @@ async fn the_next_step_follows_an_edit_of_the_flow() {
             cause: Some(17),
         }),
     };
-    ivrhub::flow_service::seed(&app.pool, tenant, &[replacement], &[], &[], "test edit")
-        .await
-        .unwrap();
+    ivrhub::flow_service::seed(
+        &app.pool,
+        tenant,
+        &[replacement],
+        &[],
+        &[],
+        None,
+        "test edit",
+    )
+    .await
+    .unwrap();
     let after = eventually(
         || call.step("main", "9"),
         |a| matches!(a.action, Action::Hangup(_)),
@@ -76,7 +84,7 @@ async fn a_new_number_answers_as_soon_as_its_entry_is_published() {
         Action::Hangup(_)
     ));
     let entry = ivrhub::flow::model::EntryPoint::at("0731111111", "main");
-    ivrhub::flow_service::seed(&app.pool, tenant, &[], &[], &[entry], "a new number")
+    ivrhub::flow_service::seed(&app.pool, tenant, &[], &[], &[entry], None, "a new number")
         .await
         .unwrap();
     let answer = eventually(

@@ -1123,7 +1123,7 @@ async fn a_version_newer_than_this_node_knows_is_read_not_refused() {
             cause: Some(17),
         }),
     };
-    let v2 = ivrhub::flow_service::seed(&app.pool, tenant, &[closed], &[], &[], "v2")
+    let v2 = ivrhub::flow_service::seed(&app.pool, tenant, &[closed], &[], &[], None, "v2")
         .await
         .unwrap()
         .unwrap();
@@ -1140,11 +1140,11 @@ async fn a_version_newer_than_this_node_knows_is_read_not_refused() {
     }
     assert!(matches!(
         cache.lookup(did, Some(3), deadline()).await,
-        Lookup::UnknownVersion(_)
+        Lookup::UnknownVersion(..)
     ));
     assert!(matches!(
         cache.lookup(did, Some(0), deadline()).await,
-        Lookup::UnknownVersion(_)
+        Lookup::UnknownVersion(..)
     ));
 }
 
@@ -1239,7 +1239,7 @@ async fn seeding_the_demo_again_leaves_its_published_flow_alone() {
             cause: Some(17),
         }),
     };
-    ivrhub::flow_service::seed(&app.pool, tenant, &[closed], &[], &[], "edited")
+    ivrhub::flow_service::seed(&app.pool, tenant, &[closed], &[], &[], None, "edited")
         .await
         .unwrap();
     ivrhub::demo::seed(&app.pool).await.unwrap();

@@ -167,9 +167,17 @@ async fn a_failed_reload_keeps_answering_from_the_last_flows() {
             cause: Some(17),
         }),
     };
-    ivrhub::flow_service::seed(&app.pool, tenant, &[replacement], &[], &[], "test edit")
-        .await
-        .unwrap();
+    ivrhub::flow_service::seed(
+        &app.pool,
+        tenant,
+        &[replacement],
+        &[],
+        &[],
+        None,
+        "test edit",
+    )
+    .await
+    .unwrap();
     let after = crate::flow_changes::eventually(
         || call.step("main", "9"),
         |a| matches!(a.action, Action::Hangup(_)),

@@ -292,6 +292,7 @@ async fn a_flow_that_would_loop_stops_and_the_transcript_says_where() {
         &[rules("ping", "pong"), rules("pong", "ping")],
         &[],
         &[entry],
+        None,
         "a loop",
     )
     .await
@@ -384,6 +385,7 @@ async fn random_flows_simulated_equal_the_webhook_byte_for_byte() {
             language: ivrhub::voicenter::types::Language::He,
             nodes: nodes.iter().map(|n| (n.key.clone(), n.clone())).collect(),
             schedules: Default::default(),
+            goodbye: None,
         };
         let entries = [EntryPoint::at("0730000001", "n0")];
         let context = ivrhub::flow::Context {
@@ -400,7 +402,7 @@ async fn random_flows_simulated_equal_the_webhook_byte_for_byte() {
         let did = format!("07310{seed:05}");
         let (tenant, admin) = tenant_with_admin(&app, &platform, &format!("Random {seed}")).await;
         let entry = EntryPoint::at(&did, "n0");
-        ivrhub::flow_service::seed(&app.pool, tenant, &nodes, &[], &[entry], "random")
+        ivrhub::flow_service::seed(&app.pool, tenant, &nodes, &[], &[entry], None, "random")
             .await
             .unwrap();
         // The webhook hears the new number and its version.
