@@ -876,6 +876,8 @@ pub struct FlowState {
     pub live: Option<VersionRow>,
     pub draft_differs: bool,
     pub issues: Vec<FlowIssue>,
+    /// The draft's goodbye.
+    pub goodbye: Option<Rec>,
 }
 
 pub async fn state(pool: &PgPool, tenant_id: i64) -> Result<FlowState, ApiError> {
@@ -894,6 +896,7 @@ pub async fn state(pool: &PgPool, tenant_id: i64) -> Result<FlowState, ApiError>
             .is_none_or(|live| live.sha256 != draft.sha256()),
         live,
         issues: issues_of(&settings, &draft, &recordings),
+        goodbye: draft.goodbye,
     })
 }
 

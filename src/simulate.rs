@@ -153,7 +153,8 @@ impl From<RuleTaken> for RuleView {
 /// One step of the simulated call.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SimulatedStep {
-    /// The input this step carried (`null` for the start of the call).
+    /// The input this step carried (`null` for the start of the call;
+    /// `(played)` after an announcement, which takes no input).
     pub input: Option<String>,
     pub request: SimulatedRequest,
     /// The action answered: MENU, CALL, SAYDIGITS, HANGUP, VO, SILENTRECORD.
@@ -171,7 +172,8 @@ pub struct SimulatedStep {
     pub node: Option<String>,
     /// What happened at `from`: `entered`, `matched`, `timeout_route`,
     /// `timeout_retry`, `timeout_exhausted`, `invalid_route`, `invalid_retry`,
-    /// `invalid_exhausted`, `failover`, `unknown_menu`.
+    /// `invalid_exhausted`, `failover`, `continued` (after an announcement),
+    /// `unknown_menu`.
     #[schema(example = "matched")]
     pub outcome: String,
     /// The digits' route taken at `from` (its index in `routes`), for `matched`.
@@ -288,6 +290,13 @@ pub fn simulate(
         let previous = std::mem::take(&mut request.menu);
         request.previous_menu = previous;
         match &answer.action {
+            // An announcement waits for nothing: Voicenter plays it and
+            // comes back, and the call goes on.
+            Action::Menu(menu) if is_announcement(flow, &menu.menu) => {
+                request.menu = menu.menu.clone();
+                request.dtmf.clear();
+                input = Some(PLAYED.to_owned());
+            }
             Action::Menu(menu) => {
                 let Some((index, next)) = inputs.next() else {
                     break Ending::WaitingForInput {
@@ -336,8 +345,9 @@ pub fn simulate(
                 request.dtmf.clear();
                 input = Some(Input::NoAnswer.as_str().to_owned());
                 // A failover menu is played by Voicenter itself: the digits
-                // pressed there come back with the same request.
-                if next_menu.size.unwrap_or(0) > 0 {
+                // pressed there come back with the same request (an
+                // announcement is only played).
+                if next_menu.size.unwrap_or(0) > 0 && !is_announcement(flow, &next_menu.menu) {
                     let Some((index, pressed)) = inputs.next() else {
                         break Ending::WaitingForInput {
                             menu: next_menu.menu.clone(),
@@ -370,6 +380,16 @@ pub fn simulate(
     };
     transcript.route = route(&transcript);
     transcript
+}
+
+/// What a transcript shows as the input of the step after an announcement.
+pub const PLAYED: &str = "(played)";
+
+/// Does the MENU identifier `menu` name an announcement of `flow`?
+fn is_announcement(flow: &Flow, menu: &str) -> bool {
+    crate::flow::state::parse_menu(menu)
+        .and_then(|(key, _)| flow.nodes.get(key))
+        .is_some_and(|node| matches!(node.kind, crate::flow::model::NodeKind::Announcement(_)))
 }
 
 fn misfit(index: usize, input: &Input, reason: &str) -> Ending {

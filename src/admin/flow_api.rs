@@ -119,6 +119,13 @@ pub struct FlowStateView {
     pub draft_valid: bool,
     /// The draft's issues: errors block publishing, warnings do not.
     pub draft_issues: Vec<FlowIssue>,
+    /// The draft's goodbye: played by every hang-up the flow did not design
+    /// itself (retries used up with no `on_exhausted`, a node deleted while
+    /// a call was in it, a broken flow) and by hangup nodes with no `rec`,
+    /// in the call's language; absent: the platform's, else silence. Set it
+    /// with `goodbye` in `/flow/changes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goodbye: Option<crate::flow::model::Rec>,
 }
 
 /// Where the tenant's flow stands: the draft's revision and issues, the
@@ -146,6 +153,7 @@ pub async fn flow_state(
         draft_differs_from_live: flow.draft_differs,
         draft_valid: !flow.issues.iter().any(FlowIssue::is_error),
         draft_issues: flow.issues,
+        goodbye: flow.goodbye,
     };
     Ok(with_revision(
         HttpResponse::Ok(),

@@ -214,6 +214,7 @@ fn locate_node_error(value: serde_json::Value, at: &str) -> Option<ApiError> {
     }
     match kind.as_str() {
         "menu" => located(parse::<m::Menu>(rest)),
+        "announcement" => located(parse::<m::Announcement>(rest)),
         "say_digits" => located(parse::<m::SayDigits>(rest)),
         "call" => located(parse::<m::Call>(rest)),
         "hangup" => located(parse::<m::Hangup>(rest)),
@@ -223,7 +224,8 @@ fn locate_node_error(value: serde_json::Value, at: &str) -> Option<ApiError> {
         other => Some(ApiError::bad_field(
             join("kind"),
             format!(
-                "unknown kind {other:?}: one of menu, say_digits, call, hangup, vo, silent_record, rules"
+                "unknown kind {other:?}: one of {}",
+                m::NODE_KINDS.join(", ")
             ),
         )),
     }
@@ -293,25 +295,44 @@ impl FromRequest for NodeBody {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "recordings": [
-        {"name": "main_menu", "description": "1 shop, 2 hours, 3 English"},
-        {"name": "goodbye", "description": "Goodbye"}
+        {"name": "main_he", "language": "he", "description": "1 shop, 2 hours, 3 English"},
+        {"name": "main_en", "language": "en", "description": "1 shop, 2 hours, 0 Hebrew"},
+        {"name": "hours_he", "language": "he", "description": "Sun-Thu 11-23, Fri 11-15"},
+        {"name": "hours_en", "language": "en", "description": "Sun-Thu 11-23, Fri 11-15"},
+        {"name": "closed_he", "language": "he", "description": "We are closed"},
+        {"name": "closed_en", "language": "en", "description": "We are closed"},
+        {"name": "bye_he", "language": "he", "description": "Goodbye"},
+        {"name": "bye_en", "language": "en", "description": "Goodbye"}
     ],
     "schedules": [
         {"key": "shop", "name": "Shop", "hours": [
             {"day": "Sun", "opens": "11:00", "closes": "23:00"},
+            {"day": "Mon", "opens": "11:00", "closes": "23:00"},
+            {"day": "Tue", "opens": "11:00", "closes": "23:00"},
+            {"day": "Wed", "opens": "11:00", "closes": "23:00"},
+            {"day": "Thu", "opens": "11:00", "closes": "23:00"},
             {"day": "Fri", "opens": "11:00", "closes": "15:00"}
         ]}
     ],
     "nodes": [
         {"key": "entry", "kind": "rules", "rules": [
             {"when": {"type": "open", "schedule": "shop"}, "target": "main"}
-        ], "default": "goodbye"},
-        {"key": "main", "kind": "menu", "prompt": {"rec": "main_menu"},
-         "routes": [{"digits": "1", "target": "shop"}], "on_exhausted": "goodbye"},
-        {"key": "shop", "kind": "call", "target": "0501234567", "failover": "main"},
-        {"key": "goodbye", "kind": "hangup", "rec": "goodbye", "cause": 16}
+        ], "default": "closed"},
+        {"key": "main", "kind": "menu", "prompt": {"rec": {"he": "main_he", "en": "main_en"}},
+         "routes": [
+            {"digits": "1", "target": "shop"},
+            {"digits": "2", "target": "hours"},
+            {"digits": "3", "target": "main", "set_language": "en"},
+            {"digits": "0", "target": "main", "set_language": "he"}
+         ]},
+        {"key": "hours", "kind": "announcement",
+         "prompt": {"rec": {"he": "hours_he", "en": "hours_en"}}, "next": "main"},
+        {"key": "shop", "kind": "call", "target": "0501234567", "failover": "voicemail"},
+        {"key": "voicemail", "kind": "silent_record", "max_duration_secs": 120},
+        {"key": "closed", "kind": "hangup", "rec": {"he": "closed_he", "en": "closed_en"}}
     ],
-    "entries": [{"did": "0733000000", "entry_node": "entry"}]
+    "entries": [{"did": "0733000000", "entry_node": "entry"}],
+    "goodbye": {"he": "bye_he", "en": "bye_en"}
 }))]
 pub struct FlowChanges {
     /// Recordings to add to the catalogue (or whose description and
@@ -334,6 +355,20 @@ pub struct FlowChanges {
     /// Keys of schedules to delete.
     #[serde(default)]
     pub delete_schedules: Vec<String>,
+    /// The flow's goodbye (one recording, or one per language), played by
+    /// every hang-up the flow did not design itself and by hangup nodes
+    /// with no `rec`; `null`: none (the platform's is played, if any);
+    /// absent: unchanged.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<crate::flow::model::Rec>)]
+    pub goodbye: Option<Option<crate::flow::model::Rec>>,
+}
+
+/// A field that may be `null`: `Some(None)`; absent: `None` (its default).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// A recording in a change set.
@@ -468,6 +503,7 @@ impl FlowChanges {
             .chain(self.schedules.into_iter().map(Change::PutSchedule))
             .chain(nodes.into_iter().map(Change::PutNode))
             .chain(entries)
+            .chain(self.goodbye.map(Change::SetGoodbye))
             .collect())
     }
 }

@@ -217,6 +217,19 @@ impl ToSchema for Node {
     }
 }
 
+/// The `kind` of every node kind, as the API and storage write it (the
+/// `flow_nodes.kind` CHECK of the migrations lists the same).
+pub const NODE_KINDS: [&str; 8] = [
+    "menu",
+    "announcement",
+    "say_digits",
+    "call",
+    "hangup",
+    "vo",
+    "silent_record",
+    "rules",
+];
+
 /// The node kinds: one per Voicenter action, plus server-side rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

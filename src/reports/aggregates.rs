@@ -185,8 +185,10 @@ pub async fn by_status(
 /// safe answer) are not counted here: Voicenter's end-of-call report does
 /// not carry them, and the call-step log records that a step answered HANGUP
 /// and from which node, not with which cause (the node may have been edited
-/// since). Where calls ended in the menu, and whether the IVR hung up on
-/// them, is the menu funnel's `ended` figure.
+/// since). A call the IVR itself hung up on (retries used up with no
+/// `on_exhausted`) is reported by Voicenter as ANSWER, so it counts under 16
+/// here: the menu funnel tells them apart (`hung_up_by_ivr` per menu, from
+/// the call steps), and `ended` says where the other calls left the flow.
 #[utoipa::path(
     tag = "reports",
     security(("bearer" = [])),

@@ -33,7 +33,7 @@ pub struct StepView {
     pub node: Option<String>,
     /// What happened: `entered`, `matched` (digits of a route), `timeout_route`,
     /// `timeout_retry`, `timeout_exhausted`, `invalid_route`, `invalid_retry`,
-    /// `invalid_exhausted`, `failover`, `unknown_menu`.
+    /// `invalid_exhausted`, `failover`, `continued` (after an announcement), `unknown_menu`.
     #[schema(example = "matched")]
     pub outcome: String,
     /// The action sent back: MENU, CALL, SAYDIGITS, HANGUP, VO, SILENTRECORD.

@@ -48,7 +48,7 @@ pub struct Pressed {
 
 /// One node of the flow, as the calls of the range went through it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[schema(example = json!({"node": "main", "reached": 1000, "pressed": [{"digits": "1", "steps": 600}, {"digits": "2", "steps": 250}], "timeouts": {"total": 170, "route": 0, "retry": 150, "exhausted": 20}, "invalid": {"total": 12, "route": 0, "retry": 12, "exhausted": 0}, "ended": 60, "ended_by_status": [{"status": "CANCEL", "calls": 60}]}))]
+#[schema(example = json!({"node": "main", "reached": 1000, "pressed": [{"digits": "1", "steps": 600}, {"digits": "2", "steps": 250}], "timeouts": {"total": 170, "route": 0, "retry": 150, "exhausted": 20}, "invalid": {"total": 12, "route": 0, "retry": 12, "exhausted": 0}, "ended": 60, "hung_up_by_ivr": 20, "ended_by_status": [{"status": "CANCEL", "calls": 60}]}))]
 pub struct FunnelNode {
     /// The node's key (what Voicenter sees as MENU).
     pub node: String,
@@ -66,6 +66,13 @@ pub struct FunnelNode {
     /// Calls whose last logged step answered with this node: where the
     /// caller left the flow (or the flow hung up / handed the call on).
     pub ended: i64,
+    /// Calls the IVR itself hung up on at this menu: the retries ran out
+    /// with no `on_exhausted` (or the flow was broken there), and the call's
+    /// last step was ivrhub's own HANGUP. Voicenter reports these calls as
+    /// ANSWER (the IVR answered them): this figure, from the call steps, is
+    /// how they are told apart from calls that reached someone. Not part
+    /// of `ended` (no node answered).
+    pub hung_up_by_ivr: i64,
     /// `ended` by the CDR's CALL_STATUS.
     pub ended_by_status: Vec<StatusCount>,
 }
@@ -172,6 +179,7 @@ fn assemble(rows: impl Iterator<Item = FunnelRow>) -> Vec<FunnelNode> {
             timeouts: Misses::default(),
             invalid: Misses::default(),
             ended: 0,
+            hung_up_by_ivr: 0,
             ended_by_status: Vec::new(),
         });
         match row.kind.as_str() {
@@ -180,6 +188,9 @@ fn assemble(rows: impl Iterator<Item = FunnelRow>) -> Vec<FunnelNode> {
                 *pressed
                     .entry((row.node, row.detail.unwrap_or_default()))
                     .or_default() += row.count
+            }
+            "ended" if row.detail.as_deref() == Some(sql::IVR_HUNG_UP) => {
+                node.hung_up_by_ivr += row.count;
             }
             "ended" => {
                 node.ended += row.count;

@@ -465,7 +465,9 @@ pub async fn series_by_hour(
 /// digits), `timeout` / `invalid` (steps from this menu with nothing pressed /
 /// digits that matched no route; `detail` = what the menu did: `route`,
 /// `retry` or `exhausted`), `ended` (calls whose last logged step answered
-/// with this node).
+/// with this node; or, `detail` = [`IVR_HUNG_UP`], whose last step was a
+/// hang-up of ivrhub's own from this menu: retries used up with no
+/// `on_exhausted`, or a broken flow).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FunnelRow {
     pub status: String,
@@ -474,6 +476,15 @@ pub struct FunnelRow {
     pub detail: Option<String>,
     pub count: i64,
 }
+
+/// `detail` of an `ended` funnel figure: the IVR hung up on the call (its
+/// own HANGUP, not a node's) at this menu. A macro, for `concat!`.
+macro_rules! ivr_hung_up {
+    () => {
+        "ivr_hung_up"
+    };
+}
+pub const IVR_HUNG_UP: &str = ivr_hung_up!();
 
 /// The funnel of the calls of `$1`..`$6` (one tenant), of the steps on
 /// flow version `$7` (NULL: all). A call's steps are those logged from 1
@@ -486,7 +497,8 @@ macro_rules! funnel {
             cdr_filter!(),
             "
     ), steps AS MATERIALIZED (
-        SELECT s.call_id, s.step_id, s.at, s.from_node, s.node_key, s.outcome, s.dtmf, k.status
+        SELECT s.call_id, s.step_id, s.at, s.from_node, s.node_key, s.outcome, s.dtmf, s.action,
+               k.status
         FROM call_steps s JOIN calls k ON k.call_id = s.call_id
         WHERE s.tenant_id = $1[1]
           -- the range's window (for the index), then each call's own
@@ -511,10 +523,16 @@ macro_rules! funnel {
         WHERE (outcome LIKE 'timeout\\_%' OR outcome LIKE 'invalid\\_%') AND from_node IS NOT NULL
         GROUP BY status, from_node, outcome
     UNION ALL
-    SELECT status, node_key, 'ended', NULL, count(*) FROM (
-        SELECT DISTINCT ON (call_id) call_id, node_key, status FROM steps
+    SELECT status, coalesce(node_key, from_node), 'ended',
+           CASE WHEN node_key IS NULL THEN '",
+            ivr_hung_up!(),
+            "' END, count(*) FROM (
+        SELECT DISTINCT ON (call_id) call_id, node_key, from_node, action, status FROM steps
         ORDER BY call_id, at DESC, step_id DESC
-    ) last WHERE node_key IS NOT NULL GROUP BY status, node_key"
+    ) last
+    -- a node answered; or ivrhub's own HANGUP (`Action::name`) from a menu
+    WHERE node_key IS NOT NULL OR (action = 'HANGUP' AND from_node IS NOT NULL)
+    GROUP BY 1, 2, 4"
         )
     };
 }

@@ -1,5 +1,6 @@
 //! Whole calls through the demo flow, in both encodings: every branch,
-//! retries, the language switch and the call's failover.
+//! retries, the language switch (one tree, prompts per language), the
+//! announcement, the goodbye and the call's failover.
 
 use ivrhub::voicenter::types::{Action, Encoding, IvrAnswer, Language, MenuData};
 
@@ -26,7 +27,7 @@ async fn a_call_starts_at_the_main_menu_and_reaches_every_branch() {
         let main = menu(&start);
         assert_eq!(
             (main.rec.as_str(), main.loops, main.delay, main.size),
-            ("main_menu", 2, 1, 1)
+            ("main_menu_he", 2, 1, 1)
         );
         assert_eq!(main.menu, "main~v1", "the call is on version 1");
 
@@ -42,7 +43,7 @@ async fn a_call_starts_at_the_main_menu_and_reaches_every_branch() {
         );
         let next = sales.next_menu.expect("a failover");
         assert_eq!(next.menu, "sales_busy~v1");
-        assert_eq!(next.record.as_deref(), Some("sales_busy"));
+        assert_eq!(next.record.as_deref(), Some("sales_busy_he"));
         assert_eq!(
             (next.loops, next.size, next.wait),
             (Some(2), Some(1), Some(1))
@@ -53,20 +54,32 @@ async fn a_call_starts_at_the_main_menu_and_reaches_every_branch() {
         // ...and 1 there leaves a message.
         let voicemail = call.step("sales_busy", "1").await;
         assert!(
-            matches!(voicemail.action, Action::SilentRecord(ref r) if r.rec.as_deref() == Some("leave_message") && r.max_duration_secs == Some(120))
+            matches!(voicemail.action, Action::SilentRecord(ref r) if r.rec.as_deref() == Some("leave_message_he") && r.max_duration_secs == Some(120))
         );
 
-        // 2: the caller's number said back, leading zero kept.
-        let Action::SayDigits(say) = call.step("main", "2").await.action else {
+        // 2: the opening hours, then back to the main menu, whatever comes back.
+        let hours = menu(&call.step("main", "2").await).clone();
+        assert_eq!(
+            (hours.rec.as_str(), hours.size, hours.menu.as_str()),
+            ("hours_he", 1, "hours~v1")
+        );
+        for pressed in ["", "5"] {
+            let back = call.step(&hours.menu, pressed).await;
+            assert_eq!(menu(&back).rec, "main_menu_he");
+            assert_eq!(menu(&back).menu, "main~v1");
+        }
+
+        // 4: the caller's number said back, leading zero kept.
+        let Action::SayDigits(say) = call.step("main", "4").await.action else {
             panic!("expected SAYDIGITS")
         };
         assert_eq!(say.digits, CALLER);
-        assert_eq!(say.intro_rec, "your_number_is");
+        assert_eq!(say.intro_rec, "your_number_is_he");
         assert_eq!(say.menu.menu, "say_number~v1");
-        // Any key there returns to the main menu; silence says goodbye.
+        // Any key there returns to the main menu; silence says the flow's goodbye.
         assert_eq!(menu(&call.step("say_number", "5").await).menu, "main~v1");
         assert!(
-            matches!(call.step("say_number", "").await.action, Action::Hangup(ref h) if h.rec.as_deref() == Some("goodbye"))
+            matches!(call.step("say_number", "").await.action, Action::Hangup(ref h) if h.rec.as_deref() == Some("goodbye_he") && h.cause == Some(16))
         );
 
         // 9: voicemail.
@@ -86,19 +99,33 @@ async fn the_caller_switches_to_english_and_back() {
         let english = call.step("main", "3").await;
         assert_eq!(english.language, Language::En);
         let english_menu = menu(&english).clone();
-        assert_eq!(english_menu.rec, "main_menu_en");
+        assert_eq!(
+            english_menu.rec, "main_menu_en",
+            "the same node, in English"
+        );
+        assert_eq!(english_menu.menu, "main~v1~en");
         // The choice travels in the menu identifier and sticks: sales is announced in English.
         let sales = call.step(&english_menu.menu, "1").await;
         assert_eq!(sales.language, Language::En);
         let Action::Call(call_data) = sales.action else {
             panic!("expected CALL")
         };
-        let failover = call_data.next_menu.unwrap().menu;
-        assert_eq!(call.step(&failover, "2").await.language, Language::En);
-        // 0 in the English menu goes back to the main menu in Hebrew.
+        assert_eq!(call_data.caller_rec.as_deref(), Some("now_calling_en"));
+        let failover = call_data.next_menu.unwrap();
+        assert_eq!(failover.record.as_deref(), Some("sales_busy_en"));
+        assert_eq!(call.step(&failover.menu, "2").await.language, Language::En);
+        // The opening hours in English, then the menu in English again.
+        let hours = call.step(&english_menu.menu, "2").await;
+        assert_eq!(menu(&hours).rec, "hours_en");
+        let again = call.step(&menu(&hours).menu, "").await;
+        assert_eq!(
+            (again.language, menu(&again).rec.as_str()),
+            (Language::En, "main_menu_en")
+        );
+        // 0 goes back to the main menu in Hebrew.
         let back = call.step(&english_menu.menu, "0").await;
         assert_eq!(back.language, Language::He);
-        assert_eq!(menu(&back).rec, "main_menu");
+        assert_eq!(menu(&back).rec, "main_menu_he");
     }
 }
 
@@ -112,7 +139,7 @@ async fn silence_and_wrong_keys_replay_the_menu_then_say_goodbye() {
             let first = call.step("main", wrong).await;
             let replay = menu(&first);
             assert_eq!(
-                replay.rec, "invalid_choice",
+                replay.rec, "invalid_choice_he",
                 "the retry recording is played"
             );
             assert_ne!(
@@ -121,11 +148,12 @@ async fn silence_and_wrong_keys_replay_the_menu_then_say_goodbye() {
             );
             let second = call.step(&replay.menu, wrong).await;
             let replay = menu(&second);
-            assert_eq!(replay.rec, "invalid_choice");
-            // max_retries is 2: the third miss ends the call politely.
+            assert_eq!(replay.rec, "invalid_choice_he");
+            // max_retries is 2: the third miss ends the call with the
+            // flow's goodbye (the menu has no on_exhausted).
             let last = call.step(&replay.menu, wrong).await;
             assert!(
-                matches!(last.action, Action::Hangup(ref h) if h.rec.as_deref() == Some("goodbye") && h.cause == Some(16)),
+                matches!(last.action, Action::Hangup(ref h) if h.rec.as_deref() == Some("goodbye_he") && h.cause == Some(16)),
                 "{last:?}"
             );
             // A right key after a miss still works, from the replayed menu.
@@ -238,7 +266,7 @@ def step(menu, dtmf):
 a = step("-1", "")
 assert a["STATUS"] == 0 and a["ACTION"] == "MENU" and a["LANGUAGE"] == "he", a
 assert a["DATA"]["SIZE"] == 1 and isinstance(a["DATA"]["LOOP"], int), a
-b = step(a["DATA"]["MENU"], "2")
+b = step(a["DATA"]["MENU"], "4")
 assert b["ACTION"] == "SAYDIGITS" and b["DATA"]["DIGITS"] == "0540000000", b
 c = step(a["DATA"]["MENU"], "1")
 assert c["ACTION"] == "CALL" and c["DATA"]["TARGET"] == "0501234567" and c["DATA"]["REC_STATUS"] == 1, c

@@ -40,7 +40,7 @@ async fn a_saved_test_guards_publishing_and_shows_the_failing_call() {
     assert_eq!(status, 200, "{run}");
     assert_eq!(
         (&run["passed"], &run["failed"]),
-        (&json!(4), &json!(0)),
+        (&json!(5), &json!(0)),
         "{run}"
     );
     let (_, live_run) = post(
@@ -50,11 +50,11 @@ async fn a_saved_test_guards_publishing_and_shows_the_failing_call() {
         json!(null),
     )
     .await;
-    assert_eq!(live_run["passed"], 4, "{live_run}");
+    assert_eq!(live_run["passed"], 5, "{live_run}");
 
     // An edit breaks "pressing 1 connects to sales".
     let (_, mut main) = get(&app, &admin, "/api/v1/nodes/main").await;
-    main["routes"][0]["target"] = json!("goodbye");
+    main["routes"][0]["target"] = json!("closed");
     let (status, body) = put(&app, &admin, "/api/v1/nodes/main", main.clone()).await;
     assert_eq!(status, 200, "{body}");
     let (_, run) = post(&app, &admin, "/api/v1/flow/tests/run", json!(null)).await;
@@ -71,12 +71,12 @@ async fn a_saved_test_guards_publishing_and_shows_the_failing_call() {
     assert_eq!(
         failing["failures"],
         json!([
-            "path: expected main → sales, got main → goodbye",
+            "path: expected main → sales, got main → closed",
             "action: expected CALL, got HANGUP",
             "DATA.TARGET: expected \"0501234567\", got null"
         ])
     );
-    assert_eq!(failing["transcript"]["steps"][1]["node"], "goodbye");
+    assert_eq!(failing["transcript"]["steps"][1]["node"], "closed");
 
     // Publishing is refused, with the failing test's transcript.
     let (_, state) = get(&app, &admin, "/api/v1/flow").await;
@@ -283,7 +283,8 @@ async fn the_flow_as_a_picture_with_a_simulated_path() {
     assert_eq!(response.headers()["content-type"], "image/svg+xml");
     let svg = response.text().await.unwrap();
     for label in [
-        "main · MENU main_menu",
+        "main · MENU he:main_menu_he en:main_menu_en",
+        "hours · PLAY he:hours_he en:hours_en",
         "sales · CALL 0501234567",
         "DID 0730000000 (he)",
         "no answer",

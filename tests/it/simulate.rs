@@ -69,9 +69,10 @@ async fn the_draft_simulated_is_what_the_webhook_answers_once_published() {
     let app = TestApp::spawn().await;
     app.with_demo().await;
     let admin = demo_admin(&app).await;
-    // Edit the draft: 9 in the main menu now says good-bye.
+    // Edit the draft: 9 in the main menu now says we are closed.
     let (_, mut main) = get(&app, &admin, "/api/v1/nodes/main").await;
-    main["routes"][3]["target"] = json!("goodbye");
+    assert_eq!(main["routes"][4]["digits"], "9");
+    main["routes"][4]["target"] = json!("closed");
     let (status, body) = put(&app, &admin, "/api/v1/nodes/main", main).await;
     assert_eq!(status, 200, "{body}");
 
@@ -110,7 +111,7 @@ async fn the_draft_simulated_is_what_the_webhook_answers_once_published() {
         json!({"MENU": "main~v2", "DTMF": "9"})
     );
     assert_eq!(first["steps"][1]["outcome"], "matched");
-    assert_eq!(first["steps"][1]["node"], "goodbye", "the draft's route");
+    assert_eq!(first["steps"][1]["node"], "closed", "the draft's route");
     assert_eq!(first["ended"]["how"], "hung_up");
     let second = &simulated[1].0;
     assert_eq!(second["steps"][1]["action"], "CALL");
@@ -118,6 +119,13 @@ async fn the_draft_simulated_is_what_the_webhook_answers_once_published() {
     assert_eq!(second["steps"][2]["request"]["MENU"], "sales_busy~v2");
     assert_eq!(second["ended"]["how"], "recording");
     assert_eq!(simulated[3].0["ended"]["how"], "hung_up", "retries used up");
+    // The announcement takes no input: Voicenter plays it and comes back.
+    let third = &simulated[2].0;
+    assert_eq!(third["steps"][1]["node"], "hours");
+    assert_eq!(third["steps"][2]["input"], "(played)");
+    assert_eq!(third["steps"][2]["outcome"], "continued");
+    assert_eq!(third["steps"][2]["node"], "main");
+    assert_eq!(third["steps"][3]["input"], "5");
 
     // Published, the webhook answers exactly that.
     let (_, state) = get(&app, &admin, "/api/v1/flow").await;
@@ -234,7 +242,7 @@ async fn simulating_writes_nothing_and_refuses_bad_scripts_clearly() {
     let (status, body) = simulate(
         &app,
         &admin,
-        json!({"did": DEMO_DID, "flow": 1, "caller_id": "054 123 4567", "inputs": ["2"]}),
+        json!({"did": DEMO_DID, "flow": 1, "caller_id": "054 123 4567", "inputs": ["4"]}),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -474,7 +482,7 @@ async fn the_command_line_gives_the_same_transcript_as_the_api() {
         &app,
         &admin,
         json!({"did": DEMO_DID, "caller_id": CALLER, "at": at,
-               "inputs": ["1", "no_answer", "silence"], "encoding": "xml_rpc"}),
+               "inputs": ["1", "no_answer", "silence", "silence"], "encoding": "xml_rpc"}),
     )
     .await;
     assert_eq!(status, 200, "{from_api}");
@@ -490,6 +498,7 @@ async fn the_command_line_gives_the_same_transcript_as_the_api() {
                 "--press",
                 "1",
                 "--no-answer",
+                "--silence",
                 "--silence",
                 "--xml",
             ])
