@@ -102,8 +102,8 @@ pub struct ServeSettings {
     #[arg(long, env = "IVRHUB_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// When set, the webhook is (also) served at `/voicenter/<secret>`, and plain
-    /// `/voicenter` is refused: give Voicenter the URL with the secret.
+    /// When set, the webhook is served at `/voicenter/<secret>` only (plain
+    /// `/voicenter` answers 404): give Voicenter the URL with the secret.
     #[arg(long, env = "IVRHUB_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<Secret>,
 

@@ -26,6 +26,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::scope::Scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::webhook::openapi::WebhookDoc;
+
 /// The document's fixed parts; paths and schemas are collected from the routes.
 #[derive(OpenApi)]
 #[openapi(
@@ -34,8 +36,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
         description = include_str!("api_description.md"),
         license(name = "MIT")
     ),
-    modifiers(&BearerAuth, &ErrorCodeTable),
+    modifiers(&BearerAuth, &ErrorCodeTable, &WebhookDoc),
     tags(
+        (name = "Voicenter webhook", description = crate::webhook::openapi::TAG_DESCRIPTION),
         (name = "auth", description = "Log in, refresh, log out, who am I"),
         (name = "tenants", description = "The platform's customers (platform admins)"),
         (name = "users", description = "A tenant's accounts (tenant admins)"),
@@ -167,7 +170,8 @@ pub fn api_scope() -> Scope<
     utoipa_actix_web::scope("/api/v1").configure(configure)
 }
 
-/// The whole OpenAPI document, as `/api/openapi.json` serves it.
+/// The whole OpenAPI document, as `/api/openapi.json` serves it: the REST
+/// API and the webhook (`crate::webhook::openapi`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa_actix_web::AppExt;
     let (_, api) = actix_web::App::new()

@@ -51,9 +51,10 @@ impl ApiRoutes {
         ApiRoutes { routes }
     }
 
-    /// The methods `path` takes; `None`: no such path.
+    /// The methods `path` takes; `None`: no such path. A trailing slash
+    /// makes another path (an empty last segment), as the router sees it.
     pub fn allowed(&self, path: &str) -> Option<&[&'static str]> {
-        let asked: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let asked: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
         self.routes
             .iter()
             .find(|(segments, _)| {
@@ -88,5 +89,18 @@ mod tests {
         );
         assert_eq!(routes.allowed("/api/v1/nowhere"), None);
         assert_eq!(routes.allowed("/api/v1/nodes/main/more"), None);
+        assert_eq!(routes.allowed("/voicenter"), Some(&["POST"][..]));
+        assert_eq!(
+            routes.allowed("/voicenter/s3cr3t-path-segment-0123"),
+            Some(&["POST"][..])
+        );
+    }
+
+    #[test]
+    fn a_trailing_slash_is_another_path() {
+        let routes = ApiRoutes::from_openapi(&crate::admin::openapi());
+        assert_eq!(routes.allowed("/api/v1/flow/publish/"), None);
+        assert_eq!(routes.allowed("/api/v1/nodes/"), None);
+        assert_eq!(routes.allowed("/voicenter/"), None);
     }
 }

@@ -21,5 +21,5 @@ pub use answer::{
     StatusReply, decode_answer, decode_status, encode_answer, encode_error, encode_hangup_ack,
 };
 pub use codec::detect_encoding;
-pub use request::{decode_request, normalize_status, without_whitespace};
+pub use request::{decode_request, decode_request_sent_as, normalize_status, without_whitespace};
 pub use value::{MAX_DEPTH, Value};

@@ -22,7 +22,19 @@ pub fn decode_request(
     body: &[u8],
     max_bytes: usize,
 ) -> Result<(Encoding, Request), (Encoding, DecodeError)> {
-    let encoding = detect_encoding(body, None);
+    decode_request_sent_as(body, None, max_bytes)
+}
+
+/// [`decode_request`] for a body sent with `content_type`: a body that
+/// starts with neither `<` nor `{` is read in the encoding `Content-Type`
+/// names (the encoding of its error reply), so that a broken XML-RPC body
+/// is not reported as broken JSON.
+pub fn decode_request_sent_as(
+    body: &[u8],
+    content_type: Option<&str>,
+    max_bytes: usize,
+) -> Result<(Encoding, Request), (Encoding, DecodeError)> {
+    let encoding = detect_encoding(body, content_type);
     decode(encoding, body, max_bytes)
         .map(|request| (encoding, request))
         .map_err(|error| (encoding, error))

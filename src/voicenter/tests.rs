@@ -1240,6 +1240,42 @@ mod hostile_input {
         }
     }
 
+    /// A body that starts with neither `<` nor `{` is read in the encoding
+    /// `Content-Type` names, the encoding of its error reply: a broken
+    /// `text/xml` body was reported as "not valid JSON" in an XML-RPC reply.
+    #[test]
+    fn garbage_sent_as_xml_is_reported_as_broken_xml() {
+        for body in [&b"garbage"[..], b"", b"  \n", b"GET_IVR_ACTION"] {
+            let (encoding, error) =
+                decode_request_sent_as(body, Some("text/xml; charset=utf-8"), LIMIT).unwrap_err();
+            assert_eq!(
+                (encoding, error.code),
+                (Encoding::XmlRpc, DecodeErrorCode::Malformed),
+                "{body:?}"
+            );
+            assert!(
+                !error.message.contains("JSON"),
+                "{body:?}: {}",
+                error.message
+            );
+            let (encoding, error) =
+                decode_request_sent_as(body, Some("application/json"), LIMIT).unwrap_err();
+            assert_eq!(
+                (encoding, error.code),
+                (Encoding::Json, DecodeErrorCode::Malformed)
+            );
+            assert!(error.message.contains("JSON"), "{}", error.message);
+        }
+        // The body still decides when it can.
+        let (encoding, _) = decode_request_sent_as(
+            fixture!("hangup_call_request.xml"),
+            Some("application/json"),
+            LIMIT,
+        )
+        .unwrap();
+        assert_eq!(encoding, Encoding::XmlRpc);
+    }
+
     #[test]
     fn bodies_over_the_limit_are_too_large_before_anything_else() {
         let body = fixture!("hangup_call_request.xml");

@@ -20,7 +20,7 @@ use crate::voicenter::types::{
     Request,
 };
 use crate::voicenter::{
-    decode_request, detect_encoding, encode_answer, encode_error, encode_hangup_ack,
+    decode_request_sent_as, detect_encoding, encode_answer, encode_error, encode_hangup_ack,
 };
 
 /// The longest `IVR_UNIQUE_ID` accepted, in characters (the spec's are 32).
@@ -90,12 +90,13 @@ pub async fn voicenter(
             return response;
         }
     };
-    let encoding = detect_encoding(&body, guessed_content_type(&request));
-    let decoded = decode_request(&body, limit).and_then(|(encoding, request)| {
-        within_limits(&request)
-            .map(|()| (encoding, request))
-            .map_err(|error| (encoding, error))
-    });
+    let decoded = decode_request_sent_as(&body, guessed_content_type(&request), limit).and_then(
+        |(encoding, request)| {
+            within_limits(&request)
+                .map(|()| (encoding, request))
+                .map_err(|error| (encoding, error))
+        },
+    );
     match decoded {
         Ok((encoding, Request::IvrAction(step))) => {
             answer_step(&state, encoding, step, deadline).await
@@ -103,7 +104,7 @@ pub async fn voicenter(
         Ok((encoding, Request::Hangup(report))) => {
             store_report(&state, encoding, report, deadline).await
         }
-        Err((_, error)) => {
+        Err((encoding, error)) => {
             tracing::info!(code = %error.code, message = %error.message, "webhook request refused");
             let status = match error.code {
                 DecodeErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,

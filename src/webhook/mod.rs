@@ -6,6 +6,7 @@ mod body;
 pub mod fallback;
 mod guard;
 mod handler;
+pub mod openapi;
 
 use std::sync::Arc;
 

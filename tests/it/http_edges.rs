@@ -344,4 +344,20 @@ async fn undeclared_methods_on_api_paths_are_405_with_allow() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 404);
+    // A trailing slash is another path: 404, not a 405 whose `Allow`
+    // names the very method that was used.
+    for (method, path) in [
+        (reqwest::Method::POST, "/api/v1/flow/publish/"),
+        (reqwest::Method::GET, "/api/v1/nodes/"),
+        (reqwest::Method::POST, "/voicenter/"),
+    ] {
+        let response = app
+            .http
+            .request(method.clone(), format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 404, "{method} {path}");
+        assert!(response.headers().get("allow").is_none(), "{method} {path}");
+    }
 }

@@ -21,3 +21,4 @@ mod reports;
 mod resilience;
 mod schedule_hours;
 mod simulate;
+mod webhook_docs;
