@@ -54,7 +54,7 @@ pub const ERROR_CODES: [(&str, u16, &str); 16] = [
     (
         "bad_request",
         400,
-        "The request is malformed: unreadable JSON, a wrong type, an unknown field, a bad parameter.",
+        "The request is malformed: a body that is not JSON (or not the Content-Type asked for), a bad query parameter or header.",
     ),
     (
         "unauthenticated",
@@ -97,7 +97,7 @@ pub const ERROR_CODES: [(&str, u16, &str); 16] = [
     (
         "validation_failed",
         422,
-        "The request is well-formed but breaks a rule: see `details`.",
+        "The body is JSON but breaks a rule: a missing, unknown or mistyped field, a value out of its form (`25:00`), a flow that would not work; `details` gives each path.",
     ),
     (
         "tests_failed",
@@ -135,6 +135,20 @@ impl ApiError {
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// A JSON body that parses but whose field at `path` is wrong (a
+    /// missing or unknown field, a wrong type, a value out of its form):
+    /// 422, like every other rule a well-formed body breaks.
+    pub fn invalid_field(path: impl Into<String>, message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        let path = path.into();
+        let summary = if path.is_empty() {
+            message.clone()
+        } else {
+            format!("{path}: {message}")
+        };
+        ApiError::validation(summary, vec![ErrorDetail { path, message }])
     }
 
     pub fn bad_field(path: impl Into<String>, message: impl Into<String>) -> ApiError {

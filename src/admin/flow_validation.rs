@@ -153,7 +153,7 @@ pub fn parse_node(value: serde_json::Value, at: &str) -> Result<Node, ApiError> 
     match serde_json::from_value::<Node>(value.clone()) {
         Ok(node) => Ok(node),
         Err(error) => Err(locate_node_error(value, at)
-            .unwrap_or_else(|| ApiError::bad_field(at, error.to_string()))),
+            .unwrap_or_else(|| ApiError::invalid_field(at, error.to_string()))),
     }
 }
 
@@ -168,15 +168,18 @@ fn locate_node_error(value: serde_json::Value, at: &str) -> Option<ApiError> {
         }
     };
     let serde_json::Value::Object(mut fields) = value else {
-        return Some(ApiError::bad_field(at, "expected a node (a JSON object)"));
+        return Some(ApiError::invalid_field(
+            at,
+            "expected a node (a JSON object)",
+        ));
     };
     let field =
         |fields: &mut serde_json::Map<String, serde_json::Value>, name: &str| fields.remove(name);
     match field(&mut fields, "key") {
-        None => return Some(ApiError::bad_field(at, "missing field `key`")),
+        None => return Some(ApiError::invalid_field(at, "missing field `key`")),
         Some(serde_json::Value::String(_)) => {}
         Some(other) => {
-            return Some(ApiError::bad_field(
+            return Some(ApiError::invalid_field(
                 join("key"),
                 format!("expected a string, found {other}"),
             ));
@@ -186,13 +189,13 @@ fn locate_node_error(value: serde_json::Value, at: &str) -> Option<ApiError> {
         && let Err(error) =
             serde_json::from_value::<Option<crate::voicenter::types::Language>>(language)
     {
-        return Some(ApiError::bad_field(join("language"), error.to_string()));
+        return Some(ApiError::invalid_field(join("language"), error.to_string()));
     }
     let kind = match field(&mut fields, "kind") {
-        None => return Some(ApiError::bad_field(at, "missing field `kind`")),
+        None => return Some(ApiError::invalid_field(at, "missing field `kind`")),
         Some(serde_json::Value::String(kind)) => kind,
         Some(other) => {
-            return Some(ApiError::bad_field(
+            return Some(ApiError::invalid_field(
                 join("kind"),
                 format!("expected a string, found {other}"),
             ));
@@ -203,7 +206,7 @@ fn locate_node_error(value: serde_json::Value, at: &str) -> Option<ApiError> {
         result.err().map(|error| {
             let path = error.path().to_string();
             let path = if path == "." { String::new() } else { path };
-            ApiError::bad_field(join(&path), error.into_inner().to_string())
+            ApiError::invalid_field(join(&path), error.into_inner().to_string())
         })
     };
     use crate::flow::model as m;
@@ -221,7 +224,7 @@ fn locate_node_error(value: serde_json::Value, at: &str) -> Option<ApiError> {
         "vo" => located(parse::<m::Vo>(rest)),
         "silent_record" => located(parse::<m::SilentRecord>(rest)),
         "rules" => located(parse::<m::Rules>(rest)),
-        other => Some(ApiError::bad_field(
+        other => Some(ApiError::invalid_field(
             join("kind"),
             format!(
                 "unknown kind {other:?}: one of {}",
@@ -377,8 +380,11 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
 pub struct RecordingInChanges {
     /// The file name REC fields use: 1 to 200 characters.
     pub name: String,
+    /// What it says, for people (up to 500 characters).
     #[serde(default)]
     pub description: String,
+    /// The language it is spoken in: validation warns when it is played to
+    /// calls in another.
     pub language: Option<crate::voicenter::types::Language>,
 }
 

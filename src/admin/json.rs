@@ -53,8 +53,22 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
-        let message = error.into_inner().to_string();
-        ApiError::bad_field(if path == "." { String::new() } else { path }, message)
+        let path = if path == "." { String::new() } else { path };
+        let error = error.into_inner();
+        // The position means nothing to a reader of a JSON body: the path says where.
+        let position = format!(" at line {} column {}", error.line(), error.column());
+        let message = error.to_string();
+        let message = message
+            .strip_suffix(&position)
+            .unwrap_or(&message)
+            .to_owned();
+        // Not JSON at all: 400. JSON whose content is wrong: 422 at its path.
+        match error.classify() {
+            serde_json::error::Category::Data => ApiError::invalid_field(path, message),
+            serde_json::error::Category::Io
+            | serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof => ApiError::bad_field(path, message),
+        }
     })?;
     deserializer.end().map_err(|e| {
         ApiError::bad_request(format!("trailing characters after the JSON value: {e}"))
@@ -83,13 +97,19 @@ mod tests {
     #[test]
     fn errors_name_their_path() {
         let error = parse::<Outer>(br#"{"inner": [{"n": 1}, {"n": 300}]}"#).unwrap_err();
-        assert_eq!(error.code(), "bad_request");
+        assert_eq!(error.code(), "validation_failed");
         assert_eq!(error.details()[0].path, "inner[1].n");
         assert!(error.details()[0].message.contains("300"), "{error}");
+        assert!(!error.details()[0].message.contains("line 1"), "{error}");
         let error = parse::<Outer>(br#"{"inner": [], "extra": 1}"#).unwrap_err();
         assert!(
             format!("{error}").contains("unknown field `extra`"),
             "{error}"
         );
+        // Not JSON: 400.
+        let error = parse::<Outer>(br#"{"inner": [}"#).unwrap_err();
+        assert_eq!(error.code(), "bad_request");
+        let error = parse::<Outer>(br#"{"inner": ["#).unwrap_err();
+        assert_eq!(error.code(), "bad_request");
     }
 }

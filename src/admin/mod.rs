@@ -181,3 +181,66 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     api
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every field a tenant writes in a flow says what it means (in `/docs`).
+    #[test]
+    fn every_field_of_a_flow_has_a_description() {
+        let document = serde_json::to_value(super::openapi()).expect("serialisable");
+        let schemas = &document["components"]["schemas"];
+        let described = |schema: &serde_json::Value| {
+            let referenced = schema["$ref"]
+                .as_str()
+                .or(schema["allOf"][0]["$ref"].as_str())
+                .or(schema["oneOf"][0]["$ref"].as_str())
+                .and_then(|reference| reference.rsplit('/').next())
+                .map(|name| &schemas[name]);
+            schema.get("description").is_some()
+                || schema["oneOf"][0].get("description").is_some()
+                || referenced.is_some_and(|target| target.get("description").is_some())
+        };
+        let mut objects: Vec<(String, &serde_json::Value)> = schemas["Node"]["oneOf"]
+            .as_array()
+            .expect("Node is one of its kinds")
+            .iter()
+            .map(|kind| {
+                (
+                    format!("Node[{}]", kind["title"].as_str().unwrap_or("?")),
+                    kind,
+                )
+            })
+            .collect();
+        for name in [
+            "Menu",
+            "Prompt",
+            "DtmfRoute",
+            "Rule",
+            "Schedule",
+            "OpeningHours",
+            "Holiday",
+            "EntryPoint",
+            "FlowChanges",
+            "RecordingInChanges",
+        ] {
+            objects.push((name.to_owned(), &schemas[name]));
+        }
+        assert_eq!(objects.len(), crate::flow::model::NODE_KINDS.len() + 10);
+        let mut missing = Vec::new();
+        for (name, object) in objects {
+            let properties = object["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("schema {name} has properties"));
+            for (field, schema) in properties {
+                // `kind` is the tag: the kind's description says it all.
+                if field != "kind" && !described(schema) {
+                    missing.push(format!("{name}.{field}"));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "fields without a description: {missing:?}"
+        );
+    }
+}

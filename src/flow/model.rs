@@ -52,7 +52,7 @@ pub struct EntryPoint {
     /// The node calls to the number start at; absent: none (callers get the
     /// safe answer, a polite hang-up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "main")]
+    #[schema(value_type = Option<String>, example = "main")]
     pub entry_node: Option<NodeKey>,
     /// `LANGUAGE` of its calls; absent: the tenant's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -473,6 +473,7 @@ pub struct Rules {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
+    /// What must hold for `target` to be taken.
     pub when: Condition,
     /// The node entered when `when` holds.
     #[schema(value_type = String)]
@@ -513,9 +514,13 @@ pub struct Schedule {
     /// 1 to 64 of `A-Z a-z 0-9 _ . -`, unique in the tenant.
     #[schema(pattern = "^[A-Za-z0-9_.-]{1,64}$", example = "office")]
     pub key: String,
+    /// What people call it ("Office hours"), up to 200 characters.
     pub name: String,
+    /// When it is open, week by week: one range per day and span (several
+    /// per day are fine: a lunch break is two ranges).
     #[serde(default)]
     pub hours: Vec<OpeningHours>,
+    /// Days it is closed all day, whatever `hours` say.
     #[serde(default)]
     pub holidays: Vec<Holiday>,
 }
@@ -525,6 +530,7 @@ pub struct Schedule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpeningHours {
+    /// The day the range opens on.
     #[schema(value_type = WeekdayName)]
     pub day: Weekday,
     /// `HH:MM` or `HH:MM:SS`, `00:00` to `23:59`.
@@ -602,8 +608,10 @@ pub enum WeekdayName {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Holiday {
+    /// The day, in the tenant's time zone.
     #[schema(example = "2026-09-21")]
     pub date: NaiveDate,
+    /// What it is, for people ("Yom Kippur").
     #[serde(default)]
     pub name: String,
 }

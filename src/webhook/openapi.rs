@@ -295,10 +295,10 @@ pub fn answer_examples() -> Vec<(&'static str, &'static str, &'static str, IvrAn
         (
             "menu",
             "MENU: play a recording, collect digits",
-            "The demo's answer to the `call_starts` request: play `main_menu` twice, one second \
+            "The demo's answer to the `call_starts` request: play `main_menu_he` twice, one second \
              apart, collect one digit, and send it back with `MENU` `main~v1`.",
             he(Action::Menu(MenuData {
-                rec: "main_menu".into(),
+                rec: "main_menu_he".into(),
                 loops: 2,
                 delay: 1,
                 size: 1,
@@ -316,14 +316,14 @@ pub fn answer_examples() -> Vec<(&'static str, &'static str, &'static str, IvrAn
                 target: crate::demo::DEMO_SALES_NUMBER.into(),
                 caller_id: "0540000000".into(),
                 caller_name: "017W".into(),
-                caller_rec: Some("now_calling".into()),
+                caller_rec: Some("now_calling_he".into()),
                 moh_class: Some("hold_music".into()),
                 target_rec: None,
                 max_dial_secs: 30,
                 max_call_secs: 3600,
                 next_menu: Some(NextMenu {
                     menu: "sales_busy~v1".into(),
-                    record: Some("sales_busy".into()),
+                    record: Some("sales_busy_he".into()),
                     loops: Some(2),
                     size: Some(1),
                     wait: Some(1),
@@ -336,28 +336,28 @@ pub fn answer_examples() -> Vec<(&'static str, &'static str, &'static str, IvrAn
         (
             "saydigits",
             "SAYDIGITS: say a digit string, then a menu",
-            "The demo's answer when the caller presses 2 in `main~v1`: say the caller's number \
-             after `your_number_is`, then play `press_any_key` and collect a digit.",
+            "The demo's answer when the caller presses 4 in `main~v1`: say the caller's number \
+             after `your_number_is_he`, then play `press_any_key_he` and collect a digit.",
             he(Action::SayDigits(SayDigitsData {
                 menu: MenuData {
-                    rec: "press_any_key".into(),
+                    rec: "press_any_key_he".into(),
                     loops: 2,
                     delay: 1,
                     size: 1,
                     menu: "say_number~v1".into(),
                     validation: false,
                 },
-                intro_rec: "your_number_is".into(),
+                intro_rec: "your_number_is_he".into(),
                 digits: "0540000000".into(),
             })),
         ),
         (
             "silentrecord",
             "SILENTRECORD: record a message",
-            "The demo's answer when the caller presses 9 in `main~v1`: play `leave_message`, \
+            "The demo's answer when the caller presses 9 in `main~v1`: play `leave_message_he`, \
              record at most 120 seconds.",
             he(Action::SilentRecord(SilentRecordData {
-                rec: Some("leave_message".into()),
+                rec: Some("leave_message_he".into()),
                 max_duration_secs: Some(120),
             })),
         ),

@@ -236,22 +236,22 @@ async fn bad_bodies_get_their_path_and_duplicates_conflict() {
     let cases = [
         (
             json!({"name": "X", "colour": "red"}),
-            400,
-            "bad_request",
+            422,
+            "validation_failed",
             "",
             "unknown field `colour`",
         ),
         (
             json!({"name": 12}),
-            400,
-            "bad_request",
+            422,
+            "validation_failed",
             "name",
             "invalid type",
         ),
         (
             json!({"name": "X", "language": "fr"}),
-            400,
-            "bad_request",
+            422,
+            "validation_failed",
             "language",
             "unknown variant `fr`",
         ),

@@ -330,7 +330,7 @@ async fn invalid_writes_are_refused_with_every_problem_and_nothing_written() {
         "the refused write left no trace"
     );
 
-    // Unknown fields and wrong types: 400 with the path.
+    // Unknown fields and wrong types: 422 with the path.
     let (status, body) = post(
         &app,
         &admin,
@@ -338,10 +338,10 @@ async fn invalid_writes_are_refused_with_every_problem_and_nothing_written() {
         menu(json!({"routes": [{"digits": "1", "target": "main", "colour": "red"}]})),
     )
     .await;
-    assert_eq!((status, code(&body)), (400, "bad_request"), "{body}");
+    assert_eq!((status, code(&body)), (422, "validation_failed"), "{body}");
     assert_detail(&body, "routes[0].colour", "unknown field `colour`");
     let (status, body) = post(&app, &admin, "/api/v1/nodes", menu(json!({"size": 2}))).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
     assert_detail(&body, "size", "unknown field `size`");
     let (status, body) = post(
         &app,
@@ -350,7 +350,7 @@ async fn invalid_writes_are_refused_with_every_problem_and_nothing_written() {
         menu(json!({"max_digits": "two"})),
     )
     .await;
-    assert_eq!((status, code(&body)), (400, "bad_request"), "{body}");
+    assert_eq!((status, code(&body)), (422, "validation_failed"), "{body}");
     assert_detail(&body, "max_digits", "invalid type");
     let (status, body) = post(
         &app,
@@ -359,7 +359,7 @@ async fn invalid_writes_are_refused_with_every_problem_and_nothing_written() {
         json!({"key": "x", "kind": "teleport"}),
     )
     .await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
     assert_detail(&body, "kind", "unknown kind");
     let (status, body) = post(
         &app,
@@ -368,7 +368,7 @@ async fn invalid_writes_are_refused_with_every_problem_and_nothing_written() {
         json!({"key": "s", "name": "S", "hours": [{"day": "Mon", "opens": "9am", "closes": "17:00"}]}),
     )
     .await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
     assert_detail(&body, "hours[0].opens", "");
 
     // A bad key, a key that differs from the path's.
@@ -454,7 +454,7 @@ async fn did_entries_and_assignments_are_checked() {
         )]
     );
     let (status, body) = patch(&app, &admin, &path, json!({"entry": "main"})).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
     let (status, body) = patch(&app, &admin, &path, json!({"entry_node": "main"})).await;
     assert_eq!(status, 200, "{body}");
     assert_detail(
@@ -984,7 +984,7 @@ async fn changes_to_several_nodes_are_validated_and_written_together() {
         json!({"nodes": [{"key": "x", "kind": "hangup", "mood": "calm"}]}),
     )
     .await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
     assert_detail(&body, "nodes[0].mood", "unknown field `mood`");
     // No body at all: the current flow is checked.
     let response = app

@@ -178,7 +178,7 @@ async fn tests_are_checked_audited_and_kept_per_tenant() {
     let mut unknown = test.clone();
     unknown["colour"] = json!("red");
     let (status, body) = post(&app, &admin, "/api/v1/flow/tests", unknown).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
     let (status, body) = put(&app, &admin, "/api/v1/flow/tests/other_name", test.clone()).await;
     assert_eq!(status, 422, "{body}");
     assert_detail(&body, "key", "must be \"other_name\"");

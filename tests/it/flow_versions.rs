@@ -520,23 +520,23 @@ async fn bad_selectors_unknown_versions_and_unknown_fields_get_clear_answers() {
         (
             "/api/v1/flow/publish",
             json!({"message": "m", "draft_revision": 0, "urgent": true}),
-            400,
+            422,
         ),
-        ("/api/v1/flow/publish", json!({"message": "m"}), 400),
+        ("/api/v1/flow/publish", json!({"message": "m"}), 422),
         (
             "/api/v1/flow/publish",
             json!({"message": "m", "draft_revision": "one"}),
-            400,
+            422,
         ),
         (
             "/api/v1/flow/rollback",
             json!({"version": 1, "message": "m", "draft": 2}),
-            400,
+            422,
         ),
         (
             "/api/v1/flow/rollback",
             json!({"version": -1, "message": "m"}),
-            400,
+            422,
         ),
         (
             "/api/v1/flow/rollback",
@@ -546,7 +546,7 @@ async fn bad_selectors_unknown_versions_and_unknown_fields_get_clear_answers() {
         (
             "/api/v1/flow/draft/discard",
             json!({"everything": true}),
-            400,
+            422,
         ),
     ];
     for (path, body, expected) in refused {

@@ -9,6 +9,7 @@ mod api_accounts;
 mod api_auth;
 mod api_flows;
 mod batch_writers;
+mod bilingual_flows;
 mod cdr_reports;
 mod demo_calls;
 mod embedded_postgres;

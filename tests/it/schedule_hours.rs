@@ -87,7 +87,7 @@ async fn hours_are_written_as_people_say_them_and_checked_at_an_instant() {
     ] {
         let bad = json!({"key": "bad", "name": "", "hours": hours(&[("Mon", "09:00", closes)])});
         let (status, body) = post(&app, &admin, "/api/v1/schedules", bad).await;
-        assert_eq!(status, 400, "{closes}: {body}");
+        assert_eq!(status, 422, "{closes}: {body}");
         assert_detail(
             &body,
             "hours[0].closes",
@@ -96,7 +96,7 @@ async fn hours_are_written_as_people_say_them_and_checked_at_an_instant() {
     }
     let bad = json!({"key": "bad", "name": "", "hours": hours(&[("Mon", "24:00", "10:00")])});
     let (status, body) = post(&app, &admin, "/api/v1/schedules", bad).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!(status, 422, "{body}");
     assert_detail(&body, "hours[0].opens", "00:00 to 23:59");
 
     // Overlapping ranges: written, with a warning.

@@ -203,7 +203,7 @@ async fn simulating_writes_nothing_and_refuses_bad_scripts_clearly() {
     let refused = [
         (
             json!({"did": DEMO_DID, "inputs": [], "colour": "red"}),
-            400,
+            422,
             "colour",
         ),
         (json!({"did": DEMO_DID, "flow": "drafts"}), 400, "flow"),
@@ -225,7 +225,7 @@ async fn simulating_writes_nothing_and_refuses_bad_scripts_clearly() {
         ),
         (json!({"did": "0739999999"}), 404, ""),
         (json!({"did": DEMO_DID, "flow": "7"}), 404, ""),
-        (json!({"inputs": []}), 400, ""),
+        (json!({"inputs": []}), 422, ""),
     ];
     for (body, status, named) in refused {
         let (got, answer) = simulate(&app, &admin, body.clone()).await;
