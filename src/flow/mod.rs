@@ -1,6 +1,7 @@
 //! Flows and the pure engine that runs them. No IO, no async, no clock of its
 //! own: (flow, DID entry, request, now) in, answer out.
 
+pub mod calendar;
 pub mod content;
 pub mod diagram;
 pub mod diff;
