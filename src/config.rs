@@ -144,6 +144,9 @@ pub struct ServeSettings {
     /// the background, every 15 minutes (`false`: only on demand).
     #[arg(long, env = "IVRHUB_REPORT_ROLLER", default_value_t = true, action = clap::ArgAction::Set)]
     pub report_roller: bool,
+    /// The clock flows are decided by (the system's; tests set one).
+    #[arg(skip)]
+    pub clock: crate::clock::Clock,
 }
 
 impl ServeSettings {
@@ -166,8 +169,19 @@ impl ServeSettings {
             admin_password: None,
             // Tests roll up the days they mean to, when they mean to.
             report_roller: false,
+            // Calls are decided at a fixed instant (a Tuesday, 10:00 in
+            // Jerusalem: the demo is open), moved by the tests that need another.
+            clock: crate::clock::Clock::fixed(test_instant()),
         }
     }
+}
+
+/// The instant tests decide calls at, unless they set another: Tuesday
+/// 2026-12-01 10:00 in Jerusalem, an ordinary working morning.
+pub fn test_instant() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00+02:00")
+        .map(|at| at.with_timezone(&chrono::Utc))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -7,7 +7,10 @@
 //!
 //! ```text
 //! entry (rules) ── holiday ──────────────► closed (HANGUP)
-//!               ── open (all week) ──────► main (MENU)
+//!               ── open ─────────────────► main (MENU)
+//!               ── otherwise ────────────► closed
+//!   office hours: Sun–Thu 08:00–20:00, Fri 08:00–13:00; the `israel`
+//!   calendar: closed on rest days, 08:00–13:00 on their eves
 //! main: 1 ► sales (CALL 0501234567, failover ► sales_busy)
 //!       2 ► hours (ANNOUNCEMENT of the opening hours, then ► main)
 //!       3 ► main, in English (0 ► main, in Hebrew)
@@ -17,7 +20,7 @@
 //! ```
 
 use anyhow::{Result, anyhow};
-use chrono::{NaiveDate, NaiveTime, Weekday};
+use chrono::{NaiveTime, Weekday};
 use sqlx::PgPool;
 
 use crate::flow::model::*;
@@ -28,13 +31,6 @@ use crate::voicenter::types::Language;
 pub const DEMO_TENANT: &str = "Demo";
 pub const DEMO_DID: &str = "0730000000";
 pub const DEMO_SALES_NUMBER: &str = "0501234567";
-/// Dates on which the demo is closed (Israeli holidays of 2026-2027).
-pub const DEMO_HOLIDAYS: [(&str, &str); 4] = [
-    ("2026-09-12", "Rosh Hashanah"),
-    ("2026-09-21", "Yom Kippur"),
-    ("2027-04-22", "Passover"),
-    ("2027-06-11", "Shavuot"),
-];
 
 /// The demo tenant admin's login (a demo: the password is public).
 pub const DEMO_ADMIN_EMAIL: &str = "demo-admin@ivrhub.local";
@@ -129,6 +125,10 @@ pub fn tests() -> Vec<serde_json::Value> {
             "description": "When sales does not answer, 1 leaves a message",
             "did": DEMO_DID, "caller_id": "0541234567", "at": weekday, "inputs": ["1", "no_answer", "1"],
             "expect": {"path": ["main", "sales", "voicemail"], "ended": "recording"}}),
+        serde_json::json!({"name": "short_on_erev_pesach",
+            "description": "On erev Pesach the office closes at 13:00",
+            "did": DEMO_DID, "caller_id": "0541234567", "at": "2027-04-21T14:00:00+03:00", "inputs": [],
+            "expect": {"path": ["closed"], "ended": "hung_up"}}),
         serde_json::json!({"name": "closed_on_yom_kippur",
             "description": "On a holiday the line is closed",
             "did": DEMO_DID, "caller_id": "0541234567", "at": "2026-09-21T10:00:00+03:00", "inputs": [],
@@ -225,35 +225,40 @@ pub(crate) fn goodbye() -> Rec {
 }
 
 fn schedule() -> Schedule {
-    let midnight = NaiveTime::MIN;
-    let every_day = [
+    let time = |text: &str| NaiveTime::parse_from_str(text, "%H:%M").expect("a literal time");
+    let range = |day, opens: &str, closes: &str| OpeningHours {
+        day,
+        opens: time(opens),
+        closes: time(closes),
+    };
+    // The Israeli week: Sunday to Thursday, Friday morning.
+    let mut hours: Vec<OpeningHours> = [
         Weekday::Sun,
         Weekday::Mon,
         Weekday::Tue,
         Weekday::Wed,
         Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-    ];
+    ]
+    .into_iter()
+    .map(|day| range(day, "08:00", "20:00"))
+    .collect();
+    hours.push(range(Weekday::Fri, "08:00", "13:00"));
     Schedule {
         key: "office".into(),
         name: "Office hours".into(),
-        // 00:00 to 00:00: the whole day, every day.
-        hours: every_day
-            .into_iter()
-            .map(|day| OpeningHours {
-                day,
-                opens: midnight,
-                closes: midnight,
-            })
-            .collect(),
-        holidays: DEMO_HOLIDAYS
-            .iter()
-            .map(|(date, name)| Holiday {
-                date: NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("a valid literal date"),
-                name: (*name).into(),
-            })
-            .collect(),
+        hours,
+        holidays: Vec::new(),
+        // Closed on Israeli rest days, short on their eves: computed, not typed in.
+        calendar: Some(ScheduleCalendar {
+            name: crate::flow::calendar::CalendarName::Israel,
+            rest_days: DayRule::Closed,
+            eves: DayRule::Hours(vec![DayHours {
+                opens: time("08:00"),
+                closes: time("13:00"),
+            }]),
+            other_days: DayRule::Usual,
+            exceptions: Default::default(),
+        }),
     }
 }
 
@@ -418,6 +423,7 @@ mod tests {
         let context = Context {
             entries: &entries,
             recordings: Some(&recordings),
+            today: None,
         };
         let issues = validate(&flow, &context);
         // Not even a warning: `closed` (in Hebrew only) is reached before

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod cdr;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;

@@ -207,6 +207,7 @@ async fn main() -> Result<()> {
                     row.tenant_id,
                     &request,
                     &safe,
+                    chrono::Utc::now(),
                 )
                 .await
                 .map_err(|error| anyhow::anyhow!("{error}"))?;

@@ -79,6 +79,7 @@ impl Application {
             tokens: TokenKeys::new(secret.as_bytes()),
             throttle: LoginThrottle::default(),
             safe: crate::webhook::fallback::SafeAnswer::from_settings(&settings),
+            clock: settings.clock.clone(),
         });
         let state = web::Data::new(WebhookState {
             cache,

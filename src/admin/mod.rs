@@ -5,6 +5,7 @@
 pub mod audit_api;
 pub mod auth_api;
 pub mod bootstrap;
+pub mod calendars;
 pub mod checks;
 pub mod dids;
 pub mod extract;
@@ -46,7 +47,7 @@ use crate::webhook::openapi::WebhookDoc;
         (name = "dids", description = "Phone numbers: given to tenants by platform admins, pointed at an entry node by the tenant"),
         (name = "recordings", description = "The tenant's catalogue of recordings that nodes play"),
         (name = "nodes", description = "The nodes of the tenant's flow; every write is validated against the whole flow"),
-        (name = "schedules", description = "Weekly opening hours and holidays, for routing rules"),
+        (name = "schedules", description = "Weekly opening hours, holidays and built-in holiday calendars (`israel`), for routing rules"),
         (name = "flow", description = "The flow as a whole: its draft and published versions (publish, roll back, discard, diff, history); validate proposed changes, or write several at once"),
         (name = "reports", description = crate::reports::TAG_DESCRIPTION),
     )
@@ -120,6 +121,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(nodes::get_node)
         .service(nodes::put_node)
         .service(nodes::delete_node)
+        .service(calendars::calendar_days)
         .service(schedules::list_schedules)
         .service(schedules::check_schedule)
         .service(schedules::create_schedule)

@@ -224,8 +224,35 @@ pub struct ScheduleCheck {
     pub why: String,
     /// The range that decided, as in `hours` (with its index).
     pub range: Option<serde_json::Value>,
-    /// The holiday that closed it.
+    /// The holiday that closed it (one of the schedule's own dates).
     pub holiday: Option<crate::flow::model::Holiday>,
+    /// The day of the schedule's calendar that decided.
+    pub calendar_day: Option<CalendarDayView>,
+}
+
+/// A day of a built-in calendar.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"date": "2026-09-21", "key": "yom_kippur", "kind": "rest", "name_he": "יום כיפור", "name_en": "Yom Kippur"}))]
+pub struct CalendarDayView {
+    pub date: chrono::NaiveDate,
+    /// The day's key, as `exceptions` of a schedule's calendar name it.
+    #[schema(value_type = String)]
+    pub key: crate::flow::calendar::Occasion,
+    pub kind: crate::flow::calendar::DayKind,
+    pub name_he: &'static str,
+    pub name_en: &'static str,
+}
+
+impl CalendarDayView {
+    pub fn new(date: chrono::NaiveDate, occasion: crate::flow::calendar::Occasion) -> CalendarDayView {
+        CalendarDayView {
+            date,
+            key: occasion,
+            kind: occasion.kind(),
+            name_he: occasion.name_he(),
+            name_en: occasion.name_en(),
+        }
+    }
 }
 
 /// Is the schedule open at an instant, and why (every role): which range
@@ -248,7 +275,7 @@ pub async fn check_schedule(
     path: web::Path<String>,
     query: web::Query<CheckQuery>,
 ) -> Result<web::Json<ScheduleCheck>, ApiError> {
-    use crate::flow::schedule::{Verdict, explain};
+    use crate::flow::schedule::{Closure, Verdict, explain};
     use chrono::Datelike;
     let key = path_text(path)?;
     let selector = match &query.flow {
@@ -256,13 +283,14 @@ pub async fn check_schedule(
         Some(text) => flow_service::Selector::parse("flow", text)?,
     };
     let at = match &query.at {
-        None => chrono::Utc::now(),
+        None => state.clock.now(),
         Some(text) => crate::simulate::parse_at(text)
             .ok_or_else(|| ApiError::bad_field("at", crate::simulate::AT_FORMAT))?,
     };
     let (schedule, tz) =
         flow_service::schedule(&state.pool, scope.tenant_id, selector, &key).await?;
     let local = at.with_timezone(&tz).naive_local();
+    let at_date = local.date();
     let weekday = format!("{:?}", local.weekday());
     let range = |index: usize| {
         serde_json::to_value(&schedule.hours[index])
@@ -272,57 +300,25 @@ pub async fn check_schedule(
                 value
             })
     };
-    let time = local.format("%H:%M");
     let verdict = explain(&schedule, tz, at);
-    let open = verdict.open();
-    let (why, range_view, holiday) = match verdict {
-        Verdict::Open {
-            index,
-            from_yesterday,
-        } => {
-            let hours = &schedule.hours[index];
-            let text = if from_yesterday {
-                format!(
-                    "open: hours[{index}] ({:?} {}–{}) runs past midnight",
-                    hours.day,
-                    hours.opens.format("%H:%M"),
-                    hours.closes.format("%H:%M")
-                )
-            } else {
-                format!(
-                    "open: hours[{index}] ({:?} {}–{})",
-                    hours.day,
-                    hours.opens.format("%H:%M"),
-                    hours.closes.format("%H:%M")
-                )
-            };
-            (text, range(index), None)
+    let why = verdict.why(&schedule, local);
+    let (range_view, holiday, calendar_day) = match verdict {
+        Verdict::Open { index, .. } => (range(index), None, None),
+        Verdict::Holiday { index } => (None, Some(schedule.holidays[index].clone()), None),
+        Verdict::CalendarClosed { occasion } | Verdict::CalendarHours { occasion, .. } => {
+            (None, None, Some(CalendarDayView::new(at_date, occasion)))
         }
-        Verdict::Holiday { index } => {
-            let holiday = schedule.holidays[index].clone();
-            (
-                format!("closed: {} is a holiday ({})", holiday.date, holiday.name),
-                None,
-                Some(holiday),
-            )
-        }
-        Verdict::ShiftNeverStarted { index, holiday } => {
-            let holiday = schedule.holidays[holiday].clone();
-            (
-                format!(
-                    "closed: hours[{index}] opened on {}, a holiday, so it never started",
-                    holiday.date
-                ),
+        Verdict::ShiftNeverStarted { index, day } => match day {
+            Closure::Holiday(holiday) => (range(index), Some(schedule.holidays[holiday].clone()), None),
+            Closure::Calendar(occasion) => (
                 range(index),
-                Some(holiday),
-            )
-        }
-        Verdict::NoRange => (
-            format!("closed: no range covers {weekday} {time}"),
-            None,
-            None,
-        ),
+                None,
+                Some(CalendarDayView::new(at_date - chrono::Days::new(1), occasion)),
+            ),
+        },
+        Verdict::NoRange => (None, None, None),
     };
+    let open = verdict.open();
     Ok(web::Json(ScheduleCheck {
         schedule: key,
         time_zone: tz.name().to_owned(),
@@ -332,5 +328,6 @@ pub async fn check_schedule(
         why,
         range: range_view,
         holiday,
+        calendar_day,
     }))
 }

@@ -4,7 +4,7 @@
 //! CDR; `GET /flow/diagram.svg` and `.dot` draw the flow.
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -80,14 +80,15 @@ pub enum SimulatedEncoding {
 }
 
 impl SimulateRequest {
-    /// The script and the flow selector, checked.
-    pub fn script(&self) -> Result<(Selector, Script, Encoding), ApiError> {
+    /// The script and the flow selector, checked; `now`: the instant when
+    /// the request names none.
+    pub fn script(&self, now: DateTime<Utc>) -> Result<(Selector, Script, Encoding), ApiError> {
         let selector = match &self.flow {
             None => Selector::Draft,
             Some(text) => Selector::parse("flow", text)?,
         };
         let at = match &self.at {
-            None => Utc::now(),
+            None => now,
             Some(text) => parse_at(text).ok_or_else(|| ApiError::bad_field("at", AT_FORMAT))?,
         };
         let inputs = parse_inputs(&self.inputs)
@@ -139,7 +140,9 @@ pub async fn simulate_call(
     scope: TenantScope,
     body: ApiJson<SimulateRequest>,
 ) -> Result<web::Json<Transcript>, ApiError> {
-    let transcript = run_simulation(&state.pool, scope.tenant_id, &body.0, &state.safe).await?;
+    let now = state.clock.now();
+    let transcript =
+        run_simulation(&state.pool, scope.tenant_id, &body.0, &state.safe, now).await?;
     Ok(web::Json(transcript))
 }
 
@@ -149,8 +152,9 @@ pub async fn run_simulation(
     tenant_id: i64,
     request: &SimulateRequest,
     safe: &crate::webhook::fallback::SafeAnswer,
+    now: DateTime<Utc>,
 ) -> Result<Transcript, ApiError> {
-    let (selector, script, encoding) = request.script()?;
+    let (selector, script, encoding) = request.script(now)?;
     let runnable = flow_service::runnable(pool, tenant_id, selector).await?;
     let entry = runnable.entry(&script.did)?;
     if !runnable.active {

@@ -11,4 +11,7 @@ pub struct ApiState {
     pub throttle: LoginThrottle,
     /// The webhook's safe answer (simulations answer as the webhook would).
     pub safe: crate::webhook::fallback::SafeAnswer,
+    /// The clock calls are decided by: the default instant of simulations
+    /// and schedule checks.
+    pub clock: crate::clock::Clock,
 }

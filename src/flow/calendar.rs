@@ -66,14 +66,14 @@ impl CalendarName {
     }
 
     /// The calendar's day on `date`, if it is one of its days.
-    pub fn day(self, date: NaiveDate) -> Option<Holiday> {
+    pub fn day(self, date: NaiveDate) -> Option<Occasion> {
         match self {
             CalendarName::Israel => israel().get(&date).copied(),
         }
     }
 
     /// The calendar's days from `from` to `to` (exclusive), in order.
-    pub fn days(self, from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, Holiday)> {
+    pub fn days(self, from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, Occasion)> {
         match self {
             CalendarName::Israel => israel()
                 .range(from..to)
@@ -101,28 +101,28 @@ macro_rules! holidays {
     ($($variant:ident $key:literal $kind:ident $he:literal $en:literal;)*) => {
         /// A day of the `israel` calendar.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
-        pub enum Holiday {
+        pub enum Occasion {
             $(#[serde(rename = $key)] $variant,)*
         }
 
-        impl Holiday {
-            pub const ALL: &'static [Holiday] = &[$(Holiday::$variant),*];
+        impl Occasion {
+            pub const ALL: &'static [Occasion] = &[$(Occasion::$variant),*];
 
             /// Its key, as schedules and the API write it (`yom_kippur`).
             pub fn key(self) -> &'static str {
-                match self { $(Holiday::$variant => $key,)* }
+                match self { $(Occasion::$variant => $key,)* }
             }
 
             pub fn kind(self) -> DayKind {
-                match self { $(Holiday::$variant => DayKind::$kind,)* }
+                match self { $(Occasion::$variant => DayKind::$kind,)* }
             }
 
             pub fn name_he(self) -> &'static str {
-                match self { $(Holiday::$variant => $he,)* }
+                match self { $(Occasion::$variant => $he,)* }
             }
 
             pub fn name_en(self) -> &'static str {
-                match self { $(Holiday::$variant => $en,)* }
+                match self { $(Occasion::$variant => $en,)* }
             }
         }
     };
@@ -161,9 +161,9 @@ holidays! {
     TishaBav "tisha_bav" Other "תשעה באב" "Tisha B'Av";
 }
 
-impl Holiday {
-    pub fn parse(key: &str) -> Option<Holiday> {
-        Holiday::ALL.iter().copied().find(|h| h.key() == key)
+impl Occasion {
+    pub fn parse(key: &str) -> Option<Occasion> {
+        Occasion::ALL.iter().copied().find(|h| h.key() == key)
     }
 }
 
@@ -185,10 +185,10 @@ mod month {
 /// The Gregorian date of `day` `month` of Hebrew year `year`.
 fn hebrew(year: i32, month: u8, day: u8) -> NaiveDate {
     let iso = Date::try_new_hebrew_v2(year, Month::new(month), day)
-        .map(|date| date.to_iso())
+        .map(|date| date.to_calendar(icu_calendar::Iso))
         .unwrap_or_else(|error| panic!("{day}/{month}/{year} is a Hebrew date: {error:?}"));
     NaiveDate::from_ymd_opt(
-        iso.extended_year(),
+        iso.year().extended_year(),
         u32::from(iso.month().ordinal),
         u32::from(iso.day_of_month().0),
     )
@@ -200,7 +200,7 @@ fn hebrew_year(date: NaiveDate) -> i32 {
     let month = u8::try_from(date.month()).unwrap_or(1);
     let day = u8::try_from(date.day()).unwrap_or(1);
     Date::try_new_iso(date.year(), month, day)
-        .map(|iso| iso.to_calendar(icu_calendar::cal::Hebrew).extended_year())
+        .map(|iso| iso.to_calendar(icu_calendar::cal::Hebrew).year().extended_year())
         .unwrap_or_default()
 }
 
@@ -213,8 +213,8 @@ fn minus(date: NaiveDate, days: u64) -> NaiveDate {
 }
 
 /// The days of Hebrew year `year` (Tishrei to Elul).
-fn israel_year(year: i32) -> Vec<(NaiveDate, Holiday)> {
-    use Holiday::*;
+fn israel_year(year: i32) -> Vec<(NaiveDate, Occasion)> {
+    use Occasion::*;
     use month::*;
     let mut days = Vec::new();
     let rosh_hashana = hebrew(year, TISHREI, 1);
@@ -296,8 +296,8 @@ fn shabbat_to_sunday(date: NaiveDate) -> NaiveDate {
 }
 
 /// Every day of the `israel` calendar from [`FIRST_YEAR`] to [`LAST_YEAR`].
-fn israel() -> &'static BTreeMap<NaiveDate, Holiday> {
-    static DAYS: OnceLock<BTreeMap<NaiveDate, Holiday>> = OnceLock::new();
+fn israel() -> &'static BTreeMap<NaiveDate, Occasion> {
+    static DAYS: OnceLock<BTreeMap<NaiveDate, Occasion>> = OnceLock::new();
     DAYS.get_or_init(|| {
         let first = NaiveDate::from_ymd_opt(FIRST_YEAR, 1, 1).unwrap_or_default();
         let last = NaiveDate::from_ymd_opt(LAST_YEAR, 12, 31).unwrap_or_default();
@@ -326,33 +326,33 @@ mod tests {
     fn known_days_of_5786_and_5787() {
         let israel = CalendarName::Israel;
         for (day, holiday) in [
-            ("2026-04-01", Holiday::ErevPesach),
-            ("2026-04-02", Holiday::Pesach),
-            ("2026-04-08", Holiday::Pesach7),
-            ("2026-04-14", Holiday::YomHashoah),
-            ("2026-04-21", Holiday::YomHazikaron),
-            ("2026-04-22", Holiday::YomHaatzmaut),
-            ("2026-05-22", Holiday::Shavuot),
-            ("2026-09-12", Holiday::RoshHashana1),
-            ("2026-09-13", Holiday::RoshHashana2),
-            ("2026-09-21", Holiday::YomKippur),
-            ("2026-10-03", Holiday::SheminiAtzeret),
+            ("2026-04-01", Occasion::ErevPesach),
+            ("2026-04-02", Occasion::Pesach),
+            ("2026-04-08", Occasion::Pesach7),
+            ("2026-04-14", Occasion::YomHashoah),
+            ("2026-04-21", Occasion::YomHazikaron),
+            ("2026-04-22", Occasion::YomHaatzmaut),
+            ("2026-05-22", Occasion::Shavuot),
+            ("2026-09-12", Occasion::RoshHashana1),
+            ("2026-09-13", Occasion::RoshHashana2),
+            ("2026-09-21", Occasion::YomKippur),
+            ("2026-10-03", Occasion::SheminiAtzeret),
         ] {
             assert_eq!(israel.day(date(day)), Some(holiday), "{day}");
         }
         assert_eq!(israel.day(date("2026-04-23")), None);
         // 2024: 5 Iyar was a Monday: Yom HaAtzmaut moved to Tuesday.
-        assert_eq!(israel.day(date("2024-05-13")), Some(Holiday::YomHazikaron));
-        assert_eq!(israel.day(date("2024-05-14")), Some(Holiday::YomHaatzmaut));
+        assert_eq!(israel.day(date("2024-05-13")), Some(Occasion::YomHazikaron));
+        assert_eq!(israel.day(date("2024-05-14")), Some(Occasion::YomHaatzmaut));
         // 2022: 5 Iyar was a Friday: moved to Thursday 4 Iyar.
-        assert_eq!(israel.day(date("2022-05-05")), Some(Holiday::YomHaatzmaut));
+        assert_eq!(israel.day(date("2022-05-05")), Some(Occasion::YomHaatzmaut));
         assert_eq!(israel.day(date("2022-05-06")), None);
     }
 
     #[test]
     fn keys_parse_back_and_every_kind_is_used() {
-        for holiday in Holiday::ALL {
-            assert_eq!(Holiday::parse(holiday.key()), Some(*holiday));
+        for holiday in Occasion::ALL {
+            assert_eq!(Occasion::parse(holiday.key()), Some(*holiday));
             let json = serde_json::to_value(holiday).unwrap();
             assert_eq!(json, holiday.key());
         }
@@ -363,10 +363,10 @@ mod tests {
         // Every rest day but Yom HaAtzmaut has its eve the day before.
         for (day, holiday) in &days {
             if holiday.kind() == DayKind::Rest
-                && !matches!(holiday, Holiday::YomHaatzmaut | Holiday::RoshHashana2)
+                && !matches!(holiday, Occasion::YomHaatzmaut | Occasion::RoshHashana2)
             {
                 let eve = CalendarName::Israel.day(*day - Days::new(1));
-                assert_eq!(eve.map(Holiday::kind), Some(DayKind::Eve), "{day} {holiday:?}");
+                assert_eq!(eve.map(Occasion::kind), Some(DayKind::Eve), "{day} {holiday:?}");
             }
         }
     }
@@ -407,7 +407,7 @@ mod tests {
         let all = CalendarName::Israel.days(date("1900-01-01"), date("2200-01-01"));
         assert_eq!(all.first().map(|d| d.0.year()), Some(FIRST_YEAR));
         assert_eq!(all.last().map(|d| d.0.year()), Some(LAST_YEAR));
-        let yom_kippurs = all.iter().filter(|d| d.1 == Holiday::YomKippur).count();
+        let yom_kippurs = all.iter().filter(|d| d.1 == Occasion::YomKippur).count();
         assert_eq!(yom_kippurs, 101);
     }
 }

@@ -8,7 +8,7 @@
 //! The same types are (de)serialised as the node definitions stored in
 //! Postgres and shown by the API, so they carry serde attributes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{NaiveDate, NaiveTime, Weekday};
 use chrono_tz::Tz;
@@ -520,9 +520,86 @@ pub struct Schedule {
     /// per day are fine: a lunch break is two ranges).
     #[serde(default)]
     pub hours: Vec<OpeningHours>,
-    /// Days it is closed all day, whatever `hours` say.
+    /// Days it is closed all day, whatever `hours` and `calendar` say.
     #[serde(default)]
     pub holidays: Vec<Holiday>,
+    /// A built-in holiday calendar (`israel`) and what its days do: rest
+    /// days closed, eves with short hours, … computed for every year, not
+    /// typed in. Absent: none (only `holidays`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar: Option<ScheduleCalendar>,
+}
+
+/// The calendar a schedule follows, and what each kind of day does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "israel", "rest_days": "closed",
+    "eves": {"hours": [{"opens": "08:00", "closes": "13:00"}]},
+    "other_days": "usual", "exceptions": {"yom_hazikaron": {"hours": [{"opens": "08:00", "closes": "16:00"}]}}
+}))]
+pub struct ScheduleCalendar {
+    /// The calendar: `israel` (`GET /calendars/israel` lists its days).
+    pub name: super::calendar::CalendarName,
+    /// Rest days (Rosh Hashana, Yom Kippur, Pesach, Yom HaAtzmaut…); default `closed`.
+    #[serde(default = "closed")]
+    pub rest_days: DayRule,
+    /// Eves of rest days (erev Pesach, erev Yom Kippur…); default `usual`.
+    #[serde(default)]
+    pub eves: DayRule,
+    /// Other days (Chol HaMoed, Purim, Yom HaZikaron, fasts…); default `usual`.
+    #[serde(default)]
+    pub other_days: DayRule,
+    /// Days that differ from their kind's rule, by key (`"purim": "closed"`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schema(value_type = BTreeMap<String, DayRule>)]
+    pub exceptions: BTreeMap<super::calendar::Occasion, DayRule>,
+}
+
+fn closed() -> DayRule {
+    DayRule::Closed
+}
+
+impl ScheduleCalendar {
+    /// What `occasion` does: its exception, else its kind's rule.
+    pub fn rule(&self, occasion: super::calendar::Occasion) -> &DayRule {
+        use super::calendar::DayKind;
+        self.exceptions
+            .get(&occasion)
+            .unwrap_or(match occasion.kind() {
+                DayKind::Rest => &self.rest_days,
+                DayKind::Eve => &self.eves,
+                DayKind::Other => &self.other_days,
+            })
+    }
+}
+
+/// What a calendar day does to a schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum DayRule {
+    /// Closed all day.
+    Closed,
+    /// The usual weekly `hours`, as if it were not a calendar day.
+    #[default]
+    Usual,
+    /// Open only in these ranges, whatever the weekday (`{"hours": [{"opens": "08:00", "closes": "13:00"}]}`).
+    Hours(Vec<DayHours>),
+}
+
+/// A range of a calendar day's own hours: `opens` before `closes` (which
+/// may be `24:00`), within the day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DayHours {
+    /// `HH:MM` or `HH:MM:SS`.
+    #[serde(deserialize_with = "opens_at")]
+    #[schema(value_type = String, example = "08:00:00")]
+    pub opens: NaiveTime,
+    /// `HH:MM` or `HH:MM:SS`, after `opens`; `24:00` is the end of the day.
+    #[serde(deserialize_with = "closes_at")]
+    #[schema(value_type = String, example = "13:00:00")]
+    pub closes: NaiveTime,
 }
 
 /// Open on `day` from `opens` (inclusive) to `closes` (exclusive); `closes`

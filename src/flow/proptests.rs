@@ -332,15 +332,39 @@ fn arb_schedule(key: &'static str) -> impl Strategy<Value = Schedule> {
             + chrono::Days::new(days.unsigned_abs()),
         name: String::new(),
     });
+    let time = (0..24u32, select(vec![0u32, 30]))
+        .prop_map(|(h, m)| NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN));
+    let range = (time.clone(), time).prop_map(|(opens, closes)| DayHours { opens, closes });
+    let rule = prop_oneof![
+        Just(DayRule::Closed),
+        Just(DayRule::Usual),
+        prop::collection::vec(range, 0..3).prop_map(DayRule::Hours),
+    ];
+    let occasion = select(super::calendar::Occasion::ALL.to_vec());
+    let calendar = (
+        rule.clone(),
+        rule.clone(),
+        rule.clone(),
+        prop::collection::btree_map(occasion, rule, 0..3),
+    )
+        .prop_map(|(rest_days, eves, other_days, exceptions)| ScheduleCalendar {
+            name: super::calendar::CalendarName::Israel,
+            rest_days,
+            eves,
+            other_days,
+            exceptions,
+        });
     (
         prop::collection::vec(arb_hours(), 0..5),
         prop::collection::vec(holiday, 0..3),
+        prop::option::of(calendar),
     )
-        .prop_map(move |(hours, holidays)| Schedule {
+        .prop_map(move |(hours, holidays, calendar)| Schedule {
             key: key.to_owned(),
             name: key.to_owned(),
             hours,
             holidays,
+            calendar,
         })
 }
 
@@ -623,7 +647,7 @@ proptest! {
             language: entry.language,
             ..EntryPoint::at("0730000000", &entry.entry_node)
         }];
-        let issues = validate(&flow, &Context { entries: &entries, recordings: None });
+        let issues = validate(&flow, &Context { entries: &entries, recordings: None, today: None });
         let sound = !issues.iter().any(|issue| issue.is_error());
         let mut menu = "-1".to_owned();
         for (step, dtmf) in (0i64..).zip(dtmfs) {
@@ -657,7 +681,7 @@ proptest! {
     fn any_request_against_any_flow_gets_a_valid_answer((flow, entry, steps) in arb_steps()) {
         // Validation never panics either.
         let entries = [EntryPoint::at("0730000000", &entry.entry_node)];
-        let _ = validate(&flow, &Context { entries: &entries, recordings: None });
+        let _ = validate(&flow, &Context { entries: &entries, recordings: None, today: None });
         for (request, now) in steps {
             let decision = decide(&flow, &entry, &request, now);
             check_answer(&flow, &decision)?;

@@ -16,11 +16,19 @@
 //! Holidays are local dates. A holiday closes the whole local day, and also
 //! the after-midnight part of an interval that opened on it: a night shift
 //! that never started does not resume at midnight.
+//!
+//! A schedule naming a calendar (`calendar`, see `flow::calendar`) treats
+//! the calendar's days by their rule: `closed` as a holiday, `hours` as the
+//! day's only ranges (the weekly ones do not apply, nor does a night shift
+//! that would have started on it), `usual` as any other day. The tenant's
+//! own `holidays` win over the calendar. Precedence, in short: the tenant's
+//! holiday, then the calendar's day, then the weekly hours.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
 
-use super::model::{OpeningHours, Schedule};
+use super::calendar::Occasion;
+use super::model::{DayHours, DayRule, OpeningHours, Schedule};
 
 /// Is the schedule open at `now`, in time zone `tz`?
 pub fn is_open(schedule: &Schedule, tz: Tz, now: DateTime<Utc>) -> bool {
@@ -35,17 +43,142 @@ pub enum Verdict {
     Open { index: usize, from_yesterday: bool },
     /// Closed all day: `holidays[index]`.
     Holiday { index: usize },
-    /// Closed: the after-midnight part of `hours[index]` opened on a
-    /// holiday (`holidays[holiday]`), so it never started.
-    ShiftNeverStarted { index: usize, holiday: usize },
+    /// Closed all day: a day of the schedule's calendar whose rule is `closed`.
+    CalendarClosed { occasion: Occasion },
+    /// A day of the calendar with hours of its own: open by
+    /// `hours[index]` of its rule, or (`None`) outside them.
+    CalendarHours {
+        occasion: Occasion,
+        index: Option<usize>,
+    },
+    /// Closed: the after-midnight part of `hours[index]` opened on a day
+    /// that closed or had hours of its own, so it never started.
+    ShiftNeverStarted { index: usize, day: Closure },
     /// Closed: no range covers the local time.
     NoRange,
 }
 
+/// A day the weekly hours do not apply on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closure {
+    /// `holidays[index]`, the tenant's own.
+    Holiday(usize),
+    /// A day of the schedule's calendar.
+    Calendar(Occasion),
+}
+
 impl Verdict {
     pub fn open(&self) -> bool {
-        matches!(self, Verdict::Open { .. })
+        matches!(
+            self,
+            Verdict::Open { .. }
+                | Verdict::CalendarHours {
+                    index: Some(_),
+                    ..
+                }
+        )
     }
+}
+
+impl Verdict {
+    /// In words, for the schedule it was given for, at local time `local`:
+    /// `open: hours[5] (Fri 11:00–15:00)`, `closed: Yom Kippur (rest day of the
+    /// israel calendar)`…
+    pub fn why(&self, schedule: &Schedule, local: chrono::NaiveDateTime) -> String {
+        let range = |index: usize| {
+            schedule.hours.get(index).map_or(String::new(), |hours| {
+                format!(
+                    "hours[{index}] ({:?} {}–{})",
+                    hours.day,
+                    hours.opens.format("%H:%M"),
+                    end(hours.closes)
+                )
+            })
+        };
+        let calendar = |occasion: Occasion| {
+            let name = schedule.calendar.as_ref().map_or("", |c| c.name.as_str());
+            let kind = match occasion.kind() {
+                super::calendar::DayKind::Rest => "rest day",
+                super::calendar::DayKind::Eve => "eve",
+                super::calendar::DayKind::Other => "day",
+            };
+            format!("{} ({kind} of the {name} calendar)", occasion.name_en())
+        };
+        match self {
+            Verdict::Open {
+                index,
+                from_yesterday: false,
+            } => format!("open: {}", range(*index)),
+            Verdict::Open {
+                index,
+                from_yesterday: true,
+            } => format!("open: {} runs past midnight", range(*index)),
+            Verdict::Holiday { index } => {
+                let holiday = &schedule.holidays[*index];
+                format!("closed: {} is a holiday ({})", holiday.date, holiday.name)
+            }
+            Verdict::CalendarClosed { occasion } => format!("closed: {}", calendar(*occasion)),
+            Verdict::CalendarHours { occasion, index } => {
+                let ranges = match schedule.calendar.as_ref().map(|c| c.rule(*occasion)) {
+                    Some(DayRule::Hours(ranges)) => ranges
+                        .iter()
+                        .map(|r| format!("{}–{}", r.opens.format("%H:%M"), end(r.closes)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    _ => String::new(),
+                };
+                match index {
+                    Some(_) => format!("open: {}, hours {ranges}", calendar(*occasion)),
+                    None => format!("closed: {}, open only {ranges}", calendar(*occasion)),
+                }
+            }
+            Verdict::ShiftNeverStarted { index, day } => {
+                let on = match day {
+                    Closure::Holiday(holiday) => {
+                        format!("{}, a holiday", schedule.holidays[*holiday].date)
+                    }
+                    Closure::Calendar(occasion) => calendar(*occasion),
+                };
+                format!("closed: {} opened on {on}, so it never started", range(*index))
+            }
+            Verdict::NoRange => format!(
+                "closed: no range covers {:?} {}",
+                local.weekday(),
+                local.format("%H:%M")
+            ),
+        }
+    }
+}
+
+/// `HH:MM`, with midnight at the end of a day written `24:00`.
+fn end(closes: NaiveTime) -> String {
+    if closes == NaiveTime::MIN {
+        "24:00".to_owned()
+    } else {
+        closes.format("%H:%M").to_string()
+    }
+}
+
+/// The calendar's day on `date` and its rule, when the rule is not `usual`.
+fn special_day(schedule: &Schedule, date: NaiveDate) -> Option<(Occasion, &DayRule)> {
+    let calendar = schedule.calendar.as_ref()?;
+    let occasion = calendar.name.day(date)?;
+    let rule = calendar.rule(occasion);
+    (*rule != DayRule::Usual).then_some((occasion, rule))
+}
+
+/// Why the weekly hours do not apply on `date`, if they do not.
+fn closure(schedule: &Schedule, date: NaiveDate) -> Option<Closure> {
+    if let Some(index) = holiday_index(schedule, date) {
+        return Some(Closure::Holiday(index));
+    }
+    special_day(schedule, date).map(|(occasion, _)| Closure::Calendar(occasion))
+}
+
+/// `time` is within `range` of a calendar day (`closes` 00:00: the end of
+/// the day).
+fn within(range: &DayHours, time: NaiveTime) -> bool {
+    time >= range.opens && (range.closes == NaiveTime::MIN || time < range.closes)
 }
 
 /// The verdict at `now`, in time zone `tz` (what `is_open` answers, with
@@ -56,10 +189,20 @@ pub fn explain(schedule: &Schedule, tz: Tz, now: DateTime<Utc>) -> Verdict {
     if let Some(index) = holiday_index(schedule, date) {
         return Verdict::Holiday { index };
     }
+    match special_day(schedule, date) {
+        Some((occasion, DayRule::Closed)) => return Verdict::CalendarClosed { occasion },
+        Some((occasion, DayRule::Hours(ranges))) => {
+            return Verdict::CalendarHours {
+                occasion,
+                index: ranges.iter().position(|range| within(range, time)),
+            };
+        }
+        Some((_, DayRule::Usual)) | None => {}
+    }
     let day = date.weekday();
     let yesterday_holiday = date
         .pred_opt()
-        .and_then(|yesterday| holiday_index(schedule, yesterday));
+        .and_then(|yesterday| closure(schedule, yesterday));
     let mut never_started = None;
     for (index, hours) in schedule.hours.iter().enumerate() {
         let OpeningHours { opens, closes, .. } = *hours;
@@ -91,14 +234,27 @@ pub fn explain(schedule: &Schedule, tz: Tz, now: DateTime<Utc>) -> Verdict {
         }
     }
     match never_started {
-        Some((index, holiday)) => Verdict::ShiftNeverStarted { index, holiday },
+        Some((index, day)) => Verdict::ShiftNeverStarted { index, day },
         None => Verdict::NoRange,
     }
 }
 
-/// Is `now`, in time zone `tz`, on one of the schedule's holidays?
+/// Is `now`, in time zone `tz`, on one of the schedule's holidays: the
+/// tenant's own, or a calendar day the schedule closes all day?
 pub fn is_holiday(schedule: &Schedule, tz: Tz, now: DateTime<Utc>) -> bool {
-    is_holiday_on(schedule, now.with_timezone(&tz).date_naive())
+    let date = now.with_timezone(&tz).date_naive();
+    is_holiday_on(schedule, date)
+        || matches!(special_day(schedule, date), Some((_, DayRule::Closed)))
+}
+
+/// Do the weekly hours open at some time on `date` (its own ranges, not
+/// a night shift from the day before)?
+pub fn open_some_time(schedule: &Schedule, date: NaiveDate) -> bool {
+    let day = date.weekday();
+    schedule
+        .hours
+        .iter()
+        .any(|hours| hours.day == day && !is_empty_interval(hours))
 }
 
 /// An interval that can never be open: `opens` equal to `closes`, other than
@@ -193,6 +349,7 @@ mod tests {
                     name: String::new(),
                 })
                 .collect(),
+            calendar: None,
         }
     }
 
@@ -209,6 +366,105 @@ mod tests {
     fn utc(text: &str) -> DateTime<Utc> {
         let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("test");
         Utc.from_utc_datetime(&naive)
+    }
+
+    /// The demo's week (Sun–Thu 08–20, Fri 08–13) with the `israel`
+    /// calendar: rest days closed, eves 08:00–13:00, a night shift Thursday.
+    fn israeli_office() -> Schedule {
+        let mut hours: Vec<OpeningHours> = [Weekday::Sun, Weekday::Mon, Weekday::Tue, Weekday::Wed]
+            .into_iter()
+            .map(|day| self::hours(day, "08:00", "20:00"))
+            .collect();
+        hours.push(self::hours(Weekday::Thu, "08:00", "02:00"));
+        hours.push(self::hours(Weekday::Fri, "08:00", "13:00"));
+        let mut schedule = schedule(hours, &[]);
+        schedule.calendar = Some(
+            serde_json::from_value(serde_json::json!({
+                "name": "israel",
+                "eves": {"hours": [{"opens": "08:00", "closes": "13:00"}]},
+                "exceptions": {"purim": "closed", "yom_hazikaron": {"hours": [{"opens": "09:00", "closes": "24:00"}]}}
+            }))
+            .expect("a calendar"),
+        );
+        schedule
+    }
+
+    #[test]
+    fn calendar_days_close_shorten_or_leave_the_week_alone() {
+        let office = israeli_office();
+        let at = |text: &str| explain(&office, JERUSALEM, jerusalem(text));
+        // Yom Kippur 2026 (a Monday): closed all day.
+        assert_eq!(
+            at("2026-09-21 10:00"),
+            Verdict::CalendarClosed { occasion: Occasion::YomKippur }
+        );
+        assert!(is_holiday(&office, JERUSALEM, jerusalem("2026-09-21 10:00")));
+        // Erev Pesach 2027 (a Wednesday): 08:00–13:00 only.
+        assert_eq!(
+            at("2027-04-21 12:00"),
+            Verdict::CalendarHours { occasion: Occasion::ErevPesach, index: Some(0) }
+        );
+        assert!(!at("2027-04-21 14:00").open());
+        assert!(!is_holiday(&office, JERUSALEM, jerusalem("2027-04-21 14:00")));
+        assert!(at("2027-04-20 14:00").open(), "the day before is an ordinary Tuesday");
+        // 2024: 5 Iyar was a Monday, Yom HaAtzmaut moved to Tuesday the 14th.
+        assert_eq!(
+            at("2024-05-14 10:00"),
+            Verdict::CalendarClosed { occasion: Occasion::YomHaatzmaut }
+        );
+        // Monday the 13th is Yom HaZikaron: its exception opens at 09:00.
+        assert!(!at("2024-05-13 08:30").open());
+        assert!(at("2024-05-13 21:00").open(), "until the end of the day");
+        // Other days follow the week unless excepted: Chol HaMoed is usual, Purim closed.
+        assert!(at("2026-04-05 10:00").open(), "Chol HaMoed Pesach, a Sunday");
+        assert_eq!(
+            at("2026-03-03 10:00"),
+            Verdict::CalendarClosed { occasion: Occasion::Purim }
+        );
+        // A night shift that would start on a closed day never starts:
+        // Thursday 2026-10-01 is Chol HaMoed (usual), Thursday 2026-09-24? No:
+        // erev Sukkot 2026 is Friday the 25th. Take Thursday 2027-06-10, erev
+        // Shavuot: its own hours replace the week, so 01:00 Friday is closed.
+        assert_eq!(
+            at("2027-06-11 01:00"),
+            Verdict::CalendarClosed { occasion: Occasion::Shavuot }
+        );
+        assert_eq!(
+            at("2026-12-04 01:00"),
+            Verdict::Open { index: 4, from_yesterday: true },
+            "an ordinary Thursday night runs into Friday"
+        );
+        // The tenant's own holiday wins over the calendar.
+        let mut closed_on_eve = office.clone();
+        closed_on_eve.holidays.push(Holiday {
+            date: date("2027-04-21"),
+            name: "Inventory".into(),
+        });
+        assert_eq!(
+            explain(&closed_on_eve, JERUSALEM, jerusalem("2027-04-21 12:00")),
+            Verdict::Holiday { index: 0 }
+        );
+    }
+
+    #[test]
+    fn a_night_shift_from_a_calendar_day_never_starts() {
+        // Erev Rosh Hashana 5787 is Friday 2026-09-11; give Friday a night shift.
+        let mut office = israeli_office();
+        office.hours.push(hours(Weekday::Fri, "22:00", "03:00"));
+        office.calendar.as_mut().unwrap().eves = DayRule::Usual;
+        office.calendar.as_mut().unwrap().rest_days = DayRule::Usual;
+        assert!(explain(&office, JERUSALEM, jerusalem("2026-09-12 01:00")).open());
+        office.calendar.as_mut().unwrap().eves = DayRule::Closed;
+        assert_eq!(
+            explain(&office, JERUSALEM, jerusalem("2026-09-12 01:00")),
+            Verdict::ShiftNeverStarted { index: 6, day: Closure::Calendar(Occasion::ErevRoshHashana) }
+        );
+        let why = explain(&office, JERUSALEM, jerusalem("2026-09-12 01:00"))
+            .why(&office, jerusalem("2026-09-12 01:00").with_timezone(&JERUSALEM).naive_local());
+        assert_eq!(
+            why,
+            "closed: hours[6] (Fri 22:00–03:00) opened on Erev Rosh Hashana (eve of the israel calendar), so it never started"
+        );
     }
 
     // 2024-06-02 is a Sunday.

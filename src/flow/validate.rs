@@ -16,11 +16,11 @@ use utoipa::ToSchema;
 
 use super::engine::RULE_HOP_LIMIT;
 use super::model::{
-    Call, Condition, DigitsSource, EntryPoint, Flow, Hangup, Menu, Node, NodeKind, Prompt, Rec,
+    Call, Condition, DayRule, DigitsSource, EntryPoint, Flow, Hangup, Menu, Node, NodeKind, Prompt, Rec,
     SayDigits, Schedule, limits,
 };
 use super::pattern;
-use super::schedule::is_empty_interval;
+use super::schedule::{is_empty_interval, open_some_time};
 use super::state;
 use crate::voicenter::types::Language;
 
@@ -69,6 +69,10 @@ pub struct Context<'a> {
     /// one whose language differs from the one it plays in, a warning.
     /// `None`: recordings are not checked.
     pub recordings: Option<&'a Catalogue>,
+    /// Today, in the tenant's time zone: a schedule without a calendar that
+    /// is open on a rest day of the coming year gets a warning. `None`: not
+    /// checked.
+    pub today: Option<chrono::NaiveDate>,
 }
 
 /// The tenant's recordings: name → the language it is in, if known.
@@ -84,6 +88,7 @@ pub fn validate(flow: &Flow, context: &Context<'_>) -> Vec<FlowIssue> {
     let mut checker = Checker {
         flow,
         issues: Vec::new(),
+        today: context.today,
     };
     for (key, node) in sorted(&flow.nodes) {
         checker.node(key, node);
@@ -407,6 +412,7 @@ fn sorted<V>(map: &HashMap<String, V>) -> Vec<(&str, &V)> {
 struct Checker<'a> {
     flow: &'a Flow,
     issues: Vec<FlowIssue>,
+    today: Option<chrono::NaiveDate>,
 }
 
 impl<'a> Checker<'a> {
@@ -628,6 +634,77 @@ impl<'a> Checker<'a> {
                     format!("{} is listed twice", holiday.date),
                 );
             }
+        }
+        match &schedule.calendar {
+            Some(calendar) => {
+                let at = format!("{at}.calendar");
+                self.day_rule(&format!("{at}.rest_days"), &calendar.rest_days);
+                self.day_rule(&format!("{at}.eves"), &calendar.eves);
+                self.day_rule(&format!("{at}.other_days"), &calendar.other_days);
+                for (occasion, rule) in &calendar.exceptions {
+                    self.day_rule(&format!("{at}.exceptions.{}", occasion.key()), rule);
+                }
+            }
+            None => self.rest_days_open(&at, schedule),
+        }
+    }
+
+    /// A calendar day's own hours: at least one range, each opening before
+    /// it closes, within the day.
+    fn day_rule(&mut self, at: &str, rule: &DayRule) {
+        let DayRule::Hours(ranges) = rule else {
+            return;
+        };
+        if ranges.is_empty() {
+            self.error(
+                format!("{at}.hours"),
+                "no range: give at least one, or write \"closed\"",
+            );
+        }
+        for (index, range) in ranges.iter().enumerate() {
+            if range.closes != chrono::NaiveTime::MIN && range.closes <= range.opens {
+                self.error(
+                    format!("{at}.hours[{index}]"),
+                    format!(
+                        "closes ({}) before it opens ({}): a calendar day's range stays within the day (24:00 is its end)",
+                        range.closes.format("%H:%M"),
+                        range.opens.format("%H:%M")
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A schedule that names no calendar but is open on Israeli rest days
+    /// of the coming year: probably meant to close on them.
+    fn rest_days_open(&mut self, at: &str, schedule: &Schedule) {
+        use super::calendar::{CalendarName, DayKind};
+        let Some(today) = self.today else {
+            return;
+        };
+        let calendar = CalendarName::Israel;
+        let open_on: Vec<String> = calendar
+            .days(today, today + chrono::Days::new(366))
+            .into_iter()
+            .filter(|(date, occasion)| {
+                occasion.kind() == DayKind::Rest
+                    && !schedule.holidays.iter().any(|h| h.date == *date)
+                    && open_some_time(schedule, *date)
+            })
+            .map(|(date, occasion)| format!("{} {date}", occasion.name_en()))
+            .collect();
+        if let Some(first) = open_on.first() {
+            self.issue(
+                Severity::Warning,
+                format!("{at}.hours"),
+                format!(
+                    "open on {} Israeli rest day{} of the coming year ({first}{}): to close on them, add \"calendar\": {{\"name\": \"{}\"}}",
+                    open_on.len(),
+                    if open_on.len() == 1 { "" } else { "s" },
+                    if open_on.len() > 1 { ", …" } else { "" },
+                    calendar.as_str()
+                ),
+            );
         }
     }
 
@@ -977,6 +1054,7 @@ mod tests {
             &Context {
                 entries: &entries,
                 recordings: None,
+                today: None,
             },
         )
     }
@@ -1065,6 +1143,7 @@ mod tests {
         let context = Context {
             entries: &entries,
             recordings: None,
+            today: None,
         };
         let paths: Vec<String> = validate(&bilingual, &context)
             .into_iter()
@@ -1105,6 +1184,7 @@ mod tests {
             &Context {
                 entries: &entries,
                 recordings: Some(&recordings),
+                today: None,
             },
         );
         let found: Vec<(&str, Severity, &str)> = issues
@@ -1161,6 +1241,7 @@ mod tests {
         let context = Context {
             entries: &[],
             recordings: Some(&recordings),
+            today: None,
         };
         let issues: Vec<FlowIssue> = validate(&flow, &context)
             .into_iter()
@@ -1200,6 +1281,7 @@ mod tests {
         let context = Context {
             entries: &entries,
             recordings: None,
+            today: None,
         };
         let paths: Vec<String> = validate(&flow, &context)
             .into_iter()

@@ -284,12 +284,14 @@ pub async fn save_schedule(
     schedule: &Schedule,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO schedules (tenant_id, key, name) VALUES ($1, $2, $3)
-         ON CONFLICT (tenant_id, key) DO UPDATE SET name = EXCLUDED.name, updated_at = now()",
+        "INSERT INTO schedules (tenant_id, key, name, calendar) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, key) DO UPDATE
+         SET name = EXCLUDED.name, calendar = EXCLUDED.calendar, updated_at = now()",
     )
     .bind(tenant_id)
     .bind(&schedule.key)
     .bind(&schedule.name)
+    .bind(schedule.calendar.as_ref().map(sqlx::types::Json))
     .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM schedule_hours WHERE tenant_id = $1 AND schedule_key = $2")
@@ -401,20 +403,30 @@ async fn schedules_by_key(
     tenant_id: i64,
     keys: &[String],
 ) -> Result<Vec<Schedule>, sqlx::Error> {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT key, name FROM schedules WHERE tenant_id = $1 AND key = ANY($2)")
-            .bind(tenant_id)
-            .bind(keys)
-            .fetch_all(&mut *conn)
-            .await?;
+    type Row = (String, String, Option<sqlx::types::Json<serde_json::Value>>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT key, name, calendar FROM schedules WHERE tenant_id = $1 AND key = ANY($2)",
+    )
+    .bind(tenant_id)
+    .bind(keys)
+    .fetch_all(&mut *conn)
+    .await?;
     let mut schedules: HashMap<String, Schedule> = rows
         .into_iter()
-        .map(|(key, name)| {
+        .map(|(key, name, calendar)| {
+            let calendar = calendar.and_then(|json| {
+                serde_json::from_value(json.0)
+                    .inspect_err(|error| {
+                        tracing::error!(tenant_id, %key, %error, "stored schedule calendar does not parse; skipped")
+                    })
+                    .ok()
+            });
             let schedule = Schedule {
                 key: key.clone(),
                 name,
                 hours: Vec::new(),
                 holidays: Vec::new(),
+                calendar,
             };
             (key, schedule)
         })

@@ -214,7 +214,7 @@ async fn answer_step(
     let answer = match tokio::time::timeout_at(deadline, lookup).await {
         Ok(Lookup::Found(entry, flow)) => {
             let (decision, answer) =
-                flow_answer(&flow.flow, &entry, &step, Utc::now(), &state.safe);
+                flow_answer(&flow.flow, &entry, &step, state.settings.clock.now(), &state.safe);
             if let Some(problem) = &decision.problem {
                 tracing::error!(tenant_id = entry.tenant_id, call_id = %step.call_id, menu = %step.menu, ?problem, "flow could not answer");
                 state.metrics.count_fallback(FallbackReason::BrokenFlow);

@@ -399,6 +399,7 @@ async fn random_flows_simulated_equal_the_webhook_byte_for_byte() {
         let context = ivrhub::flow::Context {
             entries: &entries,
             recordings: None,
+            today: None,
         };
         if ivrhub::flow::validate(&flow, &context)
             .iter()
