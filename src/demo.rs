@@ -224,7 +224,7 @@ pub(crate) fn goodbye() -> Rec {
     both("goodbye")
 }
 
-fn schedule() -> Schedule {
+pub(crate) fn schedule() -> Schedule {
     let time = |text: &str| NaiveTime::parse_from_str(text, "%H:%M").expect("a literal time");
     let range = |day, opens: &str, closes: &str| OpeningHours {
         day,

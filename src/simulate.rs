@@ -101,14 +101,20 @@ pub fn parse_inputs(texts: &[String]) -> Result<Vec<Input>, Vec<crate::error::Er
 
 /// A script's clock: an instant with its offset (RFC 3339).
 pub fn parse_at(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
+    // A `+` left unencoded in a query string arrives as a space.
+    let text = match text.rsplit_once(' ') {
+        Some((instant, offset)) if offset.len() == 5 && instant.contains('T') => {
+            format!("{instant}+{offset}")
+        }
+        _ => text.to_owned(),
+    };
+    DateTime::parse_from_rfc3339(&text)
         .ok()
         .map(|at| at.with_timezone(&Utc))
 }
 
 /// What to say of an `at` that does not parse.
-pub const AT_FORMAT: &str =
-    "an instant with its offset, e.g. 2026-12-01T10:00:00+02:00 (Z for UTC)";
+pub const AT_FORMAT: &str = "an instant with its offset, e.g. 2026-12-01T10:00:00+02:00 (Z for UTC; in a URL write + as %2B)";
 
 /// A scripted call.
 #[derive(Debug, Clone)]
@@ -514,6 +520,20 @@ mod tests {
             ["1", "no_answer", "silence", "7", "12#"]
         );
         assert!(inputs_in_order(&args("simulate --did 073")).is_empty());
+    }
+
+    #[test]
+    fn an_instant_needs_its_offset_and_survives_an_unencoded_plus() {
+        let expected = parse_at("2026-12-04T15:30:00+02:00").unwrap();
+        assert_eq!(parse_at("2026-12-04T15:30:00 02:00"), Some(expected));
+        assert_eq!(
+            parse_at("2026-12-04T13:30:00Z"),
+            Some(expected),
+            "the same instant"
+        );
+        for bad in ["2026-12-04T15:30:00", "2026-12-04 02:00", "friday", ""] {
+            assert_eq!(parse_at(bad), None, "{bad}");
+        }
     }
 
     #[test]

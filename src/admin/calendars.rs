@@ -82,9 +82,13 @@ pub async fn calendar_days(
         return Err(problem("to", "must be after `from`".into()));
     }
     if (to - from).num_days() > MAX_DAYS {
-        return Err(problem("to", format!("at most {MAX_DAYS} days after `from`")));
+        return Err(problem(
+            "to",
+            format!("at most {MAX_DAYS} days after `from`"),
+        ));
     }
-    let covered = |date: NaiveDate| (FIRST_YEAR..=LAST_YEAR + 1).contains(&chrono::Datelike::year(&date));
+    let covered =
+        |date: NaiveDate| (FIRST_YEAR..=LAST_YEAR + 1).contains(&chrono::Datelike::year(&date));
     if !covered(from) || !covered(to) {
         return Err(problem(
             "from",

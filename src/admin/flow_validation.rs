@@ -315,7 +315,8 @@ impl FromRequest for NodeBody {
             {"day": "Wed", "opens": "11:00", "closes": "23:00"},
             {"day": "Thu", "opens": "11:00", "closes": "23:00"},
             {"day": "Fri", "opens": "11:00", "closes": "15:00"}
-        ]}
+        ], "calendar": {"name": "israel", "rest_days": "closed",
+                        "eves": {"hours": [{"opens": "11:00", "closes": "14:00"}]}}}
     ],
     "nodes": [
         {"key": "entry", "kind": "rules", "rules": [
@@ -576,7 +577,7 @@ pub struct ChangesApplied {
         (status = 400, description = "Malformed body", body = ErrorBody),
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 404, description = "No such tenant (or not yours)", body = ErrorBody),
-        (status = 422, description = "The changes contradict themselves or delete what does not exist", body = ErrorBody),
+        (status = 422, description = "The changes contradict themselves, delete what does not exist, or a field is malformed (an unknown field or language, `25:00`: `details` gives its path); the flow's own problems are the 200's `issues`", body = ErrorBody),
     )
 )]
 #[post("/flow/validate")]

@@ -244,7 +244,10 @@ pub struct CalendarDayView {
 }
 
 impl CalendarDayView {
-    pub fn new(date: chrono::NaiveDate, occasion: crate::flow::calendar::Occasion) -> CalendarDayView {
+    pub fn new(
+        date: chrono::NaiveDate,
+        occasion: crate::flow::calendar::Occasion,
+    ) -> CalendarDayView {
         CalendarDayView {
             date,
             key: occasion,
@@ -309,11 +312,16 @@ pub async fn check_schedule(
             (None, None, Some(CalendarDayView::new(at_date, occasion)))
         }
         Verdict::ShiftNeverStarted { index, day } => match day {
-            Closure::Holiday(holiday) => (range(index), Some(schedule.holidays[holiday].clone()), None),
+            Closure::Holiday(holiday) => {
+                (range(index), Some(schedule.holidays[holiday].clone()), None)
+            }
             Closure::Calendar(occasion) => (
                 range(index),
                 None,
-                Some(CalendarDayView::new(at_date - chrono::Days::new(1), occasion)),
+                Some(CalendarDayView::new(
+                    at_date - chrono::Days::new(1),
+                    occasion,
+                )),
             ),
         },
         Verdict::NoRange => (None, None, None),

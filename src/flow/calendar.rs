@@ -100,7 +100,7 @@ pub enum DayKind {
 macro_rules! holidays {
     ($($variant:ident $key:literal $kind:ident $he:literal $en:literal;)*) => {
         /// A day of the `israel` calendar.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, ToSchema)]
         pub enum Occasion {
             $(#[serde(rename = $key)] $variant,)*
         }
@@ -167,6 +167,17 @@ impl Occasion {
     }
 }
 
+impl<'de> Deserialize<'de> for Occasion {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Occasion, D::Error> {
+        let key = String::deserialize(deserializer)?;
+        Occasion::parse(&key).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown day {key:?} of the calendar: GET /api/v1/calendars/israel lists them (yom_kippur, erev_pesach, purim…)"
+            ))
+        })
+    }
+}
+
 /// Hebrew months by their number in the civil year (Tishrei is 1; Adar is 6,
 /// Adar II in a leap year, whose Adar I is the leap month 5).
 mod month {
@@ -200,7 +211,11 @@ fn hebrew_year(date: NaiveDate) -> i32 {
     let month = u8::try_from(date.month()).unwrap_or(1);
     let day = u8::try_from(date.day()).unwrap_or(1);
     Date::try_new_iso(date.year(), month, day)
-        .map(|iso| iso.to_calendar(icu_calendar::cal::Hebrew).year().extended_year())
+        .map(|iso| {
+            iso.to_calendar(icu_calendar::cal::Hebrew)
+                .year()
+                .extended_year()
+        })
         .unwrap_or_default()
 }
 
@@ -366,7 +381,11 @@ mod tests {
                 && !matches!(holiday, Occasion::YomHaatzmaut | Occasion::RoshHashana2)
             {
                 let eve = CalendarName::Israel.day(*day - Days::new(1));
-                assert_eq!(eve.map(Occasion::kind), Some(DayKind::Eve), "{day} {holiday:?}");
+                assert_eq!(
+                    eve.map(Occasion::kind),
+                    Some(DayKind::Eve),
+                    "{day} {holiday:?}"
+                );
             }
         }
     }
@@ -397,9 +416,19 @@ mod tests {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .filter(|date| expected.get(date) != ours.get(date))
-            .map(|date| format!("{date}: reference {:?}, ours {:?}", expected.get(date), ours.get(date)))
+            .map(|date| {
+                format!(
+                    "{date}: reference {:?}, ours {:?}",
+                    expected.get(date),
+                    ours.get(date)
+                )
+            })
             .collect();
-        assert!(differences.is_empty(), "{} differences: {differences:#?}", differences.len());
+        assert!(
+            differences.is_empty(),
+            "{} differences: {differences:#?}",
+            differences.len()
+        );
     }
 
     #[test]

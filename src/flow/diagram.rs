@@ -112,7 +112,7 @@ pub fn dot(content: &FlowContent, marks: &Marks<'_>) -> String {
         let _ = writeln!(
             out,
             "  \"n:{key}\" [shape=box, label=\"{}\", style=filled, fillcolor=\"{fill}\", color=\"{line}\"];",
-            text(&node_label(node))
+            text(&node_label(node, content))
         );
     }
     let mut all: Vec<Edge> = content.nodes.values().flat_map(edges).collect();
@@ -231,7 +231,7 @@ fn text(label: &str) -> String {
     }
 }
 
-fn node_label(node: &Node) -> String {
+fn node_label(node: &Node, content: &FlowContent) -> String {
     let key = &node.key;
     match &node.kind {
         NodeKind::Menu(menu) => format!("{key} · MENU {}", menu.prompt.rec.label()),
@@ -254,7 +254,22 @@ fn node_label(node: &Node) -> String {
         },
         NodeKind::Vo(vo) => format!("{key} · VO layer {}", vo.layer),
         NodeKind::SilentRecord(_) => format!("{key} · RECORD"),
-        NodeKind::Rules(_) => format!("{key} · RULES"),
+        NodeKind::Rules(_) => {
+            // The calendars the schedules of its conditions follow.
+            let calendars: BTreeSet<String> = super::validate::referenced_schedules(node)
+                .into_iter()
+                .filter_map(|key| {
+                    let calendar = content.schedules.get(key)?.calendar.as_ref()?;
+                    Some(format!("{key}: {} calendar", calendar.name.as_str()))
+                })
+                .collect();
+            if calendars.is_empty() {
+                format!("{key} · RULES")
+            } else {
+                let calendars: Vec<String> = calendars.into_iter().collect();
+                format!("{key} · RULES ({})", calendars.join(", "))
+            }
+        }
     }
 }
 
@@ -455,7 +470,7 @@ mod tests {
                 .into_iter()
                 .map(|n| (n.key.clone(), n))
                 .collect(),
-            schedules: Default::default(),
+            schedules: [("office".to_owned(), crate::demo::schedule())].into(),
             entries: [(
                 crate::demo::DEMO_DID.to_owned(),
                 crate::flow::model::EntryPoint::at(crate::demo::DEMO_DID, "entry"),
@@ -468,6 +483,7 @@ mod tests {
         for key in [
             "main · MENU he:main_menu_he en:main_menu_en",
             "hours · PLAY he:hours_he en:hours_en",
+            "entry · RULES (office: israel calendar)",
             "sales · CALL 0501234567",
             "DID 0730000000",
         ] {

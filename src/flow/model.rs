@@ -276,7 +276,7 @@ pub struct Prompt {
 /// it has played), the call goes on to `next` in the same answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"prompt": {"rec": {"he": "hours_he", "en": "hours_en"}}, "next": "main"}))]
+#[schema(example = json!({"key": "hours", "kind": "announcement", "prompt": {"rec": {"he": "hours_he", "en": "hours_en"}}, "next": "main"}))]
 pub struct Announcement {
     /// What is played (`loops` times; `delay`: seconds waited after each).
     pub prompt: Prompt,
@@ -431,7 +431,7 @@ pub struct Hangup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rec: Option<Rec>,
     /// `HANGUP_CAUSE`: the Q.850 cause the caller's network is given
-    /// (1..=127); absent: 16, normal call clearing.
+    /// (1..=127; 16 is normal call clearing); absent: none is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 127)]
     pub cause: Option<i64>,
@@ -668,8 +668,8 @@ fn time_of_day<'de, D: serde::Deserializer<'de>>(
     })
 }
 
-/// A day of the week, as schedules write it (full names such as `Monday`
-/// are accepted too). Only describes `chrono::Weekday`'s JSON form.
+/// A day of the week, as schedules write it (`Mon`; full names such as
+/// `Monday` are accepted too).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub enum WeekdayName {

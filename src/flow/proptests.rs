@@ -347,13 +347,15 @@ fn arb_schedule(key: &'static str) -> impl Strategy<Value = Schedule> {
         rule.clone(),
         prop::collection::btree_map(occasion, rule, 0..3),
     )
-        .prop_map(|(rest_days, eves, other_days, exceptions)| ScheduleCalendar {
-            name: super::calendar::CalendarName::Israel,
-            rest_days,
-            eves,
-            other_days,
-            exceptions,
-        });
+        .prop_map(
+            |(rest_days, eves, other_days, exceptions)| ScheduleCalendar {
+                name: super::calendar::CalendarName::Israel,
+                rest_days,
+                eves,
+                other_days,
+                exceptions,
+            },
+        );
     (
         prop::collection::vec(arb_hours(), 0..5),
         prop::collection::vec(holiday, 0..3),

@@ -71,11 +71,7 @@ impl Verdict {
     pub fn open(&self) -> bool {
         matches!(
             self,
-            Verdict::Open { .. }
-                | Verdict::CalendarHours {
-                    index: Some(_),
-                    ..
-                }
+            Verdict::Open { .. } | Verdict::CalendarHours { index: Some(_), .. }
         )
     }
 }
@@ -139,7 +135,10 @@ impl Verdict {
                     }
                     Closure::Calendar(occasion) => calendar(*occasion),
                 };
-                format!("closed: {} opened on {on}, so it never started", range(*index))
+                format!(
+                    "closed: {} opened on {on}, so it never started",
+                    range(*index)
+                )
             }
             Verdict::NoRange => format!(
                 "closed: no range covers {:?} {}",
@@ -396,30 +395,53 @@ mod tests {
         // Yom Kippur 2026 (a Monday): closed all day.
         assert_eq!(
             at("2026-09-21 10:00"),
-            Verdict::CalendarClosed { occasion: Occasion::YomKippur }
+            Verdict::CalendarClosed {
+                occasion: Occasion::YomKippur
+            }
         );
-        assert!(is_holiday(&office, JERUSALEM, jerusalem("2026-09-21 10:00")));
+        assert!(is_holiday(
+            &office,
+            JERUSALEM,
+            jerusalem("2026-09-21 10:00")
+        ));
         // Erev Pesach 2027 (a Wednesday): 08:00–13:00 only.
         assert_eq!(
             at("2027-04-21 12:00"),
-            Verdict::CalendarHours { occasion: Occasion::ErevPesach, index: Some(0) }
+            Verdict::CalendarHours {
+                occasion: Occasion::ErevPesach,
+                index: Some(0)
+            }
         );
         assert!(!at("2027-04-21 14:00").open());
-        assert!(!is_holiday(&office, JERUSALEM, jerusalem("2027-04-21 14:00")));
-        assert!(at("2027-04-20 14:00").open(), "the day before is an ordinary Tuesday");
+        assert!(!is_holiday(
+            &office,
+            JERUSALEM,
+            jerusalem("2027-04-21 14:00")
+        ));
+        assert!(
+            at("2027-04-20 14:00").open(),
+            "the day before is an ordinary Tuesday"
+        );
         // 2024: 5 Iyar was a Monday, Yom HaAtzmaut moved to Tuesday the 14th.
         assert_eq!(
             at("2024-05-14 10:00"),
-            Verdict::CalendarClosed { occasion: Occasion::YomHaatzmaut }
+            Verdict::CalendarClosed {
+                occasion: Occasion::YomHaatzmaut
+            }
         );
         // Monday the 13th is Yom HaZikaron: its exception opens at 09:00.
         assert!(!at("2024-05-13 08:30").open());
         assert!(at("2024-05-13 21:00").open(), "until the end of the day");
         // Other days follow the week unless excepted: Chol HaMoed is usual, Purim closed.
-        assert!(at("2026-04-05 10:00").open(), "Chol HaMoed Pesach, a Sunday");
+        assert!(
+            at("2026-04-05 10:00").open(),
+            "Chol HaMoed Pesach, a Sunday"
+        );
         assert_eq!(
             at("2026-03-03 10:00"),
-            Verdict::CalendarClosed { occasion: Occasion::Purim }
+            Verdict::CalendarClosed {
+                occasion: Occasion::Purim
+            }
         );
         // A night shift that would start on a closed day never starts:
         // Thursday 2026-10-01 is Chol HaMoed (usual), Thursday 2026-09-24? No:
@@ -427,11 +449,16 @@ mod tests {
         // Shavuot: its own hours replace the week, so 01:00 Friday is closed.
         assert_eq!(
             at("2027-06-11 01:00"),
-            Verdict::CalendarClosed { occasion: Occasion::Shavuot }
+            Verdict::CalendarClosed {
+                occasion: Occasion::Shavuot
+            }
         );
         assert_eq!(
             at("2026-12-04 01:00"),
-            Verdict::Open { index: 4, from_yesterday: true },
+            Verdict::Open {
+                index: 4,
+                from_yesterday: true
+            },
             "an ordinary Thursday night runs into Friday"
         );
         // The tenant's own holiday wins over the calendar.
@@ -457,10 +484,17 @@ mod tests {
         office.calendar.as_mut().unwrap().eves = DayRule::Closed;
         assert_eq!(
             explain(&office, JERUSALEM, jerusalem("2026-09-12 01:00")),
-            Verdict::ShiftNeverStarted { index: 6, day: Closure::Calendar(Occasion::ErevRoshHashana) }
+            Verdict::ShiftNeverStarted {
+                index: 6,
+                day: Closure::Calendar(Occasion::ErevRoshHashana)
+            }
         );
-        let why = explain(&office, JERUSALEM, jerusalem("2026-09-12 01:00"))
-            .why(&office, jerusalem("2026-09-12 01:00").with_timezone(&JERUSALEM).naive_local());
+        let why = explain(&office, JERUSALEM, jerusalem("2026-09-12 01:00")).why(
+            &office,
+            jerusalem("2026-09-12 01:00")
+                .with_timezone(&JERUSALEM)
+                .naive_local(),
+        );
         assert_eq!(
             why,
             "closed: hours[6] (Fri 22:00–03:00) opened on Erev Rosh Hashana (eve of the israel calendar), so it never started"

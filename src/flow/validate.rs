@@ -16,8 +16,8 @@ use utoipa::ToSchema;
 
 use super::engine::RULE_HOP_LIMIT;
 use super::model::{
-    Call, Condition, DayRule, DigitsSource, EntryPoint, Flow, Hangup, Menu, Node, NodeKind, Prompt, Rec,
-    SayDigits, Schedule, limits,
+    Call, Condition, DayRule, DigitsSource, EntryPoint, Flow, Hangup, Menu, Node, NodeKind, Prompt,
+    Rec, SayDigits, Schedule, limits,
 };
 use super::pattern;
 use super::schedule::{is_empty_interval, open_some_time};

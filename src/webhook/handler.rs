@@ -213,8 +213,13 @@ async fn answer_step(
     let lookup = state.cache.lookup(&step.did, version, deadline);
     let answer = match tokio::time::timeout_at(deadline, lookup).await {
         Ok(Lookup::Found(entry, flow)) => {
-            let (decision, answer) =
-                flow_answer(&flow.flow, &entry, &step, state.settings.clock.now(), &state.safe);
+            let (decision, answer) = flow_answer(
+                &flow.flow,
+                &entry,
+                &step,
+                state.settings.clock.now(),
+                &state.safe,
+            );
             if let Some(problem) = &decision.problem {
                 tracing::error!(tenant_id = entry.tenant_id, call_id = %step.call_id, menu = %step.menu, ?problem, "flow could not answer");
                 state.metrics.count_fallback(FallbackReason::BrokenFlow);

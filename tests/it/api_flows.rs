@@ -33,13 +33,15 @@ pub(crate) async fn add_recordings(app: &TestApp, token: &str) {
 }
 
 pub(crate) fn schedule() -> Value {
-    // Open the whole day, every day (00:00-00:00), closed on one holiday far away.
+    // Open the whole day, every day (00:00-00:00), closed on one holiday far
+    // away; open on Israeli rest days too, on purpose (said, so no warning).
     let hours: Vec<Value> = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         .iter()
         .map(|day| json!({"day": day, "opens": "00:00", "closes": "00:00"}))
         .collect();
     json!({"key": "office", "name": "Office hours", "hours": hours,
-           "holidays": [{"date": "2099-09-21", "name": "Yom Kippur"}]})
+           "holidays": [{"date": "2099-09-21", "name": "Yom Kippur"}],
+           "calendar": {"name": "israel", "rest_days": "usual"}})
 }
 
 /// The three levels, leaves first (a node may only name nodes that exist):
@@ -1146,7 +1148,7 @@ async fn a_whole_flow_goes_in_as_one_change_set() {
             {"day": "Tue", "opens": "00:00", "closes": "24:00"}, {"day": "Wed", "opens": "00:00", "closes": "24:00"},
             {"day": "Thu", "opens": "00:00", "closes": "24:00"}, {"day": "Fri", "opens": "00:00", "closes": "24:00"},
             {"day": "Sat", "opens": "00:00", "closes": "24:00"}
-        ]}],
+        ], "calendar": {"name": "israel"}}],
         "recordings": [{"name": "main_menu", "description": "1 shop"}, {"name": "goodbye"}]
     });
     // Refusals first: a number that is not the tenant's, a bad recording.

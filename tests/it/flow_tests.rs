@@ -40,7 +40,7 @@ async fn a_saved_test_guards_publishing_and_shows_the_failing_call() {
     assert_eq!(status, 200, "{run}");
     assert_eq!(
         (&run["passed"], &run["failed"]),
-        (&json!(5), &json!(0)),
+        (&json!(6), &json!(0)),
         "{run}"
     );
     let (_, live_run) = post(
@@ -50,7 +50,7 @@ async fn a_saved_test_guards_publishing_and_shows_the_failing_call() {
         json!(null),
     )
     .await;
-    assert_eq!(live_run["passed"], 5, "{live_run}");
+    assert_eq!(live_run["passed"], 6, "{live_run}");
 
     // An edit breaks "pressing 1 connects to sales".
     let (_, mut main) = get(&app, &admin, "/api/v1/nodes/main").await;

@@ -18,6 +18,7 @@ mod flow_tests;
 mod flow_versions;
 mod hostile_requests;
 mod http_edges;
+mod israeli_calendar;
 mod reports;
 mod resilience;
 mod schedule_hours;

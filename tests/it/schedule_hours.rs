@@ -27,7 +27,8 @@ async fn hours_are_written_as_people_say_them_and_checked_at_an_instant() {
     ranges.extend([("Thu", "11:00", "02:00"), ("Fri", "11:00", "15:00")]);
     ranges.push(("Sat", "20:00", "24:00"));
     let schedule = json!({"key": "shop", "name": "Shop", "hours": hours(&ranges),
-        "holidays": [{"date": "2026-12-10", "name": "A day off"}]});
+        "holidays": [{"date": "2026-12-10", "name": "A day off"}],
+        "calendar": {"name": "israel"}});
     let (status, body) = post(&app, &admin, "/api/v1/schedules", schedule).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(
@@ -101,7 +102,8 @@ async fn hours_are_written_as_people_say_them_and_checked_at_an_instant() {
 
     // Overlapping ranges: written, with a warning.
     let overlapping = json!({"key": "shop", "name": "Shop",
-        "hours": hours(&[("Mon", "09:00", "13:00"), ("Mon", "12:00", "18:00"), ("Sun", "22:00", "02:00"), ("Mon", "01:00", "03:00")])});
+        "hours": hours(&[("Mon", "09:00", "13:00"), ("Mon", "12:00", "18:00"), ("Sun", "22:00", "02:00"), ("Mon", "01:00", "03:00")]),
+        "calendar": {"name": "israel"}});
     let (status, body) = put(&app, &admin, "/api/v1/schedules/shop", overlapping).await;
     assert_eq!(status, 200, "{body}");
     let warnings: Vec<&str> = body["issues"]

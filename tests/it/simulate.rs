@@ -16,7 +16,7 @@ use ivrhub::voicenter::types::Action;
 const CALLER: &str = "0541234567";
 
 /// The demo tenant's admin (as `serve --demo` creates it), logged in.
-async fn demo_admin(app: &TestApp) -> String {
+pub(crate) async fn demo_admin(app: &TestApp) -> String {
     let tenant = ivrhub::demo::seed(&app.pool).await.unwrap();
     ivrhub::demo::seed_admin(&app.pool, tenant).await.unwrap();
     login(
