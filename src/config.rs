@@ -70,6 +70,18 @@ pub struct FallbackSettings {
     pub fallback_rec: Option<crate::flow::model::Rec>,
 }
 
+/// `now` (the system's clock), or a fixed instant.
+fn parse_clock(text: &str) -> Result<crate::clock::Clock, String> {
+    if text == "now" {
+        return Ok(crate::clock::Clock::system());
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|at| crate::clock::Clock::fixed(at.with_timezone(&chrono::Utc)))
+        .map_err(|_| {
+            format!("{text:?}: an instant with its offset, e.g. 2026-12-01T10:00:00+02:00")
+        })
+}
+
 /// `name`, or `he=name,en=name[,default=name]`.
 fn parse_rec(text: &str) -> Result<crate::flow::model::Rec, String> {
     let text = text.trim();
@@ -144,8 +156,10 @@ pub struct ServeSettings {
     /// the background, every 15 minutes (`false`: only on demand).
     #[arg(long, env = "IVRHUB_REPORT_ROLLER", default_value_t = true, action = clap::ArgAction::Set)]
     pub report_roller: bool,
-    /// The clock flows are decided by (the system's; tests set one).
-    #[arg(skip)]
+    /// Decide calls as if it were always this instant (RFC 3339, with its
+    /// offset): a staging server trying a holiday, a benchmark that must
+    /// not depend on the hour. Unset: now. Logs and CDRs keep the real time.
+    #[arg(long, env = "IVRHUB_DECIDE_AT", value_parser = parse_clock, default_value = "now", hide_default_value = true)]
     pub clock: crate::clock::Clock,
 }
 
@@ -202,6 +216,19 @@ mod tests {
         assert!(parse_rec("he=a,he=b").unwrap_err().contains("twice"));
         assert!(parse_rec("he=a,b").unwrap_err().contains("language=name"));
         assert!(parse_rec(" ").is_err());
+    }
+
+    #[test]
+    fn calls_can_be_decided_at_a_fixed_instant() {
+        let fixed = parse_clock("2026-09-21T10:00:00+03:00").unwrap();
+        assert_eq!(fixed.now().to_rfc3339(), "2026-09-21T07:00:00+00:00");
+        let system = parse_clock("now").unwrap();
+        assert!((system.now() - chrono::Utc::now()).num_seconds().abs() < 5);
+        assert!(
+            parse_clock("2026-09-21T10:00:00")
+                .unwrap_err()
+                .contains("offset")
+        );
     }
 
     #[test]

@@ -298,3 +298,30 @@ print("ok")
     .unwrap();
     assert_eq!(stored, 1);
 }
+
+/// The benchmark's steps (`bench/call_steps.txt`) get the actions it says
+/// the demo answers, at the instant it decides them (a working Tuesday
+/// morning, the tests' own): the benchmark measures the paths it names.
+#[tokio::test]
+async fn the_benchmark_steps_get_the_actions_they_name() {
+    let app = TestApp::spawn().await;
+    app.with_demo().await;
+    let steps = include_str!("../../bench/call_steps.txt");
+    let mut checked = 0;
+    for (index, line) in steps.lines().filter(|l| !l.starts_with('#')).enumerate() {
+        let fields: Vec<&str> = line.split('|').collect();
+        let [encoding, dtmf, menu, _previous, action] = fields[..] else {
+            panic!("bad line {line:?}")
+        };
+        let encoding = if encoding == "xml" {
+            Encoding::XmlRpc
+        } else {
+            Encoding::Json
+        };
+        let call = Call::new(&app, encoding, &format!("bench-step-{index:022}"));
+        let answer = call.step(menu, dtmf).await;
+        assert_eq!(answer.action.name(), action, "{line}: {answer:?}");
+        checked += 1;
+    }
+    assert_eq!(checked, 20);
+}
