@@ -117,11 +117,22 @@ const EMBEDDED_DATABASE: &str = "ivrhub";
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // IVRHUB_LOG_FORMAT=json: one JSON object per line, for log collectors.
+    match std::env::var("IVRHUB_LOG_FORMAT").as_deref() {
+        Ok("json") => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init(),
+        Ok("text") | Err(_) => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        Ok(other) => {
+            tracing_subscriber::fmt().with_env_filter(filter).init();
+            tracing::warn!(
+                format = other,
+                "IVRHUB_LOG_FORMAT is `text` or `json`; writing text"
+            );
+        }
+    }
     match Cli::parse().command {
         Command::Serve {
             database,
@@ -350,14 +361,25 @@ fn kept_jwt_secret(data_dir: &std::path::Path) -> Result<Secret> {
     if let Ok(existing) = std::fs::read_to_string(&path) {
         return Ok(Secret::new(existing.trim().to_owned()));
     }
-    std::fs::create_dir_all(data_dir)?;
+    // Said in words: the settings that fix it, not only the OS error.
+    let cannot = |what: &str, error: std::io::Error| {
+        let folder = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_owned());
+        anyhow::anyhow!(
+            "cannot keep the token-signing key: {what} {}: {error}. Set IVRHUB_DATA_DIR to a folder \
+             this user can write (the container image uses /var/lib/ivrhub), or set \
+             IVRHUB_JWT_SECRET (at least 32 characters, the same on every node)",
+            folder.display()
+        )
+    };
+    std::fs::create_dir_all(data_dir).map_err(|error| cannot("creating", error))?;
     let secret = ivrhub::auth::tokens::random_secret();
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(secret.as_bytes())?;
+        .map_err(|error| cannot("creating the key in", error))?;
+    file.write_all(secret.as_bytes())
+        .map_err(|error| cannot("writing the key in", error))?;
     Ok(Secret::new(secret))
 }

@@ -12,6 +12,7 @@ mod batch_writers;
 mod bilingual_flows;
 mod cdr_reports;
 mod demo_calls;
+mod deployment;
 mod embedded_postgres;
 mod flow_changes;
 mod flow_tests;
