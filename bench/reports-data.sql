@@ -127,8 +127,9 @@ SELECT i, tenant_id, call_id, did, caller_id,
 FROM (
     SELECT i, tenant_id, md5(i::text) AS call_id, did, caller_id, target, started, status,
            CASE status WHEN 'ANSWER' THEN 16 WHEN 'NOANSWER' THEN 19 WHEN 'BUSY' THEN 17
-                WHEN 'CANCEL' THEN 16 WHEN 'CONGESTION' THEN 42 WHEN 'CHANUNAVAIL' THEN 20
-                WHEN 'INVALIDARGS' THEN 28 WHEN 'DONTCALL' THEN 21 WHEN 'TORTURE' THEN 21 END AS cause,
+                WHEN 'CANCEL' THEN 16 WHEN 'CONGESTION' THEN 34 WHEN 'CHANUNAVAIL' THEN 20
+                -- as cdr::cause_for_status (INVALIDARGS: none)
+                WHEN 'DONTCALL' THEN 21 WHEN 'TORTURE' THEN 21 END AS cause,
            CASE WHEN status = 'ANSWER'
                 THEN least(7200, round(exp(4.2 + sqrt(-2 * ln(r_d1)) * cos(2 * pi() * r_d2))))::bigint
                 ELSE 0 END AS duration_secs,

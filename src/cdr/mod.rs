@@ -7,29 +7,37 @@ use chrono::{DateTime, Utc};
 use crate::storage::cdrs::NewCdr;
 use crate::voicenter::types::HangupReport;
 
-/// The Q.850 cause a `CALL_STATUS` stands for, as the spec's table of causes
-/// defines them. `None` for a status we do not know (kept, never dropped).
+/// The Q.850 cause a `CALL_STATUS` stands for. `None` for a status we do
+/// not know (kept, never dropped) and for one that is not a cause at all.
 ///
-/// ANSWER: the call was answered and later cleared normally (16).
-/// BUSY: user busy (17). NOANSWER: no answer from the user (19).
-/// CANCEL: the caller hung up before the callee answered — normal clearing
-/// from the caller's side (16, SIP "BYE or CANCEL").
-/// CONGESTION: switching equipment congestion (42); the spec notes it usually
-/// means an unrecognised number, but the cause that Asterisk reports is 42.
-/// CHANUNAVAIL: the channel (e.g. an unregistered SIP peer) is unavailable:
-/// subscriber absent (20). DONTCALL / TORTURE: privacy mode, the callee
-/// rejected the call: call rejected (21). INVALIDARGS: the dial could not be
-/// parsed: address incomplete (28).
+/// The statuses are Asterisk's `DIALSTATUS` values (the spec's list), so
+/// each is mapped to the cause Asterisk itself sets with it:
+///
+/// * ANSWER: answered, later cleared normally: 16 (normal clearing).
+/// * BUSY: `AST_CAUSE_BUSY`, user busy: 17.
+/// * NOANSWER: `AST_CAUSE_NO_ANSWER`, no answer from the user: 19.
+/// * CANCEL: the caller hung up before the callee answered, a normal
+///   clearing from the caller's side: 16 (SIP "BYE or CANCEL").
+/// * CONGESTION: `AST_CAUSE_CONGESTION`, which Asterisk defines as
+///   `AST_CAUSE_NORMAL_CIRCUIT_CONGESTION`: 34, no circuit available (not
+///   42, switching equipment congestion; stored causes were re-derived by
+///   migration V11).
+/// * CHANUNAVAIL: the channel (e.g. an unregistered SIP peer) is
+///   unavailable: 20, subscriber absent.
+/// * DONTCALL / TORTURE: privacy mode, the callee rejected the call: 21.
+/// * INVALIDARGS: the Dial command's arguments could not be parsed — a
+///   configuration error on the dialling side, not a cause the network
+///   gave: none (it used to be stored as 28, address incomplete; V11
+///   cleared it). Reported under `cause: null` with its status.
 pub fn cause_for_status(status: &str) -> Option<i16> {
     Some(match status {
         "ANSWER" => 16,
         "BUSY" => 17,
         "NOANSWER" => 19,
         "CANCEL" => 16,
-        "CONGESTION" => 42,
+        "CONGESTION" => 34,
         "CHANUNAVAIL" => 20,
         "DONTCALL" | "TORTURE" => 21,
-        "INVALIDARGS" => 28,
         _ => return None,
     })
 }
@@ -72,22 +80,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_status_of_the_spec_has_a_cause() {
-        for status in [
-            "ANSWER",
-            "BUSY",
-            "NOANSWER",
-            "CANCEL",
-            "CONGESTION",
-            "CHANUNAVAIL",
-            "DONTCALL",
-            "TORTURE",
-            "INVALIDARGS",
-        ] {
-            assert!(cause_for_status(status).is_some(), "{status}");
+    fn every_status_of_the_spec_has_the_cause_asterisk_gives_it() {
+        let expected = [
+            ("ANSWER", Some(16)),
+            ("BUSY", Some(17)),
+            ("NOANSWER", Some(19)),
+            ("CANCEL", Some(16)),
+            ("CONGESTION", Some(34)),
+            ("CHANUNAVAIL", Some(20)),
+            ("DONTCALL", Some(21)),
+            ("TORTURE", Some(21)),
+            ("INVALIDARGS", None),
+            ("SOMETHING-NEW", None),
+        ];
+        for (status, cause) in expected {
+            assert_eq!(cause_for_status(status), cause, "{status}");
         }
-        assert_eq!(cause_for_status("BUSY"), Some(17));
-        assert_eq!(cause_for_status("SOMETHING-NEW"), None);
     }
 
     #[test]

@@ -174,12 +174,14 @@ pub async fn by_status(
 /// Calls per Q.850/ISUP cause, with the spec's description and SIP equivalent.
 ///
 /// The cause of a call is derived from its CALL_STATUS when the CDR is
-/// stored (the spec's table): ANSWER 16 (normal clearing), BUSY 17 (user
-/// busy), NOANSWER 19 (no answer from the user), CANCEL 16 (the caller hung
-/// up before the answer: normal clearing, SIP "BYE or CANCEL"), CONGESTION
-/// 42 (switching equipment congestion), CHANUNAVAIL 20 (subscriber absent),
-/// DONTCALL and TORTURE 21 (call rejected), INVALIDARGS 28 (address
-/// incomplete); any other status has no cause (`cause: null`, never dropped).
+/// stored, as Asterisk sets it with that status (`cdr::cause_for_status`):
+/// ANSWER 16 (normal clearing), BUSY 17 (user busy), NOANSWER 19 (no answer
+/// from the user), CANCEL 16 (the caller hung up before the answer: normal
+/// clearing, SIP "BYE or CANCEL"), CONGESTION 34 (no circuit available:
+/// Asterisk's congestion cause), CHANUNAVAIL 20 (subscriber absent),
+/// DONTCALL and TORTURE 21 (call rejected); INVALIDARGS (a dial-argument
+/// error, not a network cause) and any other status have no cause
+/// (`cause: null`, never dropped).
 ///
 /// The causes ivrhub itself sends (a HANGUP node's cause; 1, 21 or 41 of a
 /// safe answer) are not counted here: Voicenter's end-of-call report does

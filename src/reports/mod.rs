@@ -19,7 +19,7 @@ and optional `did`, `status`, `target` filters; `compare=previous` adds the peri
 **Why did yesterday's calls fail?** If today is 2026-11-24: \
 `GET /api/v1/reports/by-cause?from=2026-11-23&to=2026-11-24` lists yesterday's calls per Q.850 cause with its meaning \
 and SIP equivalent, e.g. cause 17 *user busy* (486) from status BUSY, 19 *no answer from the user* (480) from NOANSWER, \
-42 *switching equipment congestion* (503) from CONGESTION. Each row lists the statuses behind it: \
+34 *no circuit available* (503) from CONGESTION. Each row lists the statuses behind it: \
 cause 16 *normal clearing* holds the answered calls (ANSWER) and those the caller hung up before an answer (CANCEL) alike, \
 so look at its `statuses`, or at `/reports/by-status`. \
 `/reports/by-status` gives the same split by Voicenter's CALL_STATUS, `/reports/by-target?…&status=BUSY` which numbers were busy, \

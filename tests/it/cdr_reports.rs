@@ -473,3 +473,99 @@ async fn a_retry_after_the_number_moved_stays_where_the_first_report_went() {
     );
     assert_eq!(copies(&app, late).await, (vec![], 1));
 }
+
+/// V11 re-derives the causes of CDRs stored before it (CONGESTION was 42,
+/// INVALIDARGS 28) and makes the days rolled up with them roll again.
+#[tokio::test]
+async fn the_cause_migration_re_derives_stored_causes_and_re_rolls_their_days() {
+    let url = crate::harness::empty_database().await;
+    ivrhub::db::migrate_to(&url, Some(10)).await.unwrap();
+    let pool = ivrhub::db::connect_pool(&url, 2).await.unwrap();
+    let tenant: i64 =
+        sqlx::query_scalar("INSERT INTO tenants (name) VALUES ('Old') RETURNING tenant_id")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    // As stored before: (call, status, cause, day).
+    let stored = [
+        ("c1", "CONGESTION", Some(42i16), "2026-11-20"),
+        ("c2", "INVALIDARGS", Some(28), "2026-11-20"),
+        ("c3", "BUSY", Some(17), "2026-11-21"),
+        ("c4", "WEIRD", None, "2026-11-21"),
+    ];
+    for (call, status, cause, day) in stored {
+        sqlx::query(
+            "INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, call_start, call_time, status, cause, raw)
+             VALUES ($1, $2, '0733', '054', '050', $3::date, $3::date, $4, $5, '{}')",
+        )
+        .bind(tenant)
+        .bind(call)
+        .bind(day)
+        .bind(status)
+        .bind(cause)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    // Both days rolled up, the 20th with the old causes.
+    for (day, status, cause) in [
+        ("2026-11-20", "CONGESTION", Some(42i16)),
+        ("2026-11-21", "BUSY", Some(17)),
+    ] {
+        sqlx::query("INSERT INTO report_rollup_days (tenant_id, day) VALUES ($1, $2::date)")
+            .bind(tenant)
+            .bind(day)
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO report_cdr_hourly (tenant_id, day, hour, status, cause, calls, answered, talk_secs,
+                                            answered_with_duration, dial_secs_sum, with_dial_time)
+             VALUES ($1, $2::date, $2::date, $3, $4, 1, 0, 0, 0, 0, 0)",
+        )
+        .bind(tenant)
+        .bind(day)
+        .bind(status)
+        .bind(cause)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+
+    ivrhub::db::migrate(&url).await.unwrap();
+    let causes: Vec<(String, Option<i16>)> =
+        sqlx::query_as("SELECT status, cause FROM cdrs ORDER BY call_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    for (status, cause) in &causes {
+        let expected = if status == "WEIRD" {
+            None
+        } else {
+            ivrhub::cdr::cause_for_status(status)
+        };
+        assert_eq!(*cause, expected, "{status}");
+    }
+    assert_eq!(causes[0], ("CONGESTION".to_owned(), Some(34)));
+    assert_eq!(causes[1], ("INVALIDARGS".to_owned(), None));
+    let rolled: Vec<String> = sqlx::query_scalar(
+        "SELECT day::text FROM report_rollup_days WHERE tenant_id = $1 ORDER BY day",
+    )
+    .bind(tenant)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rolled,
+        ["2026-11-21"],
+        "the 20th is forgotten, to roll again"
+    );
+    let old_rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM report_cdr_hourly WHERE cause = 42")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(old_rows, 0);
+    pool.close().await;
+    crate::harness::drop_database(&url).await;
+}
