@@ -24,9 +24,9 @@ use crate::storage::PgPool;
 use crate::storage::reports::{
     self as sql, CauseStatusRow, CdrFilter, GroupRow, HourRow, Tenants, Totals,
 };
-use futures_util::future::{try_join, try_join_all};
+use futures_util::future::try_join;
 
-use super::rollup;
+use super::rollup::{self, Grain};
 
 /// The parameters every report takes.
 pub(super) const FILTER_PARAMS: [&str; 7] =
@@ -483,25 +483,18 @@ pub async fn status_rows(
     filter: &CdrFilter,
     now: DateTime<Utc>,
 ) -> Result<Vec<GroupRow>, ApiError> {
-    let usable = filter.did.is_none() && filter.target.is_none();
-    let plan = rollup::plan(pool, tenants, filter, now, usable).await?;
-    let rolled = async {
-        if plan.rolled.is_empty() {
-            Ok(Vec::new())
-        } else {
-            sql::rolled_by_status(pool, plan.tenant_id, &plan.rolled, filter.status.as_deref())
-                .await
-        }
-    };
-    let raw = try_join_all(
-        plan.raw
-            .iter()
-            .map(|part| sql::by_status(pool, tenants, part)),
-    );
-    let (rolled, raw) = try_join(rolled, raw).await?;
-    Ok(merge_groups(
-        rolled.into_iter().chain(raw.into_iter().flatten()),
-    ))
+    let status = filter.status.as_deref();
+    let (_, rows) = rollup::rolled_and_raw(
+        pool,
+        tenants,
+        filter,
+        now,
+        Grain::Status,
+        |tenant, days| async move { sql::rolled_by_status(pool, tenant, &days, status).await },
+        |part| async move { sql::by_status(pool, tenants, &part).await },
+    )
+    .await?;
+    Ok(merge_groups(rows.into_iter()))
 }
 
 /// Calls per (cause, status): closed days from the roll-up, the rest raw.
@@ -511,23 +504,19 @@ pub async fn cause_rows(
     filter: &CdrFilter,
     now: DateTime<Utc>,
 ) -> Result<Vec<CauseStatusRow>, ApiError> {
-    let usable = filter.did.is_none() && filter.target.is_none();
-    let plan = rollup::plan(pool, tenants, filter, now, usable).await?;
-    let rolled = async {
-        if plan.rolled.is_empty() {
-            Ok(Vec::new())
-        } else {
-            sql::rolled_by_cause(pool, plan.tenant_id, &plan.rolled, filter.status.as_deref()).await
-        }
-    };
-    let raw = try_join_all(
-        plan.raw
-            .iter()
-            .map(|part| sql::by_cause(pool, tenants, part)),
-    );
-    let (rolled, raw) = try_join(rolled, raw).await?;
+    let status = filter.status.as_deref();
+    let (_, rows) = rollup::rolled_and_raw(
+        pool,
+        tenants,
+        filter,
+        now,
+        Grain::Status,
+        |tenant, days| async move { sql::rolled_by_cause(pool, tenant, &days, status).await },
+        |part| async move { sql::by_cause(pool, tenants, &part).await },
+    )
+    .await?;
     let mut merged: BTreeMap<(Option<i16>, String), i64> = BTreeMap::new();
-    for row in rolled.into_iter().chain(raw.into_iter().flatten()) {
+    for row in rows {
         *merged.entry((row.cause, row.status)).or_default() += row.calls;
     }
     let mut rows: Vec<CauseStatusRow> = merged
@@ -556,26 +545,18 @@ pub async fn did_rows(
     filter: &CdrFilter,
     now: DateTime<Utc>,
 ) -> Result<Vec<GroupRow>, ApiError> {
-    let plan = rollup::plan(pool, tenants, filter, now, filter.target.is_none()).await?;
-    let rolled = async {
-        if plan.rolled.is_empty() {
-            Ok(Vec::new())
-        } else {
-            sql::rolled_by_did(
-                pool,
-                plan.tenant_id,
-                &plan.rolled,
-                filter.did.as_deref(),
-                filter.status.as_deref(),
-            )
-            .await
-        }
-    };
-    let raw = try_join_all(plan.raw.iter().map(|part| sql::by_did(pool, tenants, part)));
-    let (rolled, raw) = try_join(rolled, raw).await?;
-    Ok(merge_groups(
-        rolled.into_iter().chain(raw.into_iter().flatten()),
-    ))
+    let (did, status) = (filter.did.as_deref(), filter.status.as_deref());
+    let (_, rows) = rollup::rolled_and_raw(
+        pool,
+        tenants,
+        filter,
+        now,
+        Grain::Did,
+        |tenant, days| async move { sql::rolled_by_did(pool, tenant, &days, did, status).await },
+        |part| async move { sql::by_did(pool, tenants, &part).await },
+    )
+    .await?;
+    Ok(merge_groups(rows.into_iter()))
 }
 
 /// Totals per hour of the grid through `origin`: closed days from the
@@ -587,25 +568,17 @@ pub async fn hour_rows(
     origin: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Vec<HourRow>, ApiError> {
-    let usable = filter.did.is_none() && filter.target.is_none() && origin.timestamp() % 3600 == 0;
-    let plan = rollup::plan(pool, tenants, filter, now, usable).await?;
-    let rolled = async {
-        if plan.rolled.is_empty() {
-            Ok(Vec::new())
-        } else {
-            sql::rolled_by_hour(pool, plan.tenant_id, &plan.rolled, filter.status.as_deref()).await
-        }
-    };
-    let raw = try_join_all(
-        plan.raw
-            .iter()
-            .map(|part| sql::series_by_hour(pool, tenants, part, origin)),
-    );
-    let (rolled, raw) = try_join(rolled, raw).await?;
-    let mut rows: Vec<HourRow> = rolled
-        .into_iter()
-        .chain(raw.into_iter().flatten())
-        .collect();
+    let status = filter.status.as_deref();
+    let (_, mut rows) = rollup::rolled_and_raw(
+        pool,
+        tenants,
+        filter,
+        now,
+        Grain::UtcHour { origin },
+        |tenant, days| async move { sql::rolled_by_hour(pool, tenant, &days, status).await },
+        |part| async move { sql::series_by_hour(pool, tenants, &part, origin).await },
+    )
+    .await?;
     rows.sort_by_key(|row| row.hour);
     Ok(rows)
 }
@@ -620,35 +593,14 @@ pub async fn summary_of(
     filter: &CdrFilter,
     now: DateTime<Utc>,
 ) -> Result<Summary, ApiError> {
-    let usable = filter.did.is_none() && filter.target.is_none();
-    let plan = rollup::plan(pool, tenants, filter, now, usable).await?;
-    let figures = async {
-        let rolled = async {
-            if plan.rolled.is_empty() {
-                Ok(Vec::new())
-            } else {
-                sql::rolled_by_dial_time(
-                    pool,
-                    plan.tenant_id,
-                    &plan.rolled,
-                    filter.status.as_deref(),
-                )
-                .await
-            }
-        };
-        let raw = try_join_all(
-            plan.raw
-                .iter()
-                .map(|part| sql::by_dial_time(pool, tenants, part)),
-        );
-        let (rolled, raw) = try_join(rolled, raw).await?;
-        Ok::<_, sqlx::Error>(
-            rolled
-                .into_iter()
-                .chain(raw.into_iter().flatten())
-                .collect::<Vec<_>>(),
-        )
-    };
+    let usable = Grain::Status.answers(filter);
+    let plan = rollup::plan(pool, tenants, filter, now, Grain::Status).await?;
+    let status = filter.status.as_deref();
+    let figures = rollup::read(
+        &plan,
+        |tenant, days| async move { sql::rolled_by_dial_time(pool, tenant, &days, status).await },
+        |part| async move { sql::by_dial_time(pool, tenants, &part).await },
+    );
     let callers = async {
         match rollup::callers_span(&plan, now) {
             Some((first, last)) if usable && filter.status.is_none() => {

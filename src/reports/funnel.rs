@@ -141,26 +141,19 @@ pub async fn compute(
     version: Option<i32>,
     now: DateTime<Utc>,
 ) -> Result<Funnel, ApiError> {
-    let usable = filter.did.is_none() && filter.target.is_none() && version.is_none();
-    let plan = rollup::plan(pool, Tenants::One(tenant_id), filter, now, usable).await?;
-    let rolled_rows = async {
-        if plan.rolled.is_empty() {
-            Ok(Vec::new())
-        } else {
-            sql::funnel_rolled_up(pool, tenant_id, &plan.rolled, filter.status.as_deref()).await
-        }
-    };
-    let raw_rows = futures_util::future::try_join_all(
-        plan.raw
-            .iter()
-            .map(|part| sql::funnel(pool, tenant_id, part, version)),
-    );
-    let (rolled_rows, raw_rows) = futures_util::future::try_join(rolled_rows, raw_rows).await?;
-    let rows = rolled_rows
-        .into_iter()
-        .chain(raw_rows.into_iter().flatten());
+    let status = filter.status.as_deref();
+    let (plan, rows) = rollup::rolled_and_raw(
+        pool,
+        Tenants::One(tenant_id),
+        filter,
+        now,
+        rollup::Grain::Funnel { version },
+        |tenant, days| async move { sql::funnel_rolled_up(pool, tenant, &days, status).await },
+        |part| async move { sql::funnel(pool, tenant_id, &part, version).await },
+    )
+    .await?;
     Ok(Funnel {
-        nodes: assemble(rows),
+        nodes: assemble(rows.into_iter()),
         rolled_up_days: plan.rolled.len(),
         raw_ranges: plan.raw.len(),
     })

@@ -38,16 +38,17 @@ pub struct Plan {
     pub raw: Vec<CdrFilter>,
 }
 
-/// Plans `filter` for one tenant, when the roll-up keeps what the filter
-/// asks (`usable`); otherwise (or for every tenant together) all raw.
+/// Plans `filter` for one tenant, when the roll-up of `grain` answers it
+/// ([`Grain::answers`]); otherwise (or for every tenant together) all raw.
 /// Starts the background roll-up of the closed days found missing.
 pub async fn plan(
     pool: &PgPool,
     tenants: Tenants,
     filter: &CdrFilter,
     now: DateTime<Utc>,
-    usable: bool,
+    grain: Grain,
 ) -> Result<Plan, sqlx::Error> {
+    let usable = grain.answers(filter);
     let Tenants::One(tenant_id) = tenants else {
         return Ok(Plan {
             tenant_id: 0,
@@ -105,6 +106,83 @@ pub async fn plan(
         rolled,
         raw,
     })
+}
+
+/// What a roll-up keeps besides the tenant, the UTC day and the CDR status,
+/// which decides the filters it can answer. The one rule of when a roll-up
+/// is usable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grain {
+    /// Totals per status, cause and dial time (`report_cdr_hourly`,
+    /// `report_dial_daily`): no DID, no target.
+    Status,
+    /// Totals per DID (`report_did_daily`): no target.
+    Did,
+    /// Totals per UTC hour: no DID, no target, and a grid of whole UTC
+    /// hours (`origin` on the hour).
+    UtcHour { origin: DateTime<Utc> },
+    /// The funnel (`report_funnel_daily`): no DID, no target, and no flow
+    /// version (the roll-up keeps none).
+    Funnel { version: Option<i32> },
+}
+
+impl Grain {
+    /// Can the roll-up answer the closed days of `filter`?
+    pub fn answers(self, filter: &CdrFilter) -> bool {
+        let no_did = filter.did.is_none();
+        filter.target.is_none()
+            && match self {
+                Grain::Status => no_did,
+                Grain::Did => true,
+                Grain::UtcHour { origin } => no_did && origin.timestamp() % 3600 == 0,
+                Grain::Funnel { version } => no_did && version.is_none(),
+            }
+    }
+}
+
+/// The one routine behind every report: plans the range for `grain` (see
+/// [`plan`]), then [`read`]s it. Gives the plan and every row, the rolled
+/// ones first; callers merge the rows.
+pub async fn rolled_and_raw<Row, RolledFut, RawFut>(
+    pool: &PgPool,
+    tenants: Tenants,
+    filter: &CdrFilter,
+    now: DateTime<Utc>,
+    grain: Grain,
+    rolled: impl FnOnce(i64, Vec<NaiveDate>) -> RolledFut,
+    raw: impl Fn(CdrFilter) -> RawFut,
+) -> Result<(Plan, Vec<Row>), sqlx::Error>
+where
+    RolledFut: std::future::Future<Output = Result<Vec<Row>, sqlx::Error>>,
+    RawFut: std::future::Future<Output = Result<Vec<Row>, sqlx::Error>>,
+{
+    let plan = plan(pool, tenants, filter, now, grain).await?;
+    let rows = read(&plan, rolled, raw).await?;
+    Ok((plan, rows))
+}
+
+/// Reads a plan: its closed days from the roll-up with `rolled` (the
+/// tenant and its days), the rest raw with `raw` (each part, concurrently).
+pub async fn read<Row, RolledFut, RawFut>(
+    plan: &Plan,
+    rolled: impl FnOnce(i64, Vec<NaiveDate>) -> RolledFut,
+    raw: impl Fn(CdrFilter) -> RawFut,
+) -> Result<Vec<Row>, sqlx::Error>
+where
+    RolledFut: std::future::Future<Output = Result<Vec<Row>, sqlx::Error>>,
+    RawFut: std::future::Future<Output = Result<Vec<Row>, sqlx::Error>>,
+{
+    let rolled_rows = async {
+        if plan.rolled.is_empty() {
+            Ok(Vec::new())
+        } else {
+            rolled(plan.tenant_id, plan.rolled.clone()).await
+        }
+    };
+    let raw_rows = futures_util::future::try_join_all(plan.raw.iter().cloned().map(raw));
+    let (mut rows, raw_rows) = futures_util::future::try_join(rolled_rows, raw_rows).await?;
+    rows.extend(raw_rows.into_iter().flatten());
+    Ok(rows)
 }
 
 /// The closed days `[first, last]` whose distinct callers a plan reads from
@@ -274,6 +352,50 @@ pub async fn roll_up_days(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_roll_up_answers_only_what_it_keeps() {
+        let from = DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let plain = CdrFilter {
+            from,
+            to: from + Duration::days(30),
+            did: None,
+            target: None,
+            status: None,
+        };
+        let with = |did: Option<&str>, target: Option<&str>| CdrFilter {
+            did: did.map(str::to_owned),
+            target: target.map(str::to_owned),
+            ..plain.clone()
+        };
+        let on_the_hour = Grain::UtcHour { origin: from };
+        let half_past = Grain::UtcHour {
+            origin: from + Duration::minutes(30),
+        };
+        let funnel = Grain::Funnel { version: None };
+        let version = Grain::Funnel { version: Some(3) };
+        for grain in [Grain::Status, Grain::Did, on_the_hour, funnel] {
+            assert!(grain.answers(&plain), "{grain:?}");
+            assert!(
+                !grain.answers(&with(None, Some("050"))),
+                "{grain:?}: no target kept"
+            );
+        }
+        assert!(Grain::Did.answers(&with(Some("0733"), None)));
+        for grain in [Grain::Status, on_the_hour, funnel] {
+            assert!(
+                !grain.answers(&with(Some("0733"), None)),
+                "{grain:?}: no DID kept"
+            );
+        }
+        assert!(
+            !half_past.answers(&plain),
+            "UTC hours only for a grid on the hour"
+        );
+        assert!(!version.answers(&plain), "no flow version kept");
+    }
 
     #[test]
     fn a_day_is_closed_once_it_ended_a_day_ago() {

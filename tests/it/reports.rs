@@ -952,7 +952,7 @@ async fn roll_ups_give_the_same_figures_as_the_raw_tables_and_follow_late_calls(
             ..range.clone()
         });
     }
-    let plan = rollup::plan(&app.pool, one, &local_days, later, true)
+    let plan = rollup::plan(&app.pool, one, &local_days, later, rollup::Grain::Status)
         .await
         .unwrap();
     assert_eq!(
@@ -1166,7 +1166,7 @@ async fn a_day_rolled_up_by_an_older_node_is_read_raw_and_rolled_up_again() {
     let both_days = all_calls("2026-11-22T00:00:00Z", "2026-11-24T00:00:00Z");
     let one = Tenants::One(tenant);
     let later = utc("2026-11-26T00:00:00Z");
-    let plan = rollup::plan(&app.pool, one, &both_days, later, true)
+    let plan = rollup::plan(&app.pool, one, &both_days, later, rollup::Grain::Status)
         .await
         .unwrap();
     assert_eq!((plan.rolled.len(), plan.raw.len()), (0, 1), "read raw");
@@ -1188,7 +1188,7 @@ async fn a_day_rolled_up_by_an_older_node_is_read_raw_and_rolled_up_again() {
             .unwrap(),
         vec![day("2026-11-22"), day("2026-11-23")]
     );
-    let plan = rollup::plan(&app.pool, one, &both_days, later, true)
+    let plan = rollup::plan(&app.pool, one, &both_days, later, rollup::Grain::Status)
         .await
         .unwrap();
     assert!(rollup::callers_span(&plan, later).is_some());
