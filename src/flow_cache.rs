@@ -276,6 +276,19 @@ impl FlowCache {
         Ok(Some(version))
     }
 
+    /// Versions in memory: (live ones, others calls are on), for `/metrics`.
+    pub fn versions_loaded(&self) -> (usize, usize) {
+        let live = self
+            .contents
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .tenants
+            .values()
+            .filter(|tenant| tenant.live.is_some())
+            .count();
+        (live, self.older_versions().versions.len())
+    }
+
     fn older_versions(&self) -> std::sync::MutexGuard<'_, Older> {
         self.older
             .lock()

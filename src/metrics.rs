@@ -1,8 +1,30 @@
-//! Counters of what the webhook did, exposed at `GET /metrics` in
-//! Prometheus' text format.
+//! What the service measures, exposed at `GET /metrics` in the OpenMetrics
+//! text format (which Prometheus scrapes) through `prometheus-client`.
+//!
+//! Labels stay bounded: reasons, outcomes, methods, route *patterns* and
+//! status classes — never call ids, numbers or tenants.
+//!
+//! | metric | type | labels |
+//! | --- | --- | --- |
+//! | `ivrhub_steps_answered_total` | counter | |
+//! | `ivrhub_fallbacks_total` | counter | `reason` |
+//! | `ivrhub_requests_rejected_total` | counter | |
+//! | `ivrhub_cdrs_stored_total`, `ivrhub_cdrs_failed_total` | counter | |
+//! | `ivrhub_steps_dropped_total` | counter | |
+//! | `ivrhub_webhook_seconds` | histogram | `method`, `outcome` |
+//! | `ivrhub_api_seconds` | histogram | `route`, `status` |
+//! | `ivrhub_cdr_batch_size`, `ivrhub_cdr_commit_seconds` | histogram | |
+//! | `ivrhub_step_batch_size` | histogram | |
+//! | `ivrhub_step_queue_depth` | gauge | |
+//! | `ivrhub_db_pool_connections` | gauge | `state` (`idle`, `busy`) |
+//! | `ivrhub_flow_versions_loaded` | gauge | `kind` (`live`, `other`) |
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
 
 /// Why a call step got the safe answer instead of the flow's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,69 +65,249 @@ impl FallbackReason {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// `GET_IVR_ACTION`, `HANGUP_CALL`, or `refused` (not decoded).
+    pub method: &'static str,
+    /// `flow`, a fallback reason, `stored`, `failed`, `refused`.
+    pub outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ApiLabels {
+    /// The route's pattern (`/api/v1/nodes/{key}`), or `unmatched`.
+    pub route: String,
+    /// `2xx`, `4xx`, `5xx`…
+    pub status: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+/// Seconds from 0.25 ms to about 4 s.
+fn latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.00025, 2.0, 15))
+}
+
+/// Sizes 1 to 512.
+fn sizes() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 10))
+}
+
 pub struct Metrics {
-    pub steps_answered: AtomicU64,
-    fallbacks: [AtomicU64; FallbackReason::ALL.len()],
-    pub requests_rejected: AtomicU64,
-    pub cdrs_stored: AtomicU64,
-    pub cdrs_failed: AtomicU64,
+    registry: Registry,
+    pub steps_answered: Counter,
+    fallbacks: Family<ReasonLabel, Counter>,
+    pub requests_rejected: Counter,
+    pub cdrs_stored: Counter,
+    pub cdrs_failed: Counter,
+    pub steps_dropped: Counter,
+    webhook_seconds: Family<WebhookLabels, Histogram>,
+    api_seconds: Family<ApiLabels, Histogram>,
+    pub cdr_batch_size: Histogram,
+    pub cdr_commit_seconds: Histogram,
+    pub step_batch_size: Histogram,
+    step_queue_depth: Gauge,
+    pool_connections: Family<StateLabel, Gauge>,
+    versions_loaded: Family<KindLabel, Gauge>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+/// What `/metrics` reads at each scrape.
+pub struct Gauges {
+    pub step_queue_depth: i64,
+    pub pool_idle: i64,
+    pub pool_busy: i64,
+    pub live_versions: i64,
+    pub other_versions: i64,
 }
 
 impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("ivrhub");
+        let metrics = Metrics {
+            steps_answered: Counter::default(),
+            fallbacks: Family::default(),
+            requests_rejected: Counter::default(),
+            cdrs_stored: Counter::default(),
+            cdrs_failed: Counter::default(),
+            steps_dropped: Counter::default(),
+            webhook_seconds: Family::new_with_constructor(latency),
+            api_seconds: Family::new_with_constructor(latency),
+            cdr_batch_size: sizes(),
+            cdr_commit_seconds: latency(),
+            step_batch_size: sizes(),
+            step_queue_depth: Gauge::default(),
+            pool_connections: Family::default(),
+            versions_loaded: Family::default(),
+            registry: Registry::default(),
+        };
+        let m = &metrics;
+        let counters = [
+            (
+                "steps_answered",
+                "GET_IVR_ACTION requests answered.",
+                &m.steps_answered,
+            ),
+            (
+                "requests_rejected",
+                "Webhook requests refused as malformed, oversized or forbidden.",
+                &m.requests_rejected,
+            ),
+            (
+                "cdrs_stored",
+                "HANGUP_CALL reports committed (or already stored).",
+                &m.cdrs_stored,
+            ),
+            (
+                "cdrs_failed",
+                "HANGUP_CALL reports answered STATUS 1 (the sender retries).",
+                &m.cdrs_failed,
+            ),
+            (
+                "steps_dropped",
+                "Call steps not logged: the log queue was full, or the database refused them.",
+                &m.steps_dropped,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            registry.register(name, help, counter.clone());
+        }
+        registry.register(
+            "fallbacks",
+            "Call steps answered with the safe answer, by reason.",
+            m.fallbacks.clone(),
+        );
+        for reason in FallbackReason::ALL {
+            // Every reason shows, at 0 until it happens.
+            let _ = m.fallbacks.get_or_create(&ReasonLabel {
+                reason: reason.as_str(),
+            });
+        }
+        registry.register(
+            "webhook_seconds",
+            "Time to answer a webhook request, by method and outcome.",
+            m.webhook_seconds.clone(),
+        );
+        registry.register(
+            "api_seconds",
+            "Time to answer a REST API request, by route pattern and status class.",
+            m.api_seconds.clone(),
+        );
+        registry.register(
+            "cdr_batch_size",
+            "CDRs written per commit of the CDR writer.",
+            m.cdr_batch_size.clone(),
+        );
+        registry.register(
+            "cdr_commit_seconds",
+            "Time to write and commit one batch of CDRs.",
+            m.cdr_commit_seconds.clone(),
+        );
+        registry.register(
+            "step_batch_size",
+            "Call steps written per insert of the step log.",
+            m.step_batch_size.clone(),
+        );
+        registry.register(
+            "step_queue_depth",
+            "Call steps waiting to be logged.",
+            m.step_queue_depth.clone(),
+        );
+        registry.register(
+            "db_pool_connections",
+            "Database connections of this node, idle or busy.",
+            m.pool_connections.clone(),
+        );
+        registry.register(
+            "flow_versions_loaded",
+            "Flow versions in memory: live ones, and others calls are still on.",
+            m.versions_loaded.clone(),
+        );
+        Metrics {
+            registry,
+            ..metrics
+        }
+    }
+
     pub fn count_fallback(&self, reason: FallbackReason) {
-        self.fallbacks[reason as usize].fetch_add(1, Ordering::Relaxed);
+        self.fallbacks
+            .get_or_create(&ReasonLabel {
+                reason: reason.as_str(),
+            })
+            .inc();
     }
 
     pub fn fallbacks(&self, reason: FallbackReason) -> u64 {
-        self.fallbacks[reason as usize].load(Ordering::Relaxed)
+        self.fallbacks
+            .get_or_create(&ReasonLabel {
+                reason: reason.as_str(),
+            })
+            .get()
     }
 
-    pub fn render(&self, steps_dropped: u64) -> String {
-        let mut out = String::new();
-        let mut counter = |name: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-            );
+    pub fn observe_webhook(&self, labels: WebhookLabels, seconds: f64) {
+        self.webhook_seconds.get_or_create(&labels).observe(seconds);
+    }
+
+    pub fn observe_api(&self, route: String, status: u16, seconds: f64) {
+        let status = match status / 100 {
+            1 => "1xx",
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            _ => "5xx",
         };
-        counter(
-            "ivrhub_steps_answered_total",
-            "GET_IVR_ACTION requests answered.",
-            self.steps_answered.load(Ordering::Relaxed),
-        );
-        counter(
-            "ivrhub_requests_rejected_total",
-            "Webhook requests refused as malformed, oversized or forbidden.",
-            self.requests_rejected.load(Ordering::Relaxed),
-        );
-        counter(
-            "ivrhub_cdrs_stored_total",
-            "HANGUP_CALL reports committed (or already stored).",
-            self.cdrs_stored.load(Ordering::Relaxed),
-        );
-        counter(
-            "ivrhub_cdrs_failed_total",
-            "HANGUP_CALL reports answered STATUS 1 (the sender retries).",
-            self.cdrs_failed.load(Ordering::Relaxed),
-        );
-        counter(
-            "ivrhub_steps_dropped_total",
-            "Call steps not logged: the log queue was full, or the database refused them.",
-            steps_dropped,
-        );
-        let _ = writeln!(
-            out,
-            "# HELP ivrhub_fallbacks_total Call steps answered with the safe answer, by reason.\n# TYPE ivrhub_fallbacks_total counter"
-        );
-        for reason in FallbackReason::ALL {
-            let _ = writeln!(
-                out,
-                "ivrhub_fallbacks_total{{reason=\"{}\"}} {}",
-                reason.as_str(),
-                self.fallbacks(reason)
-            );
+        self.api_seconds
+            .get_or_create(&ApiLabels { route, status })
+            .observe(seconds);
+    }
+
+    /// The text `/metrics` answers, with the gauges read now.
+    pub fn render(&self, gauges: &Gauges) -> String {
+        self.step_queue_depth.set(gauges.step_queue_depth);
+        for (state, value) in [("idle", gauges.pool_idle), ("busy", gauges.pool_busy)] {
+            self.pool_connections
+                .get_or_create(&StateLabel { state })
+                .set(value);
         }
+        for (kind, value) in [
+            ("live", gauges.live_versions),
+            ("other", gauges.other_versions),
+        ] {
+            self.versions_loaded
+                .get_or_create(&KindLabel { kind })
+                .set(value);
+        }
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
 }
+
+/// The content type of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

@@ -56,8 +56,8 @@ impl Application {
             tracing::error!(%error, "flows not loaded at start; retrying on the first call");
         }
         let listener = Arc::clone(&cache).spawn_listener();
-        let (steps, step_writer) = StepLog::spawn(pool.clone());
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(Metrics::new());
+        let (steps, step_writer) = StepLog::spawn(pool.clone(), Arc::clone(&metrics));
         let workers = settings.workers;
         let tcp = TcpListener::bind(settings.listen)
             .with_context(|| format!("listening on {}", settings.listen))?;
@@ -83,7 +83,7 @@ impl Application {
         });
         let state = web::Data::new(WebhookState {
             cache,
-            cdrs: CdrWriter::spawn(pool.clone()),
+            cdrs: CdrWriter::spawn(pool.clone(), Arc::clone(&metrics)),
             steps,
             safe: crate::webhook::fallback::SafeAnswer::from_settings(&settings),
             settings: Arc::new(settings),
@@ -94,6 +94,7 @@ impl Application {
         ));
         let mut server = actix_web::HttpServer::new(move || {
             App::new()
+                .wrap_fn(measure_api)
                 .app_data(routes.clone())
                 .app_data(state.clone())
                 .app_data(api.clone())
@@ -165,10 +166,60 @@ async fn health(state: web::Data<WebhookState>) -> HttpResponse {
     }
 }
 
-async fn metrics_text(state: web::Data<WebhookState>) -> HttpResponse {
+async fn metrics_text(
+    state: web::Data<WebhookState>,
+    api: web::Data<crate::admin::state::ApiState>,
+) -> HttpResponse {
+    let (live, other) = state.cache.versions_loaded();
+    let idle = i64::try_from(api.pool.num_idle()).unwrap_or(i64::MAX);
+    let gauges = crate::metrics::Gauges {
+        step_queue_depth: i64::try_from(state.steps.queued()).unwrap_or(i64::MAX),
+        pool_idle: idle,
+        pool_busy: i64::from(api.pool.size()) - idle,
+        live_versions: i64::try_from(live).unwrap_or(i64::MAX),
+        other_versions: i64::try_from(other).unwrap_or(i64::MAX),
+    };
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(state.steps.dropped()))
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .body(state.metrics.render(&gauges))
+}
+
+/// Times every REST API request into `/metrics`, by route pattern (never
+/// the path itself: labels stay bounded) and status class.
+fn measure_api<S>(
+    request: actix_web::dev::ServiceRequest,
+    service: &S,
+) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse, actix_web::Error>> + use<S>
+where
+    S: actix_web::dev::Service<
+            actix_web::dev::ServiceRequest,
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+        >,
+{
+    let metrics = request
+        .path()
+        .starts_with("/api/")
+        .then(|| request.app_data::<web::Data<WebhookState>>())
+        .flatten()
+        .map(|state| Arc::clone(&state.metrics));
+    let started = std::time::Instant::now();
+    let response = service.call(request);
+    async move {
+        let response = response.await?;
+        if let Some(metrics) = metrics {
+            let route = response
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned());
+            metrics.observe_api(
+                route,
+                response.status().as_u16(),
+                started.elapsed().as_secs_f64(),
+            );
+        }
+        Ok(response)
+    }
 }
 
 async fn docs_redirect() -> HttpResponse {

@@ -24,22 +24,44 @@ const LINGER: Duration = Duration::from_millis(50);
 pub struct StepLog {
     queue: mpsc::Sender<NewStep>,
     dropped: Arc<AtomicU64>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl StepLog {
     /// Starts the writer; it ends (after writing what is queued) once every
     /// `StepLog` clone is dropped.
-    pub fn spawn(pool: PgPool) -> (StepLog, tokio::task::JoinHandle<()>) {
+    pub fn spawn(
+        pool: PgPool,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> (StepLog, tokio::task::JoinHandle<()>) {
         let (queue, receiver) = mpsc::channel(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
-        let writer = tokio::spawn(write_steps(pool, receiver, Arc::clone(&dropped)));
-        (StepLog { queue, dropped }, writer)
+        let writer = tokio::spawn(write_steps(
+            pool,
+            receiver,
+            Arc::clone(&dropped),
+            Arc::clone(&metrics),
+        ));
+        (
+            StepLog {
+                queue,
+                dropped,
+                metrics,
+            },
+            writer,
+        )
     }
 
     pub fn record(&self, step: NewStep) {
         if self.queue.try_send(step).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.metrics.steps_dropped.inc();
         }
+    }
+
+    /// Steps waiting in the queue.
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
     }
 
     /// Steps never logged: the queue was full, or the database did not take them.
@@ -48,7 +70,12 @@ impl StepLog {
     }
 }
 
-async fn write_steps(pool: PgPool, mut receiver: mpsc::Receiver<NewStep>, dropped: Arc<AtomicU64>) {
+async fn write_steps(
+    pool: PgPool,
+    mut receiver: mpsc::Receiver<NewStep>,
+    dropped: Arc<AtomicU64>,
+    metrics: Arc<crate::metrics::Metrics>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let linger_until = tokio::time::Instant::now() + LINGER;
@@ -60,8 +87,10 @@ async fn write_steps(pool: PgPool, mut receiver: mpsc::Receiver<NewStep>, droppe
                 Ok(_) => {}
             }
         }
+        metrics.step_batch_size.observe(batch.len() as f64);
         let lost = write_isolating(&pool, &batch).await;
         dropped.fetch_add(lost, Ordering::Relaxed);
+        metrics.steps_dropped.inc_by(lost);
         batch.clear();
     }
 }

@@ -25,11 +25,15 @@ pub struct CdrWriter {
 }
 
 impl CdrWriter {
-    pub fn spawn(pool: PgPool) -> CdrWriter {
+    pub fn spawn(pool: PgPool, metrics: Arc<crate::metrics::Metrics>) -> CdrWriter {
         let (queue, receiver) = mpsc::channel(MAX_BATCH * WRITERS * 4);
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..WRITERS {
-            tokio::spawn(write_batches(pool.clone(), Arc::clone(&receiver)));
+            tokio::spawn(write_batches(
+                pool.clone(),
+                Arc::clone(&receiver),
+                Arc::clone(&metrics),
+            ));
         }
         CdrWriter { queue }
     }
@@ -64,7 +68,11 @@ pub enum StoreError {
     Database(String),
 }
 
-async fn write_batches(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<(NewCdr, Reply)>>>) {
+async fn write_batches(
+    pool: PgPool,
+    receiver: Arc<Mutex<mpsc::Receiver<(NewCdr, Reply)>>>,
+    metrics: Arc<crate::metrics::Metrics>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         {
@@ -74,7 +82,13 @@ async fn write_batches(pool: PgPool, receiver: Arc<Mutex<mpsc::Receiver<(NewCdr,
             }
         }
         let (cdrs, replies): (Vec<NewCdr>, Vec<Reply>) = batch.drain(..).unzip();
-        match insert_cdrs(&pool, &cdrs).await {
+        metrics.cdr_batch_size.observe(cdrs.len() as f64);
+        let started = std::time::Instant::now();
+        let inserted = insert_cdrs(&pool, &cdrs).await;
+        metrics
+            .cdr_commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        match inserted {
             Ok(()) => replies
                 .into_iter()
                 .for_each(|reply| drop(reply.send(Ok(())))),

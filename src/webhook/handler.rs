@@ -30,16 +30,54 @@ pub const MAX_CALL_ID_CHARS: usize = 128;
 /// The longest `DID` accepted, in characters (the DID directory holds at most 32).
 pub const MAX_DID_CHARS: usize = 64;
 
+/// What `/metrics` files a webhook answer under, set by the code that
+/// answers; an answer without one was a refusal.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    method: &'static str,
+    outcome: &'static str,
+}
+
+fn measured(
+    mut response: HttpResponse,
+    method: &'static str,
+    outcome: &'static str,
+) -> HttpResponse {
+    response
+        .extensions_mut()
+        .insert(Measured { method, outcome });
+    response
+}
+
 pub async fn voicenter(
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<WebhookState>,
 ) -> HttpResponse {
+    let started = std::time::Instant::now();
+    let response = answer(request, payload, &state).await;
+    let Measured { method, outcome } =
+        response
+            .extensions()
+            .get::<Measured>()
+            .copied()
+            .unwrap_or(Measured {
+                method: "refused",
+                outcome: "refused",
+            });
+    state.metrics.observe_webhook(
+        crate::metrics::WebhookLabels { method, outcome },
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+async fn answer(request: HttpRequest, payload: web::Payload, state: &WebhookState) -> HttpResponse {
     // The deadline covers the whole request, reading the body included: a
     // body that trickles in (or never ends) must not hold the request open.
     let deadline = Instant::now() + state.settings.step_deadline();
     let guessed = guessed_encoding(&request);
-    if let Some(refused) = refusal(&request, &state) {
+    if let Some(refused) = refusal(&request, state) {
         return refused;
     }
     let declared = request
@@ -54,7 +92,7 @@ pub async fn voicenter(
         Ok(Err(BodyError::TooLarge)) => {
             let message = format!("the body is larger than {limit} bytes");
             return reject(
-                &state,
+                state,
                 guessed,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 DecodeErrorCode::TooLarge.as_str(),
@@ -63,7 +101,7 @@ pub async fn voicenter(
         }
         Ok(Err(BodyError::Broken)) => {
             return reject(
-                &state,
+                state,
                 guessed,
                 StatusCode::BAD_REQUEST,
                 DecodeErrorCode::Malformed.as_str(),
@@ -77,7 +115,7 @@ pub async fn voicenter(
                 state.settings.step_deadline_ms
             );
             let mut response = reject(
-                &state,
+                state,
                 guessed,
                 StatusCode::REQUEST_TIMEOUT,
                 "timeout",
@@ -99,10 +137,10 @@ pub async fn voicenter(
     );
     match decoded {
         Ok((encoding, Request::IvrAction(step))) => {
-            answer_step(&state, encoding, step, deadline).await
+            answer_step(state, encoding, step, deadline).await
         }
         Ok((encoding, Request::Hangup(report))) => {
-            store_report(&state, encoding, report, deadline).await
+            store_report(state, encoding, report, deadline).await
         }
         Err((encoding, error)) => {
             tracing::info!(code = %error.code, message = %error.message, "webhook request refused");
@@ -110,13 +148,7 @@ pub async fn voicenter(
                 DecodeErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
                 _ => StatusCode::BAD_REQUEST,
             };
-            reject(
-                &state,
-                encoding,
-                status,
-                error.code.as_str(),
-                &error.message,
-            )
+            reject(state, encoding, status, error.code.as_str(), &error.message)
         }
     }
 }
@@ -211,7 +243,7 @@ async fn answer_step(
     // The version the call is on travels in its MENU identifier.
     let version = parse_menu(&step.menu).and_then(|(_, call)| call.version);
     let lookup = state.cache.lookup(&step.did, version, deadline);
-    let answer = match tokio::time::timeout_at(deadline, lookup).await {
+    let (answer, outcome) = match tokio::time::timeout_at(deadline, lookup).await {
         Ok(Lookup::Found(entry, flow)) => {
             let (decision, answer) = flow_answer(
                 &flow.flow,
@@ -220,9 +252,11 @@ async fn answer_step(
                 state.settings.clock.now(),
                 &state.safe,
             );
+            let mut outcome = "flow";
             if let Some(problem) = &decision.problem {
                 tracing::error!(tenant_id = entry.tenant_id, call_id = %step.call_id, menu = %step.menu, ?problem, "flow could not answer");
                 state.metrics.count_fallback(FallbackReason::BrokenFlow);
+                outcome = FallbackReason::BrokenFlow.as_str();
             }
             state.steps.record(NewStep {
                 tenant_id: entry.tenant_id,
@@ -238,7 +272,7 @@ async fn answer_step(
                 action: answer.action.name().to_owned(),
                 flow_version: flow.flow.version,
             });
-            answer
+            (answer, outcome)
         }
         Ok(Lookup::Disabled(tenant)) => {
             tracing::warn!(tenant_id = tenant.tenant_id, did = %step.did, "call to a disabled tenant");
@@ -273,11 +307,12 @@ async fn answer_step(
             fallback(state, &step, language, reason, None)
         }
     };
-    state
-        .metrics
-        .steps_answered
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    respond(StatusCode::OK, encoding, encode_answer(encoding, &answer))
+    state.metrics.steps_answered.inc();
+    measured(
+        respond(StatusCode::OK, encoding, encode_answer(encoding, &answer)),
+        "GET_IVR_ACTION",
+        outcome,
+    )
 }
 
 fn fallback(
@@ -286,9 +321,12 @@ fn fallback(
     language: Language,
     reason: FallbackReason,
     goodbye: Option<&Rec>,
-) -> IvrAnswer {
+) -> (IvrAnswer, &'static str) {
     state.metrics.count_fallback(reason);
-    state.safe.answer(step, language, reason, goodbye)
+    (
+        state.safe.answer(step, language, reason, goodbye),
+        reason.as_str(),
+    )
 }
 
 /// The language the call is in, as its MENU identifier says (the
@@ -314,17 +352,12 @@ async fn store_report(
     let budget = deadline.saturating_duration_since(Instant::now());
     match state.cdrs.store(report.into(), budget).await {
         Ok(()) => {
-            state
-                .metrics
-                .cdrs_stored
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            respond(StatusCode::OK, encoding, encode_hangup_ack(encoding))
+            state.metrics.cdrs_stored.inc();
+            let ack = respond(StatusCode::OK, encoding, encode_hangup_ack(encoding));
+            measured(ack, "HANGUP_CALL", "stored")
         }
         Err(error) => {
-            state
-                .metrics
-                .cdrs_failed
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            state.metrics.cdrs_failed.inc();
             tracing::error!(%call_id, %error, "CDR not stored; asking the sender to retry");
             let mut response = respond(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -339,7 +372,7 @@ async fn store_report(
                 RETRY_AFTER,
                 actix_web::http::header::HeaderValue::from_static("1"),
             );
-            response
+            measured(response, "HANGUP_CALL", "failed")
         }
     }
 }
@@ -351,10 +384,7 @@ fn reject(
     code: &str,
     message: &str,
 ) -> HttpResponse {
-    state
-        .metrics
-        .requests_rejected
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state.metrics.requests_rejected.inc();
     respond(status, encoding, encode_error(encoding, code, message))
 }
 

@@ -46,7 +46,10 @@ fn cdr(call_id: &str) -> NewCdr {
 async fn a_refused_cdr_fails_alone_and_its_batch_is_stored() {
     let app = TestApp::spawn().await;
     app.with_demo().await;
-    let writer = CdrWriter::spawn(app.pool.clone());
+    let writer = CdrWriter::spawn(
+        app.pool.clone(),
+        std::sync::Arc::new(ivrhub::metrics::Metrics::new()),
+    );
     let bad = unindexable();
     let mut stores = Vec::new();
     for n in 0..40 {
@@ -109,7 +112,10 @@ async fn logged(app: &TestApp, prefix: &str) -> i64 {
 async fn a_refused_step_costs_only_itself_and_is_counted() {
     let app = TestApp::spawn().await;
     let tenant = app.with_demo().await;
-    let (log, _writer) = StepLog::spawn(app.pool.clone());
+    let (log, _writer) = StepLog::spawn(
+        app.pool.clone(),
+        std::sync::Arc::new(ivrhub::metrics::Metrics::new()),
+    );
     for n in 0..50 {
         log.record(step(tenant, &format!("kept-{n:02}")));
         if n == 25 {

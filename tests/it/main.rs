@@ -20,6 +20,7 @@ mod flow_versions;
 mod hostile_requests;
 mod http_edges;
 mod israeli_calendar;
+mod metrics;
 mod reports;
 mod resilience;
 mod schedule_hours;
