@@ -27,6 +27,11 @@ impl Clock {
         }
     }
 
+    /// Does it stand at a set instant (tests, `IVRHUB_DECIDE_AT`)?
+    pub fn is_fixed(&self) -> bool {
+        self.fixed.is_some()
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         match &self.fixed {
             None => Utc::now(),

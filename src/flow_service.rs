@@ -662,15 +662,18 @@ pub fn issues_of(
 ) -> Vec<FlowIssue> {
     let flow = content.to_flow(None, settings.time_zone, settings.language);
     let entries = content.entry_list();
-    let today = chrono::Utc::now()
-        .with_timezone(&settings.time_zone)
-        .date_naive();
+    // The Israeli calendar's warning is for Israeli tenants.
+    let today = (settings.time_zone == chrono_tz::Asia::Jerusalem).then(|| {
+        chrono::Utc::now()
+            .with_timezone(&settings.time_zone)
+            .date_naive()
+    });
     validate(
         &flow,
         &Context {
             entries: &entries,
             recordings: Some(recordings),
-            today: Some(today),
+            today,
         },
     )
 }

@@ -30,8 +30,9 @@ use crate::webhook::fallback::{SafeAnswer, flow_answer};
 
 /// The most inputs a script may have.
 pub const MAX_INPUTS: usize = 200;
-/// The most steps one simulation walks.
-pub const MAX_STEPS: usize = MAX_INPUTS + 2;
+/// The most steps one simulation walks: every input may be followed by an
+/// announcement, which takes a step of its own and no input.
+pub const MAX_STEPS: usize = 2 * MAX_INPUTS + 2;
 /// The IVR_UNIQUE_ID of simulated calls.
 pub const CALL_ID: &str = "simulation";
 

@@ -44,6 +44,14 @@ impl Application {
     ) -> Result<Application> {
         db::migrate(database_url).await?;
         let pool = db::connect_pool(database_url, pool_size).await?;
+        // The holiday calendar is computed now, not in a call's first step.
+        let _ = crate::flow::calendar::CalendarName::Israel.day(chrono::NaiveDate::MIN);
+        if settings.clock.is_fixed() {
+            tracing::warn!(
+                at = %settings.clock.now(),
+                "IVRHUB_DECIDE_AT is set: every call is decided as at this instant"
+            );
+        }
         // Tenants from before versions get their version 1 before any call
         // is answered from versions.
         crate::flow_service::version_flows_from_before_versions(&pool)

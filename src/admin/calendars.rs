@@ -67,7 +67,10 @@ pub async fn calendar_days(
     };
     let to = match &query.to {
         Some(text) => date("to", text)?,
-        None => from + chrono::Months::new(12),
+        // A year after `from` (past the end of time: `from`, refused below).
+        None => from
+            .checked_add_months(chrono::Months::new(12))
+            .unwrap_or(from),
     };
     let problem = |path: &str, message: String| {
         ApiError::validation(

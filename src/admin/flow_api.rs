@@ -122,7 +122,8 @@ pub struct FlowStateView {
     /// The draft's goodbye: played by every hang-up the flow did not design
     /// itself (retries used up with no `on_exhausted`, a node deleted while
     /// a call was in it, a broken flow) and by hangup nodes with no `rec`,
-    /// in the call's language; absent: the platform's, else silence. Set it
+    /// in the call's language; absent: the platform's (not for hangup
+    /// nodes, which then say nothing), else silence. Set it
     /// with `goodbye` in `/flow/changes`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub goodbye: Option<crate::flow::model::Rec>,

@@ -361,7 +361,8 @@ pub struct FlowChanges {
     pub delete_schedules: Vec<String>,
     /// The flow's goodbye (one recording, or one per language), played by
     /// every hang-up the flow did not design itself and by hangup nodes
-    /// with no `rec`; `null`: none (the platform's is played, if any);
+    /// with no `rec`; `null`: none (the platform's is played by the former,
+    /// if any);
     /// absent: unchanged.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<crate::flow::model::Rec>)]

@@ -96,12 +96,12 @@ pub async fn get_node(
     request_body = Node,
     responses(
         (status = 201, description = "Created; `issues` lists the flow's warnings", body = NodeWritten),
-        (status = 400, description = "Malformed node: unknown field, wrong type (`details` says where)", body = ErrorBody),
+        (status = 400, description = "Not JSON", body = ErrorBody),
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Viewers may not change flows", body = ErrorBody),
         (status = 404, description = "No such tenant (or not yours)", body = ErrorBody),
         (status = 409, description = "A node with this key exists (`conflict`), or the draft changed since `If-Match` (`stale_revision`)", body = ErrorBody),
-        (status = 422, description = "The flow would have errors (dangling target, rule loop, out-of-range field, missing recording...): every one in `details`; nothing was written", body = ErrorBody),
+        (status = 422, description = "A malformed node (unknown field, wrong type: `details` says where), or the flow would have errors (dangling target, rule loop, out-of-range field, missing recording...): every one in `details`; nothing was written", body = ErrorBody),
     )
 )]
 #[post("/nodes")]
@@ -141,12 +141,12 @@ fn answer(
     responses(
         (status = 200, description = "Replaced", body = NodeWritten),
         (status = 201, description = "Created", body = NodeWritten),
-        (status = 400, description = "Malformed node: unknown field, wrong type (`details` says where)", body = ErrorBody),
+        (status = 400, description = "Not JSON", body = ErrorBody),
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Viewers may not change flows", body = ErrorBody),
         (status = 404, description = "No such tenant (or not yours)", body = ErrorBody),
         (status = 409, description = "The draft changed since `If-Match` (`stale_revision`)", body = ErrorBody),
-        (status = 422, description = "The key differs from the path's, or the flow would have errors: every one in `details`; nothing was written", body = ErrorBody),
+        (status = 422, description = "A malformed node (unknown field, wrong type), the key differs from the path's, or the flow would have errors: every one in `details`; nothing was written", body = ErrorBody),
     )
 )]
 #[put("/nodes/{key}")]

@@ -127,7 +127,7 @@ impl SimulateRequest {
     request_body = SimulateRequest,
     responses(
         (status = 200, description = "The call, step by step", body = Transcript),
-        (status = 400, description = "Malformed body: unknown field, `flow` not `draft`/`live`/a number, `at` without an offset, `did`/`caller_id`/`caller_name` over 200 characters or with NUL", body = ErrorBody),
+        (status = 400, description = "Not JSON, or `flow` not `draft`/`live`/a number, `at` without an offset, `did`/`caller_id`/`caller_name` over 200 characters or with NUL (an unknown field or a wrong type: 422 with its path)", body = ErrorBody),
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 404, description = "No such number of the tenant, no such version, or nothing published (`flow=live`)", body = ErrorBody),
         (status = 409, description = "The tenant is disabled: its calls get the safe answer", body = ErrorBody),
@@ -417,7 +417,7 @@ pub async fn get_test(
     request_body = FlowTest,
     responses(
         (status = 201, description = "Added", body = FlowTest),
-        (status = 400, description = "Malformed body (unknown field, wrong type)", body = ErrorBody),
+        (status = 400, description = "Not JSON (an unknown field or a wrong type: 422 with its path)", body = ErrorBody),
         (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Viewers may not change tests", body = ErrorBody),
         (status = 409, description = "A test with this name exists", body = ErrorBody),

@@ -42,7 +42,8 @@ pub struct ContentJson {
     /// The recording every hang-up the flow did not design itself plays
     /// (retries used up with no `on_exhausted`, a node deleted while a
     /// call was in it, a broken flow), and hangup nodes with no `rec`;
-    /// absent: the platform's, if it has one, else silence.
+    /// absent: the platform's for the former, if it has one, else silence
+    /// (and hangup nodes with no `rec` say nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goodbye: Option<Rec>,
 }

@@ -23,6 +23,8 @@ pub enum ObjectKind {
     Node,
     Schedule,
     Entry,
+    /// The flow's goodbye (key and path `goodbye`).
+    Goodbye,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -78,6 +80,37 @@ pub fn diff(from: &FlowContent, to: &FlowContent) -> Vec<Change> {
         &to.entries,
         &mut changes,
     );
+    let json = |rec: &crate::flow::model::Rec| serde_json::to_value(rec).unwrap_or_default();
+    let goodbye = |change, path: String, before, after| Change {
+        object: ObjectKind::Goodbye,
+        key: "goodbye".to_owned(),
+        change,
+        path,
+        before,
+        after,
+    };
+    match (&from.goodbye, &to.goodbye) {
+        (None, Some(added)) => changes.push(goodbye(
+            ChangeKind::Added,
+            "goodbye".into(),
+            None,
+            Some(json(added)),
+        )),
+        (Some(removed), None) => changes.push(goodbye(
+            ChangeKind::Removed,
+            "goodbye".into(),
+            Some(json(removed)),
+            None,
+        )),
+        (Some(before), Some(after)) => {
+            let mut leaves = Vec::new();
+            values("goodbye", &json(before), &json(after), &mut leaves);
+            for (path, before, after) in leaves {
+                changes.push(goodbye(ChangeKind::Changed, path, before, after));
+            }
+        }
+        (None, None) => {}
+    }
     changes
 }
 

@@ -583,7 +583,9 @@ pub enum DayRule {
     /// The usual weekly `hours`, as if it were not a calendar day.
     #[default]
     Usual,
-    /// Open only in these ranges, whatever the weekday (`{"hours": [{"opens": "08:00", "closes": "13:00"}]}`).
+    /// Open only in these ranges (`{"hours": [{"opens": "08:00", "closes": "13:00"}]}`),
+    /// on a day the weekly hours open; a day they keep closed (an eve on
+    /// Saturday) stays closed.
     Hours(Vec<DayHours>),
 }
 

@@ -19,8 +19,9 @@
 //!
 //! A schedule naming a calendar (`calendar`, see `flow::calendar`) treats
 //! the calendar's days by their rule: `closed` as a holiday, `hours` as the
-//! day's only ranges (the weekly ones do not apply, nor does a night shift
-//! that would have started on it), `usual` as any other day. The tenant's
+//! day's only ranges on a day the week opens (the weekly ones do not apply,
+//! nor does a night shift that would have started on it; on a day the week
+//! keeps closed, it stays closed), `usual` as any other day. The tenant's
 //! own `holidays` win over the calendar. Precedence, in short: the tenant's
 //! holiday, then the calendar's day, then the weekly hours.
 
@@ -158,12 +159,18 @@ fn end(closes: NaiveTime) -> String {
     }
 }
 
-/// The calendar's day on `date` and its rule, when the rule is not `usual`.
+/// The calendar's day on `date` and its rule, when the rule changes the
+/// day: `closed`, or its own hours on a day the week opens (an eve that
+/// falls on a day the office is closed anyway stays closed).
 fn special_day(schedule: &Schedule, date: NaiveDate) -> Option<(Occasion, &DayRule)> {
     let calendar = schedule.calendar.as_ref()?;
     let occasion = calendar.name.day(date)?;
     let rule = calendar.rule(occasion);
-    (*rule != DayRule::Usual).then_some((occasion, rule))
+    match rule {
+        DayRule::Closed => Some((occasion, rule)),
+        DayRule::Hours(_) if open_some_time(schedule, date) => Some((occasion, rule)),
+        DayRule::Hours(_) | DayRule::Usual => None,
+    }
 }
 
 /// Why the weekly hours do not apply on `date`, if they do not.
@@ -443,10 +450,10 @@ mod tests {
                 occasion: Occasion::Purim
             }
         );
-        // A night shift that would start on a closed day never starts:
-        // Thursday 2026-10-01 is Chol HaMoed (usual), Thursday 2026-09-24? No:
-        // erev Sukkot 2026 is Friday the 25th. Take Thursday 2027-06-10, erev
-        // Shavuot: its own hours replace the week, so 01:00 Friday is closed.
+        // An eve on a day the week keeps closed stays closed: erev Pesach
+        // 5785 was Saturday 2025-04-12.
+        assert_eq!(at("2025-04-12 10:00"), Verdict::NoRange);
+        // Friday 2027-06-11 is Shavuot, a rest day: closed, night shift or not.
         assert_eq!(
             at("2027-06-11 01:00"),
             Verdict::CalendarClosed {
@@ -471,6 +478,34 @@ mod tests {
             explain(&closed_on_eve, JERUSALEM, jerusalem("2027-04-21 12:00")),
             Verdict::Holiday { index: 0 }
         );
+    }
+
+    #[test]
+    fn a_night_shift_from_a_day_with_its_own_hours_never_starts() {
+        // Chanukah 5787 runs from Saturday 2026-12-05 to Saturday the 12th;
+        // give other days short hours: Thursday the 10th's 08:00–02:00 is
+        // replaced by 10:00–12:00, so 01:00 Friday the 11th is closed.
+        let mut office = israeli_office();
+        office.calendar.as_mut().unwrap().other_days = DayRule::Hours(vec![DayHours {
+            opens: time("10:00"),
+            closes: time("12:00"),
+        }]);
+        assert_eq!(
+            explain(&office, JERUSALEM, jerusalem("2026-12-10 11:00")),
+            Verdict::CalendarHours {
+                occasion: Occasion::Chanukah,
+                index: Some(0)
+            }
+        );
+        assert_eq!(
+            explain(&office, JERUSALEM, jerusalem("2026-12-11 01:00")),
+            Verdict::CalendarHours {
+                occasion: Occasion::Chanukah,
+                index: None
+            }
+        );
+        // Thursday 2026-12-17 and Friday the 18th are ordinary: the shift runs.
+        assert!(explain(&office, JERUSALEM, jerusalem("2026-12-18 01:00")).open());
     }
 
     #[test]

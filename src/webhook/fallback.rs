@@ -95,6 +95,21 @@ pub fn flow_answer(
 ) -> (Decision, IvrAnswer) {
     let decision = decide(flow, entry, request, now);
     let answer = match &decision.problem {
+        // The flow's own hang-up (retries used up) with no goodbye of the
+        // flow's: the platform's, if it has one.
+        None if decision.node.is_none() => {
+            let mut answer = decision.answer.clone();
+            if let Action::Hangup(hangup) = &mut answer.action
+                && hangup.rec.is_none()
+            {
+                hangup.rec = safe
+                    .rec
+                    .as_ref()
+                    .map(|rec| rec.play(answer.language, flow.language).to_owned())
+                    .filter(|name| !name.trim().is_empty());
+            }
+            answer
+        }
         None => decision.answer.clone(),
         Some(_) => safe.answer(
             request,
@@ -104,4 +119,86 @@ pub fn flow_answer(
         ),
     };
     (decision, answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(goodbye: Option<&str>) -> Flow {
+        let nodes: Vec<crate::flow::model::Node> = serde_json::from_value(serde_json::json!([
+            {"key": "main", "kind": "menu", "prompt": {"rec": "m"}, "max_retries": 0},
+            {"key": "bye", "kind": "hangup"}
+        ]))
+        .unwrap();
+        Flow {
+            version: Some(1),
+            time_zone: chrono_tz::Asia::Jerusalem,
+            language: Language::He,
+            nodes: nodes.into_iter().map(|n| (n.key.clone(), n)).collect(),
+            schedules: Default::default(),
+            goodbye: goodbye.map(Rec::from),
+        }
+    }
+
+    fn hangup_rec(flow: &Flow, menu: &str, safe: &SafeAnswer) -> Option<String> {
+        let entry = DidEntry {
+            tenant_id: 1,
+            entry_node: "main".into(),
+            language: None,
+        };
+        let request = IvrActionRequest {
+            did: "0733".into(),
+            caller_id: "054".into(),
+            caller_name: String::new(),
+            call_id: "c".into(),
+            menu: menu.into(),
+            previous_menu: "-1".into(),
+            dtmf: String::new(),
+        };
+        match flow_answer(flow, &entry, &request, Utc::now(), safe)
+            .1
+            .action
+        {
+            Action::Hangup(hangup) => hangup.rec,
+            other => panic!("not a hang-up: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_flows_own_hang_ups_say_the_flows_goodbye_else_the_platforms() {
+        let platform = SafeAnswer {
+            target: None,
+            rec: Some(
+                serde_json::from_value(
+                    serde_json::json!({"he": "platform_he", "en": "platform_en"}),
+                )
+                .unwrap(),
+            ),
+        };
+        // Retries used up, the flow has no goodbye: the platform's, in the call's language.
+        assert_eq!(
+            hangup_rec(&flow(None), "main~v1", &platform).as_deref(),
+            Some("platform_he")
+        );
+        assert_eq!(
+            hangup_rec(&flow(None), "main~v1~en", &platform).as_deref(),
+            Some("platform_en")
+        );
+        // The flow's own goodbye wins.
+        assert_eq!(
+            hangup_rec(&flow(Some("ours")), "main~v1", &platform).as_deref(),
+            Some("ours")
+        );
+        // A broken flow (a node gone mid-call): the same.
+        assert_eq!(
+            hangup_rec(&flow(None), "gone~v1", &platform).as_deref(),
+            Some("platform_he")
+        );
+        // No goodbye anywhere: silence.
+        assert_eq!(
+            hangup_rec(&flow(None), "main~v1", &SafeAnswer::default()),
+            None
+        );
+    }
 }

@@ -31,23 +31,20 @@ pub const MAX_CALL_ID_CHARS: usize = 128;
 pub const MAX_DID_CHARS: usize = 64;
 
 /// What `/metrics` files a webhook answer under, set by the code that
-/// answers; an answer without one was a refusal.
+/// answers (a `Cell` on the stack: nothing allocated per request); left
+/// as it starts, the request was refused.
 #[derive(Debug, Clone, Copy)]
 struct Measured {
     method: &'static str,
     outcome: &'static str,
 }
 
-fn measured(
-    mut response: HttpResponse,
-    method: &'static str,
-    outcome: &'static str,
-) -> HttpResponse {
-    response
-        .extensions_mut()
-        .insert(Measured { method, outcome });
-    response
-}
+const REFUSED: Measured = Measured {
+    method: "refused",
+    outcome: "refused",
+};
+
+type Measure = std::cell::Cell<Measured>;
 
 pub async fn voicenter(
     request: HttpRequest,
@@ -55,16 +52,9 @@ pub async fn voicenter(
     state: web::Data<WebhookState>,
 ) -> HttpResponse {
     let started = std::time::Instant::now();
-    let response = answer(request, payload, &state).await;
-    let Measured { method, outcome } =
-        response
-            .extensions()
-            .get::<Measured>()
-            .copied()
-            .unwrap_or(Measured {
-                method: "refused",
-                outcome: "refused",
-            });
+    let measure = Measure::new(REFUSED);
+    let response = answer(request, payload, &state, &measure).await;
+    let Measured { method, outcome } = measure.get();
     state.metrics.observe_webhook(
         crate::metrics::WebhookLabels { method, outcome },
         started.elapsed().as_secs_f64(),
@@ -72,7 +62,12 @@ pub async fn voicenter(
     response
 }
 
-async fn answer(request: HttpRequest, payload: web::Payload, state: &WebhookState) -> HttpResponse {
+async fn answer(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: &WebhookState,
+    measure: &Measure,
+) -> HttpResponse {
     // The deadline covers the whole request, reading the body included: a
     // body that trickles in (or never ends) must not hold the request open.
     let deadline = Instant::now() + state.settings.step_deadline();
@@ -137,10 +132,10 @@ async fn answer(request: HttpRequest, payload: web::Payload, state: &WebhookStat
     );
     match decoded {
         Ok((encoding, Request::IvrAction(step))) => {
-            answer_step(state, encoding, step, deadline).await
+            answer_step(state, encoding, step, deadline, measure).await
         }
         Ok((encoding, Request::Hangup(report))) => {
-            store_report(state, encoding, report, deadline).await
+            store_report(state, encoding, report, deadline, measure).await
         }
         Err((encoding, error)) => {
             tracing::info!(code = %error.code, message = %error.message, "webhook request refused");
@@ -239,6 +234,7 @@ async fn answer_step(
     encoding: Encoding,
     step: IvrActionRequest,
     deadline: Instant,
+    measure: &Measure,
 ) -> HttpResponse {
     // The version the call is on travels in its MENU identifier.
     let version = parse_menu(&step.menu).and_then(|(_, call)| call.version);
@@ -308,11 +304,11 @@ async fn answer_step(
         }
     };
     state.metrics.steps_answered.inc();
-    measured(
-        respond(StatusCode::OK, encoding, encode_answer(encoding, &answer)),
-        "GET_IVR_ACTION",
+    measure.set(Measured {
+        method: "GET_IVR_ACTION",
         outcome,
-    )
+    });
+    respond(StatusCode::OK, encoding, encode_answer(encoding, &answer))
 }
 
 fn fallback(
@@ -344,6 +340,7 @@ async fn store_report(
     encoding: Encoding,
     report: HangupReport,
     deadline: Instant,
+    measure: &Measure,
 ) -> HttpResponse {
     let call_id = report.call_id.clone();
     if !report.unreadable.is_empty() {
@@ -354,7 +351,11 @@ async fn store_report(
         Ok(()) => {
             state.metrics.cdrs_stored.inc();
             let ack = respond(StatusCode::OK, encoding, encode_hangup_ack(encoding));
-            measured(ack, "HANGUP_CALL", "stored")
+            measure.set(Measured {
+                method: "HANGUP_CALL",
+                outcome: "stored",
+            });
+            ack
         }
         Err(error) => {
             state.metrics.cdrs_failed.inc();
@@ -372,7 +373,11 @@ async fn store_report(
                 RETRY_AFTER,
                 actix_web::http::header::HeaderValue::from_static("1"),
             );
-            measured(response, "HANGUP_CALL", "failed")
+            measure.set(Measured {
+                method: "HANGUP_CALL",
+                outcome: "failed",
+            });
+            response
         }
     }
 }

@@ -507,7 +507,28 @@ async fn the_cause_migration_re_derives_stored_causes_and_re_rolls_their_days() 
         .await
         .unwrap();
     }
-    // Both days rolled up, the 20th with the old causes.
+    sqlx::query(
+        "INSERT INTO orphan_cdrs (call_id, did, caller_id, target, status, cause, raw)
+         VALUES ('o1', '0739', '054', '050', 'CONGESTION', 42, '{}')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Three days rolled up: the 20th with the old causes, the 22nd with a
+    // funnel from before it counted the calls the IVR hung up on.
+    sqlx::query("INSERT INTO report_rollup_days (tenant_id, day) VALUES ($1, '2026-11-22')")
+        .bind(tenant)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO report_funnel_daily (tenant_id, day, status, node, kind, detail, count)
+         VALUES ($1, '2026-11-22', 'ANSWER', 'main', 'ended', NULL, 3)",
+    )
+    .bind(tenant)
+    .execute(&pool)
+    .await
+    .unwrap();
     for (day, status, cause) in [
         ("2026-11-20", "CONGESTION", Some(42i16)),
         ("2026-11-21", "BUSY", Some(17)),
@@ -558,8 +579,13 @@ async fn the_cause_migration_re_derives_stored_causes_and_re_rolls_their_days() 
     assert_eq!(
         rolled,
         ["2026-11-21"],
-        "the 20th is forgotten, to roll again"
+        "the 20th (old causes) and the 22nd (old funnel) are forgotten, to roll again"
     );
+    let orphan: Option<i16> = sqlx::query_scalar("SELECT cause FROM orphan_cdrs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(orphan, Some(34), "orphan reports too");
     let old_rows: i64 =
         sqlx::query_scalar("SELECT count(*) FROM report_cdr_hourly WHERE cause = 42")
             .fetch_one(&pool)
