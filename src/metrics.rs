@@ -169,27 +169,27 @@ impl Metrics {
         let counters = [
             (
                 "steps_answered",
-                "GET_IVR_ACTION requests answered.",
+                "GET_IVR_ACTION requests answered",
                 &m.steps_answered,
             ),
             (
                 "requests_rejected",
-                "Webhook requests refused as malformed, oversized or forbidden.",
+                "Webhook requests refused as malformed, oversized or forbidden",
                 &m.requests_rejected,
             ),
             (
                 "cdrs_stored",
-                "HANGUP_CALL reports committed (or already stored).",
+                "HANGUP_CALL reports committed (or already stored)",
                 &m.cdrs_stored,
             ),
             (
                 "cdrs_failed",
-                "HANGUP_CALL reports answered STATUS 1 (the sender retries).",
+                "HANGUP_CALL reports answered STATUS 1 (the sender retries)",
                 &m.cdrs_failed,
             ),
             (
                 "steps_dropped",
-                "Call steps not logged: the log queue was full, or the database refused them.",
+                "Call steps not logged: the log queue was full, or the database refused them",
                 &m.steps_dropped,
             ),
         ];
@@ -198,7 +198,7 @@ impl Metrics {
         }
         registry.register(
             "fallbacks",
-            "Call steps answered with the safe answer, by reason.",
+            "Call steps answered with the safe answer, by reason",
             m.fallbacks.clone(),
         );
         for reason in FallbackReason::ALL {
@@ -209,42 +209,42 @@ impl Metrics {
         }
         registry.register(
             "webhook_seconds",
-            "Time to answer a webhook request, by method and outcome.",
+            "Time to answer a webhook request, by method and outcome",
             m.webhook_seconds.clone(),
         );
         registry.register(
             "api_seconds",
-            "Time to answer a REST API request, by route pattern and status class.",
+            "Time to answer a REST API request, by route pattern and status class",
             m.api_seconds.clone(),
         );
         registry.register(
             "cdr_batch_size",
-            "CDRs written per commit of the CDR writer.",
+            "CDRs written per commit of the CDR writer",
             m.cdr_batch_size.clone(),
         );
         registry.register(
             "cdr_commit_seconds",
-            "Time to write and commit one batch of CDRs.",
+            "Time to write and commit one batch of CDRs",
             m.cdr_commit_seconds.clone(),
         );
         registry.register(
             "step_batch_size",
-            "Call steps written per insert of the step log.",
+            "Call steps written per insert of the step log",
             m.step_batch_size.clone(),
         );
         registry.register(
             "step_queue_depth",
-            "Call steps waiting to be logged.",
+            "Call steps waiting to be logged",
             m.step_queue_depth.clone(),
         );
         registry.register(
             "db_pool_connections",
-            "Database connections of this node, idle or busy.",
+            "Database connections of this node, idle or busy",
             m.pool_connections.clone(),
         );
         registry.register(
             "flow_versions_loaded",
-            "Flow versions in memory: live ones, and others calls are still on.",
+            "Flow versions in memory: live ones, and others calls are still on",
             m.versions_loaded.clone(),
         );
         Metrics {

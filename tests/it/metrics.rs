@@ -70,6 +70,10 @@ async fn metrics_parse_as_prometheus_and_the_histograms_fill() {
     assert_eq!(response.status, 200);
     let text = response.body;
     let parsed = scrape(&text);
+    // The encoder ends help texts with a period: ours must not add another.
+    for help in text.lines().filter(|l| l.starts_with("# HELP")) {
+        assert!(help.ends_with('.') && !help.ends_with(".."), "{help}");
+    }
     // Every metric of the README's list has its help text.
     for name in [
         "ivrhub_steps_answered",
