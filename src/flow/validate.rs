@@ -115,6 +115,7 @@ pub fn validate(flow: &Flow, context: &Context<'_>) -> Vec<FlowIssue> {
     }
     checker.rule_graph();
     checker.reachability(&entry_nodes);
+    checker.announcement_loops();
     let languages = Languages::of(flow, context.entries);
     checker.languages(&languages);
     if let Some(recordings) = context.recordings {
@@ -646,6 +647,48 @@ impl<'a> Checker<'a> {
                 }
             }
             None => self.rest_days_open(&at, schedule),
+        }
+    }
+
+    /// Announcements whose `next` leads back to them through announcements
+    /// only: the caller hears them for ever, with no key to press (a
+    /// warning: legal, but surely unintended). Reported once per loop, at
+    /// its first node in key order.
+    fn announcement_loops(&mut self) {
+        let next_announcement = |key: &str| match self.flow.nodes.get(key).map(|n| &n.kind) {
+            Some(NodeKind::Announcement(announcement)) => Some(announcement.next.as_str()),
+            _ => None,
+        };
+        let mut reported: HashSet<&str> = HashSet::new();
+        let mut loops = Vec::new();
+        for (key, _) in sorted(&self.flow.nodes) {
+            if reported.contains(key) || next_announcement(key).is_none() {
+                continue;
+            }
+            let mut path = vec![key];
+            let mut at = key;
+            while let Some(next) = next_announcement(at) {
+                if next == key {
+                    reported.extend(path.iter().copied());
+                    path.push(key);
+                    loops.push((key, path.join(" → ")));
+                    break;
+                }
+                if path.contains(&next) || path.len() > self.flow.nodes.len() {
+                    break;
+                }
+                path.push(next);
+                at = next;
+            }
+        }
+        for (key, shown) in loops {
+            self.issue(
+                Severity::Warning,
+                format!("nodes.{key}.next"),
+                format!(
+                    "announcements play in a loop with no menu ({shown}): callers can only hang up"
+                ),
+            );
         }
     }
 
@@ -1205,6 +1248,37 @@ mod tests {
                     "recording \"again\" is in `he` (the catalogue says) but is played to calls in `en`"
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn announcements_in_a_loop_without_a_menu_are_warned_about() {
+        let flow = flow(json!([
+            {"key": "a", "kind": "announcement", "prompt": {"rec": "x"}, "next": "b"},
+            {"key": "b", "kind": "announcement", "prompt": {"rec": "x"}, "next": "a"},
+            {"key": "self", "kind": "announcement", "prompt": {"rec": "x"}, "next": "self"},
+            {"key": "hours", "kind": "announcement", "prompt": {"rec": "x"}, "next": "main"},
+            {"key": "main", "kind": "menu", "prompt": {"rec": "x"},
+             "routes": [{"digits": "1", "target": "hours"}, {"digits": "2", "target": "a"}]}
+        ]));
+        let warnings: Vec<(String, String)> = check(&flow, &[])
+            .into_iter()
+            .filter(|issue| issue.message.contains("loop with no menu"))
+            .map(|issue| (issue.path, issue.message))
+            .collect();
+        assert_eq!(
+            warnings,
+            [
+                (
+                    "nodes.a.next".to_owned(),
+                    "announcements play in a loop with no menu (a → b → a): callers can only hang up".to_owned()
+                ),
+                (
+                    "nodes.self.next".to_owned(),
+                    "announcements play in a loop with no menu (self → self): callers can only hang up".to_owned()
+                ),
+            ],
+            "hours → main is no loop: main is a menu"
         );
     }
 
