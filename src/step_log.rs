@@ -6,7 +6,6 @@
 //! only itself: a refused batch is split until the culprit is alone.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -23,7 +22,7 @@ const LINGER: Duration = Duration::from_millis(50);
 #[derive(Clone)]
 pub struct StepLog {
     queue: mpsc::Sender<NewStep>,
-    dropped: Arc<AtomicU64>,
+    /// Counts the drops (`steps_dropped`).
     metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -35,26 +34,12 @@ impl StepLog {
         metrics: Arc<crate::metrics::Metrics>,
     ) -> (StepLog, tokio::task::JoinHandle<()>) {
         let (queue, receiver) = mpsc::channel(QUEUE);
-        let dropped = Arc::new(AtomicU64::new(0));
-        let writer = tokio::spawn(write_steps(
-            pool,
-            receiver,
-            Arc::clone(&dropped),
-            Arc::clone(&metrics),
-        ));
-        (
-            StepLog {
-                queue,
-                dropped,
-                metrics,
-            },
-            writer,
-        )
+        let writer = tokio::spawn(write_steps(pool, receiver, Arc::clone(&metrics)));
+        (StepLog { queue, metrics }, writer)
     }
 
     pub fn record(&self, step: NewStep) {
         if self.queue.try_send(step).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
             self.metrics.steps_dropped.inc();
         }
     }
@@ -66,14 +51,13 @@ impl StepLog {
 
     /// Steps never logged: the queue was full, or the database did not take them.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.metrics.steps_dropped.get()
     }
 }
 
 async fn write_steps(
     pool: PgPool,
     mut receiver: mpsc::Receiver<NewStep>,
-    dropped: Arc<AtomicU64>,
     metrics: Arc<crate::metrics::Metrics>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -89,7 +73,6 @@ async fn write_steps(
         }
         metrics.step_batch_size.observe(batch.len() as f64);
         let lost = write_isolating(&pool, &batch).await;
-        dropped.fetch_add(lost, Ordering::Relaxed);
         metrics.steps_dropped.inc_by(lost);
         batch.clear();
     }

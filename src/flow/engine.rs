@@ -566,10 +566,7 @@ impl<'a> Engine<'a> {
     /// The flow's goodbye recording for `language`, if it has one.
     fn goodbye_rec(&self, language: Language) -> Option<&'a str> {
         let flow: &'a Flow = self.flow;
-        flow.goodbye
-            .as_ref()
-            .map(|rec| rec.play(language, flow.language))
-            .filter(|name| !name.trim().is_empty())
+        self.optional(&flow.goodbye, language)
     }
 
     /// A hang-up of our own with `cause`, saying the flow's goodbye.

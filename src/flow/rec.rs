@@ -94,11 +94,6 @@ impl Rec {
             .chain(default.map(|name| (Some(DEFAULT_KEY), name)))
     }
 
-    /// Given per language (a map), not one name for all.
-    pub fn is_per_language(&self) -> bool {
-        matches!(self, Rec::PerLanguage { .. })
-    }
-
     /// The recording for the diagram and the simulator's summaries: the
     /// single name, or `he:main_he en:main_en`.
     pub fn label(&self) -> String {

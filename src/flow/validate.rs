@@ -315,6 +315,24 @@ fn edges(node: &Node) -> Vec<(&str, Option<Language>)> {
     routes.chain(fallbacks).collect()
 }
 
+/// Every prompt of the flow with its path (nodes in key order, then the
+/// goodbye) and the languages it plays in (`None`: a node no call reaches).
+fn flow_prompts<'f>(
+    flow: &'f Flow,
+    languages: &'f Languages<'_>,
+) -> Vec<(String, &'f Rec, Option<&'f BTreeSet<Language>>)> {
+    let mut all = Vec::new();
+    for (key, node) in sorted(&flow.nodes) {
+        for (field, rec) in prompts(node) {
+            all.push((format!("nodes.{key}.{field}"), rec, languages.at.get(key)));
+        }
+    }
+    if let Some(goodbye) = &flow.goodbye {
+        all.push(("goodbye".to_owned(), goodbye, Some(&languages.goodbye)));
+    }
+    all
+}
+
 /// `he, en` as prose.
 fn listed(languages: impl IntoIterator<Item = Language>) -> String {
     languages
@@ -848,18 +866,9 @@ impl<'a> Checker<'a> {
     /// Every prompt has a recording for every language its node plays in
     /// (and the goodbye, for every language a call can be in).
     fn languages(&mut self, languages: &Languages<'_>) {
-        let mut prompts: Vec<(String, &Rec, &BTreeSet<Language>)> = Vec::new();
-        for (key, node) in sorted(&self.flow.nodes) {
-            let Some(plays) = languages.at.get(key) else {
-                continue;
-            };
-            for (field, rec) in self::prompts(node) {
-                prompts.push((format!("nodes.{key}.{field}"), rec, plays));
-            }
-        }
-        if let Some(goodbye) = &self.flow.goodbye {
-            prompts.push(("goodbye".to_owned(), goodbye, &languages.goodbye));
-        }
+        let prompts = flow_prompts(self.flow, languages)
+            .into_iter()
+            .filter_map(|(path, rec, plays)| Some((path, rec, plays?)));
         for (path, rec, plays) in prompts {
             let missing: Vec<Language> = plays
                 .iter()
@@ -887,16 +896,7 @@ impl<'a> Checker<'a> {
     /// Every recording named is in the catalogue; one in another language
     /// than the calls that hear it is a warning.
     fn catalogue(&mut self, recordings: &Catalogue, languages: &Languages<'_>) {
-        let mut prompts: Vec<(String, &Rec, Option<&BTreeSet<Language>>)> = Vec::new();
-        for (key, node) in sorted(&self.flow.nodes) {
-            for (field, rec) in self::prompts(node) {
-                prompts.push((format!("nodes.{key}.{field}"), rec, languages.at.get(key)));
-            }
-        }
-        if let Some(goodbye) = &self.flow.goodbye {
-            prompts.push(("goodbye".to_owned(), goodbye, Some(&languages.goodbye)));
-        }
-        for (field, rec, plays) in prompts {
+        for (field, rec, plays) in flow_prompts(self.flow, languages) {
             for (key, name) in rec.names() {
                 let path = match key {
                     None => field.clone(),

@@ -72,14 +72,26 @@ impl SafeAnswer {
                 dialstrings: Vec::new(),
             }),
             None => Action::Hangup(HangupData {
-                rec: goodbye
-                    .or(self.rec.as_ref())
-                    .map(|rec| rec.play(language, language).to_owned())
-                    .filter(|name| !name.trim().is_empty()),
+                rec: self.goodbye(goodbye, language, language),
                 cause: Some(cause(reason)),
             }),
         };
         IvrAnswer { language, action }
+    }
+
+    /// The goodbye said in `language` (`otherwise`: the language a map
+    /// without it falls back on): `flows`, else the platform's; `None` when
+    /// there is none or it is blank.
+    fn goodbye(
+        &self,
+        flows: Option<&Rec>,
+        language: Language,
+        otherwise: Language,
+    ) -> Option<String> {
+        flows
+            .or(self.rec.as_ref())
+            .map(|rec| rec.play(language, otherwise).to_owned())
+            .filter(|name| !name.trim().is_empty())
     }
 }
 
@@ -102,11 +114,7 @@ pub fn flow_answer(
             if let Action::Hangup(hangup) = &mut answer.action
                 && hangup.rec.is_none()
             {
-                hangup.rec = safe
-                    .rec
-                    .as_ref()
-                    .map(|rec| rec.play(answer.language, flow.language).to_owned())
-                    .filter(|name| !name.trim().is_empty());
+                hangup.rec = safe.goodbye(None, answer.language, flow.language);
             }
             answer
         }
