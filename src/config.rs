@@ -70,6 +70,82 @@ pub struct FallbackSettings {
     pub fallback_rec: Option<crate::flow::model::Rec>,
 }
 
+/// Alerts: the evaluator (one node of a cluster at a time) and the webhook
+/// deliveries (every node).
+#[derive(Args, Debug, Clone)]
+pub struct AlertSettings {
+    /// Evaluate alert rules and send their webhooks on this node (`false`:
+    /// this node neither evaluates nor sends; others may).
+    #[arg(long, env = "IVRHUB_ALERTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub alerts: bool,
+
+    /// Let alert webhooks reach loopback, private and link-local addresses
+    /// (a receiver inside the cluster). Off: such URLs are refused.
+    #[arg(long, env = "IVRHUB_ALERT_ALLOW_PRIVATE_URLS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub alert_allow_private_urls: bool,
+
+    /// How often a node tries to take the evaluator's lease and, holding it,
+    /// evaluates the rules due (each rule once a minute), milliseconds.
+    #[arg(long, env = "IVRHUB_ALERT_TICK_MS", default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub alert_tick_ms: u64,
+
+    /// How long the evaluator's lease lasts unless renewed, seconds: a node
+    /// that died is replaced within this plus one tick.
+    #[arg(long, env = "IVRHUB_ALERT_LEASE_SECS", default_value_t = 60.0)]
+    pub alert_lease_secs: f64,
+
+    /// Seconds between a failed delivery attempt and the next, one per
+    /// retry (the default: 12 attempts over about 32 hours).
+    #[arg(
+        long,
+        env = "IVRHUB_ALERT_RETRY_SECS",
+        value_delimiter = ',',
+        default_value = "5,30,120,600,1800,3600,7200,14400,28800,28800,28800"
+    )]
+    pub alert_retry_secs: Vec<f64>,
+
+    /// How long one delivery attempt may take, milliseconds.
+    #[arg(long, env = "IVRHUB_ALERT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub alert_timeout_ms: u64,
+}
+
+impl AlertSettings {
+    pub fn tick(&self) -> Duration {
+        Duration::from_millis(self.alert_tick_ms)
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs_f64(self.alert_lease_secs.max(0.05))
+    }
+
+    pub fn attempt_timeout(&self) -> Duration {
+        Duration::from_millis(self.alert_timeout_ms)
+    }
+
+    /// The wait before retry number `n` (from 0), if there is one.
+    pub fn retry_delay(&self, n: usize) -> Option<Duration> {
+        self.alert_retry_secs
+            .get(n)
+            .map(|secs| Duration::from_secs_f64(secs.max(0.0)))
+    }
+}
+
+impl Default for AlertSettings {
+    /// As `serve` has them with no flags and no environment.
+    fn default() -> AlertSettings {
+        AlertSettings {
+            alerts: true,
+            alert_allow_private_urls: false,
+            alert_tick_ms: 15_000,
+            alert_lease_secs: 60.0,
+            alert_retry_secs: vec![
+                5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 28800.0, 28800.0,
+            ],
+            alert_timeout_ms: 10_000,
+        }
+    }
+}
+
 /// `now` (the system's clock), or a fixed instant.
 fn parse_clock(text: &str) -> Result<crate::clock::Clock, String> {
     if text == "now" {
@@ -161,6 +237,9 @@ pub struct ServeSettings {
     /// not depend on the hour. Unset: now. Logs and CDRs keep the real time.
     #[arg(long, env = "IVRHUB_DECIDE_AT", value_parser = parse_clock, default_value = "now", hide_default_value = true)]
     pub clock: crate::clock::Clock,
+
+    #[command(flatten)]
+    pub alerting: AlertSettings,
 }
 
 impl ServeSettings {
@@ -186,6 +265,11 @@ impl ServeSettings {
             // Calls are decided at a fixed instant (a Tuesday, 10:00 in
             // Jerusalem: the demo is open), moved by the tests that need another.
             clock: crate::clock::Clock::fixed(test_instant()),
+            // Tests that evaluate alerts start the evaluator themselves.
+            alerting: AlertSettings {
+                alerts: false,
+                ..AlertSettings::default()
+            },
         }
     }
 }

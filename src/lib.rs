@@ -1,6 +1,7 @@
 //! ivrhub: a multi-tenant backend for Voicenter's External IVR.
 
 pub mod admin;
+pub mod alerts;
 pub mod auth;
 pub mod cdr;
 pub mod clock;
@@ -12,6 +13,7 @@ pub mod flow;
 pub mod flow_cache;
 pub mod flow_service;
 pub mod flow_tests;
+pub mod lease;
 pub mod metrics;
 pub mod pg_embedded;
 pub mod reports;

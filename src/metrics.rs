@@ -18,6 +18,10 @@
 //! | `ivrhub_step_queue_depth` | gauge | |
 //! | `ivrhub_db_pool_connections` | gauge | `state` (`idle`, `busy`) |
 //! | `ivrhub_flow_versions_loaded` | gauge | `kind` (`live`, `other`) |
+//! | `ivrhub_alert_evaluations_total` | counter | `result` (`ok`, `firing`, `renotified`, `resolved`, `error`) |
+//! | `ivrhub_alert_evaluator_leader` | gauge | |
+//! | `ivrhub_alert_deliveries_total` | counter | `outcome` (`delivered`, `retry`, `failed`) |
+//! | `ivrhub_alert_delivery_seconds` | histogram | |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -27,7 +31,10 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 /// Why a call step got the safe answer instead of the flow's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum FallbackReason {
     UnknownDid,
     TenantDisabled,
@@ -92,6 +99,16 @@ struct StateLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabel {
     kind: &'static str,
 }
@@ -122,6 +139,10 @@ pub struct Metrics {
     step_queue_depth: Gauge,
     pool_connections: Family<StateLabel, Gauge>,
     versions_loaded: Family<KindLabel, Gauge>,
+    alert_evaluations: Family<ResultLabel, Counter>,
+    pub alert_leader: Gauge,
+    alert_deliveries: Family<OutcomeLabel, Counter>,
+    pub alert_delivery_seconds: Histogram,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -163,6 +184,10 @@ impl Metrics {
             step_queue_depth: Gauge::default(),
             pool_connections: Family::default(),
             versions_loaded: Family::default(),
+            alert_evaluations: Family::default(),
+            alert_leader: Gauge::default(),
+            alert_deliveries: Family::default(),
+            alert_delivery_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 12)),
             registry: Registry::default(),
         };
         let m = &metrics;
@@ -247,10 +272,50 @@ impl Metrics {
             "Flow versions in memory: live ones, and others calls are still on",
             m.versions_loaded.clone(),
         );
+        registry.register(
+            "alert_evaluations",
+            "Alert rule evaluations by this node, by result",
+            m.alert_evaluations.clone(),
+        );
+        for result in ALERT_RESULTS {
+            let _ = m.alert_evaluations.get_or_create(&ResultLabel { result });
+        }
+        registry.register(
+            "alert_evaluator_leader",
+            "1 while this node holds the alert evaluator's lease",
+            m.alert_leader.clone(),
+        );
+        registry.register(
+            "alert_deliveries",
+            "Alert webhook delivery attempts by this node, by outcome",
+            m.alert_deliveries.clone(),
+        );
+        for outcome in ["delivered", "retry", "failed"] {
+            let _ = m.alert_deliveries.get_or_create(&OutcomeLabel { outcome });
+        }
+        registry.register(
+            "alert_delivery_seconds",
+            "Time of one alert webhook delivery attempt",
+            m.alert_delivery_seconds.clone(),
+        );
         Metrics {
             registry,
             ..metrics
         }
+    }
+
+    /// Counts an evaluation: `ok` (no event), an event kind, or `error`.
+    pub fn count_evaluation(&self, result: &'static str) {
+        self.alert_evaluations
+            .get_or_create(&ResultLabel { result })
+            .inc();
+    }
+
+    /// Counts a delivery attempt: `delivered`, `retry` or `failed`.
+    pub fn count_delivery(&self, outcome: &'static str) {
+        self.alert_deliveries
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
     }
 
     pub fn count_fallback(&self, reason: FallbackReason) {
@@ -308,6 +373,9 @@ impl Metrics {
         out
     }
 }
+
+/// The results of an alert evaluation, as counted.
+pub const ALERT_RESULTS: [&str; 5] = ["ok", "firing", "renotified", "resolved", "error"];
 
 /// The content type of [`Metrics::render`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

@@ -33,6 +33,7 @@ pub struct Application {
     step_writer: tokio::task::JoinHandle<()>,
     listener: tokio::task::JoinHandle<()>,
     roller: Option<tokio::task::JoinHandle<()>>,
+    alerts: Option<crate::alerts::Running>,
 }
 
 impl Application {
@@ -82,12 +83,30 @@ impl Application {
                 crate::auth::tokens::random_secret()
             }
         };
+        let sender = crate::alerts::delivery::Sender::new(
+            pool.clone(),
+            settings.alerting.clone(),
+            Arc::clone(&metrics),
+        );
+        let alerts = settings.alerting.alerts.then(|| {
+            crate::alerts::spawn(
+                pool.clone(),
+                &settings.alerting,
+                settings.clock.clone(),
+                Arc::clone(&metrics),
+                sender.clone(),
+            )
+        });
         let api = web::Data::new(ApiState {
             pool: pool.clone(),
             tokens: TokenKeys::new(secret.as_bytes()),
             throttle: LoginThrottle::default(),
             safe: crate::webhook::fallback::SafeAnswer::from_settings(&settings),
             clock: settings.clock.clone(),
+            alerts: crate::alerts::Alerts {
+                sender,
+                allow_private_urls: settings.alerting.alert_allow_private_urls,
+            },
         });
         let state = web::Data::new(WebhookState {
             cache,
@@ -134,6 +153,7 @@ impl Application {
             step_writer,
             listener,
             roller,
+            alerts,
         })
     }
 
@@ -145,6 +165,11 @@ impl Application {
         &self.pool
     }
 
+    /// This node's alert tasks, when it runs them (`IVRHUB_ALERTS`).
+    pub fn alerts(&self) -> Option<&crate::alerts::Running> {
+        self.alerts.as_ref()
+    }
+
     /// Serves until the server is stopped (Ctrl-C / SIGTERM), then lets the
     /// step log write what it still holds.
     pub async fn run_until_stopped(self) -> Result<()> {
@@ -152,6 +177,13 @@ impl Application {
         self.listener.abort();
         if let Some(roller) = &self.roller {
             roller.abort();
+        }
+        if let Some(alerts) = &self.alerts {
+            alerts.abort();
+            // Another node takes the evaluation over now, not when the lease expires.
+            let _ =
+                crate::lease::release(&self.pool, crate::alerts::evaluator::LEASE, &alerts.node)
+                    .await;
         }
         if tokio::time::timeout(Duration::from_secs(10), self.step_writer)
             .await

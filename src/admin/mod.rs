@@ -50,6 +50,7 @@ use crate::webhook::openapi::WebhookDoc;
         (name = "schedules", description = "Weekly opening hours, holidays and built-in holiday calendars (`israel`), for routing rules"),
         (name = "flow", description = "The flow as a whole: its draft and published versions (publish, roll back, discard, diff, history); validate proposed changes, or write several at once"),
         (name = "reports", description = crate::reports::TAG_DESCRIPTION),
+        (name = "alerts", description = crate::alerts::api::TAG_DESCRIPTION),
     )
 )]
 pub struct ApiDoc;
@@ -157,7 +158,17 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(crate::reports::cdrs::search_cdrs)
         .service(crate::reports::cdrs::export_cdrs)
         .service(crate::reports::cdrs::orphan_cdrs)
-        .service(crate::reports::calls::one_call);
+        .service(crate::reports::calls::one_call)
+        .service(crate::alerts::api::list_rules)
+        .service(crate::alerts::api::create_rule)
+        .service(crate::alerts::api::get_rule)
+        .service(crate::alerts::api::put_rule)
+        .service(crate::alerts::api::delete_rule)
+        .service(crate::alerts::api::test_rule)
+        .service(crate::alerts::api::list_events)
+        .service(crate::alerts::api::list_deliveries)
+        .service(crate::alerts::api::get_secret)
+        .service(crate::alerts::api::rotate_secret);
 }
 
 pub fn api_scope() -> Scope<

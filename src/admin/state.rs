@@ -14,4 +14,6 @@ pub struct ApiState {
     /// The clock calls are decided by: the default instant of simulations
     /// and schedule checks.
     pub clock: crate::clock::Clock,
+    /// Alert settings the API checks rules with, and the sender of tests.
+    pub alerts: crate::alerts::Alerts,
 }

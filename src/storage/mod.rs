@@ -3,6 +3,7 @@
 //! unknown numbers, the whole-cache reload) say so in their names.
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod cdrs;
 pub mod flow_tests;

@@ -27,6 +27,9 @@ pub struct NewStep {
     /// The version of the flow the step ran on (`None`: no version, e.g. a
     /// safe answer given without a flow).
     pub flow_version: Option<u32>,
+    /// Why the step got the safe answer (`FallbackReason::as_str`); `None`:
+    /// the flow answered.
+    pub fallback: Option<&'static str>,
 }
 
 impl NewStep {
@@ -81,13 +84,13 @@ pub async fn insert_steps(pool: &PgPool, batch: &[NewStep]) -> Result<(), sqlx::
         batch
     };
     sqlx::query(
-        "INSERT INTO call_steps (tenant_id, call_id, at, did, caller_id, menu, dtmf, from_node, node_key, outcome, action, flow_version)
-         SELECT s.tenant_id, s.call_id, s.at, s.did, s.caller_id, s.menu, s.dtmf, s.from_node, s.node_key, s.outcome, s.action, s.flow_version
+        "INSERT INTO call_steps (tenant_id, call_id, at, did, caller_id, menu, dtmf, from_node, node_key, outcome, action, flow_version, fallback)
+         SELECT s.tenant_id, s.call_id, s.at, s.did, s.caller_id, s.menu, s.dtmf, s.from_node, s.node_key, s.outcome, s.action, s.flow_version, s.fallback
          FROM jsonb_array_elements($1) WITH ORDINALITY AS e(step, position),
               jsonb_to_record(e.step) AS s(
                   tenant_id bigint, call_id text, at timestamptz, did text, caller_id text,
                   menu text, dtmf text, from_node text, node_key text, outcome text, action text,
-                  flow_version integer)
+                  flow_version integer, fallback text)
          -- A tenant deleted meanwhile: its steps have nowhere to go.
          WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.tenant_id = s.tenant_id)
          ORDER BY e.position",

@@ -267,40 +267,60 @@ async fn answer_step(
                 outcome: decision.outcome.as_str().to_owned(),
                 action: answer.action.name().to_owned(),
                 flow_version: flow.flow.version,
+                fallback: decision
+                    .problem
+                    .as_ref()
+                    .map(|_| FallbackReason::BrokenFlow.as_str()),
             });
             (answer, outcome)
         }
         Ok(Lookup::Disabled(tenant)) => {
             tracing::warn!(tenant_id = tenant.tenant_id, did = %step.did, "call to a disabled tenant");
             let reason = FallbackReason::TenantDisabled;
-            fallback(state, &step, tenant.language, reason, None)
+            fallback(
+                state,
+                &step,
+                Some(tenant.tenant_id),
+                tenant.language,
+                reason,
+                None,
+            )
         }
         Ok(Lookup::NotPublished(tenant)) => {
             tracing::warn!(tenant_id = tenant.tenant_id, did = %step.did, "call to a tenant that has published no flow");
             let reason = FallbackReason::NotPublished;
-            fallback(state, &step, tenant.language, reason, None)
+            fallback(
+                state,
+                &step,
+                Some(tenant.tenant_id),
+                tenant.language,
+                reason,
+                None,
+            )
         }
         Ok(Lookup::UnknownVersion(tenant, goodbye)) => {
             tracing::warn!(tenant_id = tenant.tenant_id, call_id = %step.call_id, menu = %step.menu, "MENU names a flow version the tenant does not have");
             let language = call_language(&step, tenant.language);
             let reason = FallbackReason::UnknownVersion;
-            fallback(state, &step, language, reason, goodbye.as_ref())
+            let tenant_id = Some(tenant.tenant_id);
+            fallback(state, &step, tenant_id, language, reason, goodbye.as_ref())
         }
         Ok(Lookup::VersionUnavailable(tenant, goodbye)) => {
             let language = call_language(&step, tenant.language);
             let reason = FallbackReason::VersionUnavailable;
-            fallback(state, &step, language, reason, goodbye.as_ref())
+            let tenant_id = Some(tenant.tenant_id);
+            fallback(state, &step, tenant_id, language, reason, goodbye.as_ref())
         }
         Ok(Lookup::UnknownDid) => {
             tracing::warn!(did = %step.did, call_id = %step.call_id, "call to a number no tenant owns");
             let reason = FallbackReason::UnknownDid;
-            fallback(state, &step, Default::default(), reason, None)
+            fallback(state, &step, None, Default::default(), reason, None)
         }
         Ok(Lookup::Unavailable) | Err(_) => {
             tracing::error!(did = %step.did, call_id = %step.call_id, "flows unavailable; safe answer");
             let language = call_language(&step, Default::default());
             let reason = FallbackReason::Unavailable;
-            fallback(state, &step, language, reason, None)
+            fallback(state, &step, None, language, reason, None)
         }
     };
     state.metrics.steps_answered.inc();
@@ -311,19 +331,40 @@ async fn answer_step(
     respond(StatusCode::OK, encoding, encode_answer(encoding, &answer))
 }
 
+/// The safe answer, counted in the metrics and, when the tenant is known,
+/// logged as the call's step (with its reason: alerts on safe answers read it).
 fn fallback(
     state: &WebhookState,
     step: &IvrActionRequest,
+    tenant_id: Option<i64>,
     language: Language,
     reason: FallbackReason,
     goodbye: Option<&Rec>,
 ) -> (IvrAnswer, &'static str) {
     state.metrics.count_fallback(reason);
-    (
-        state.safe.answer(step, language, reason, goodbye),
-        reason.as_str(),
-    )
+    let answer = state.safe.answer(step, language, reason, goodbye);
+    if let Some(tenant_id) = tenant_id {
+        state.steps.record(NewStep {
+            tenant_id,
+            call_id: step.call_id.clone(),
+            at: Utc::now(),
+            did: step.did.clone(),
+            caller_id: step.caller_id.clone(),
+            menu: step.menu.clone(),
+            dtmf: step.dtmf.clone(),
+            from_node: None,
+            node_key: None,
+            outcome: SAFE_ANSWER_OUTCOME.to_owned(),
+            action: answer.action.name().to_owned(),
+            flow_version: None,
+            fallback: Some(reason.as_str()),
+        });
+    }
+    (answer, reason.as_str())
 }
+
+/// The step log's outcome of a step the flow did not answer (see `fallback`).
+pub const SAFE_ANSWER_OUTCOME: &str = "safe_answer";
 
 /// The language the call is in, as its MENU identifier says (the
 /// caller's choice), else `otherwise`.

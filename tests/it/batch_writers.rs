@@ -95,6 +95,7 @@ fn step(tenant_id: i64, call_id: &str) -> NewStep {
         outcome: "entry".into(),
         action: "MENU".into(),
         flow_version: Some(1),
+        fallback: None,
     }
 }
 
