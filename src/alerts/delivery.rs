@@ -21,9 +21,10 @@ use crate::metrics::Metrics;
 use crate::storage::PgPool;
 use crate::storage::alerts::{self as store, AfterAttempt, DueDelivery};
 
-/// Deliveries claimed (and sent concurrently) at once by one node.
-const BATCH: i64 = 32;
-/// How often the worker looks for due deliveries when not woken.
+/// Attempts one node makes at once (each its own task: a receiver that
+/// hangs holds one of these, never the others' attempts).
+const CONCURRENT: usize = 32;
+/// How often the worker looks for due deliveries when not woken (at most).
 const POLL: Duration = Duration::from_secs(1);
 
 /// A new `webhook-id`: `msg_` and 24 random letters and digits.
@@ -70,30 +71,44 @@ impl Sender {
         }
     }
 
-    /// The worker loop: claims what is due, sends it, waits for a wake-up
-    /// (a new event) or the poll interval.
+    /// The worker loop: claims what is due (as many as it has free
+    /// slots), starts each attempt as its own task, then waits for a
+    /// wake-up (a new event) or the poll interval.
     pub fn spawn(self, wake: Arc<Notify>) -> tokio::task::JoinHandle<()> {
+        let poll = POLL.min(self.settings.tick());
         tokio::spawn(async move {
+            let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT));
+            let mut running = tokio::task::JoinSet::new();
             loop {
-                match self.send_due().await {
-                    Ok(sent) if sent as i64 == BATCH => continue,
-                    Ok(_) => {}
-                    Err(error) => tracing::warn!(%error, "alert deliveries not claimed"),
+                while running.try_join_next().is_some() {}
+                let free = slots.available_permits();
+                if free > 0 {
+                    match self.claim(free as i64).await {
+                        Ok(due) => {
+                            for delivery in due {
+                                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+                                    break;
+                                };
+                                let sender = self.clone();
+                                running.spawn(async move {
+                                    sender.attempt(delivery).await;
+                                    drop(permit);
+                                });
+                            }
+                        }
+                        Err(error) => tracing::warn!(%error, "alert deliveries not claimed"),
+                    }
                 }
-                let _ = tokio::time::timeout(POLL, wake.notified()).await;
+                let _ = tokio::time::timeout(poll, wake.notified()).await;
             }
         })
     }
 
-    /// Claims the due deliveries and sends them concurrently; how many.
-    pub async fn send_due(&self) -> Result<usize, sqlx::Error> {
-        // Held long enough for the attempt and its recording.
+    /// Claims up to `limit` due deliveries, each held long enough for its
+    /// attempt and the recording of it.
+    async fn claim(&self, limit: i64) -> Result<Vec<DueDelivery>, sqlx::Error> {
         let hold = self.settings.attempt_timeout().as_secs_f64() + 30.0;
-        let due = store::claim_due_deliveries(&self.pool, BATCH, hold).await?;
-        let count = due.len();
-        futures_util::future::join_all(due.into_iter().map(|delivery| self.attempt(delivery)))
-            .await;
-        Ok(count)
+        store::claim_due_deliveries(&self.pool, limit, hold).await
     }
 
     /// One attempt of one delivery, recorded.

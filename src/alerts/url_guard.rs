@@ -195,11 +195,11 @@ mod tests {
     #[tokio::test]
     async fn the_resolver_refuses_names_of_private_addresses() {
         use reqwest::dns::Resolve;
-        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        let name = || -> reqwest::dns::Name { "localhost".parse().unwrap() };
         let error = GuardedResolver {
             allow_private: false,
         }
-        .resolve(name.clone())
+        .resolve(name())
         .await
         .err()
         .expect("localhost refused");
@@ -207,7 +207,7 @@ mod tests {
         let allowed = GuardedResolver {
             allow_private: true,
         }
-        .resolve(name)
+        .resolve(name())
         .await
         .ok()
         .expect("allowed by the platform");

@@ -215,6 +215,9 @@ pub struct TestApp {
     pub pool: PgPool,
     pub database_url: String,
     pub http: reqwest::Client,
+    /// This node's alert tasks (when its settings run them): its name in
+    /// `leases`, and handles that stop them as if the node died.
+    pub alerts: Option<(String, Vec<tokio::task::AbortHandle>)>,
 }
 
 pub struct Response {
@@ -255,6 +258,9 @@ impl TestApp {
             .expect("building the app");
         let base = format!("http://127.0.0.1:{}", app.port());
         let pool = app.pool().clone();
+        let alerts = app
+            .alerts()
+            .map(|running| (running.node.clone(), running.abort_handles()));
         tokio::spawn(app.run_until_stopped());
         TestApp {
             base,
@@ -262,6 +268,7 @@ impl TestApp {
             pool,
             database_url,
             http: reqwest::Client::new(),
+            alerts,
         }
     }
 

@@ -5,6 +5,7 @@ mod api_client;
 mod harness;
 mod voicenter_client;
 
+mod alerts;
 mod api_accounts;
 mod api_auth;
 mod api_flows;
