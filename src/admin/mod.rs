@@ -235,10 +235,11 @@ mod tests {
             "EntryPoint",
             "FlowChanges",
             "RecordingInChanges",
+            "RuleSpec",
         ] {
             objects.push((name.to_owned(), &schemas[name]));
         }
-        assert_eq!(objects.len(), crate::flow::model::NODE_KINDS.len() + 10);
+        assert_eq!(objects.len(), crate::flow::model::NODE_KINDS.len() + 11);
         let mut missing = Vec::new();
         for (name, object) in objects {
             let properties = object["properties"]

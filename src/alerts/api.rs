@@ -98,11 +98,13 @@ pub struct AlertTenantQuery {
 /// A rule with its state.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertRule {
+    /// The rule's id.
     pub rule_id: i64,
     /// `null`: a platform-wide rule.
     pub tenant_id: Option<i64>,
     #[serde(flatten)]
     pub spec: RuleSpec,
+    /// `ok`, `firing`, or `resolved` (fired, then cleared).
     pub state: RuleState,
     /// The minute last evaluated (the window's end).
     pub last_evaluated_at: Option<DateTime<Utc>>,
@@ -111,6 +113,7 @@ pub struct AlertRule {
     /// Calls (or callers at the node) in the window at the last evaluation.
     pub last_calls: Option<i64>,
     pub created_at: DateTime<Utc>,
+    /// The last change of the rule (its state then started again from `ok`).
     pub updated_at: DateTime<Utc>,
 }
 
@@ -355,12 +358,14 @@ pub async fn test_rule(
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"id": 12, "tenant_id": 7, "rule_id": 3, "rule_name": "Sales answer rate", "metric": "asr", "state": "firing", "at": "2026-12-01T08:07:00Z", "value": 0.21, "threshold": 0.5, "clear_threshold": 0.6, "calls": 40, "window_minutes": 15, "notified": true}))]
 pub struct AlertEvent {
+    /// The event's id.
     pub id: i64,
     pub tenant_id: Option<i64>,
     /// `null` once the rule was deleted.
     pub rule_id: Option<i64>,
     pub rule_name: String,
     pub metric: String,
+    /// `firing`, `renotified` (still firing, notified again), `resolved`.
     pub state: EventKind,
     /// The minute evaluated: the end of the window.
     pub at: DateTime<Utc>,

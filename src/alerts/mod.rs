@@ -1,13 +1,13 @@
 //! Alerts: rules that watch a figure of the calls, events when they change
 //! state, signed webhook deliveries. See DESIGN §8.
 //!
-//! * [`rule`]: the rule as written, and its checks (one place);
-//! * [`state`]: the pure core — one evaluation, from state and figure to
+//! * [`rule`], the rule as written, and its checks (one place);
+//! * [`state`], the pure core — one evaluation, from state and figure to
 //!   the next state and event (hysteresis, M of N, re-notification);
-//! * [`figures`]: the figure over the window, through the reports' functions;
-//! * [`evaluator`]: once a minute per rule, on the node holding the lease;
-//! * [`delivery`], [`signing`], [`url_guard`]: sending, on every node;
-//! * [`api`]: `/api/v1/alerts/…`.
+//! * [`figures`], the figure over the window, through the reports' functions;
+//! * [`evaluator`], once a minute per rule, on the node holding the lease;
+//! * [`delivery`], [`signing`], [`url_guard`], sending, on every node;
+//! * [`api`], the REST API under `/api/v1/alerts/…`.
 
 pub mod api;
 pub mod delivery;

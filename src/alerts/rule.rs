@@ -42,11 +42,13 @@ pub enum Metric {
     /// Steps answered with the safe answer instead of the flow's (a
     /// count), of one `reason` or all. Needs no DID/target/status filter.
     SafeAnswers,
-    /// Share of the callers reaching menu `node` who pressed nothing there (a fraction).
+    /// Of the visits to menu `node`, the share where nothing was pressed
+    /// (a fraction; the sample is the visits).
     NodeTimeoutShare,
-    /// Share of the callers reaching menu `node` who pressed a wrong key there (a fraction).
+    /// Of the visits to menu `node`, the share where a wrong key was pressed (a fraction).
     NodeInvalidShare,
-    /// Share of the callers reaching `node` whose call ended there, not by the IVR (a fraction).
+    /// Of the visits to `node`, the share where the caller hung up there
+    /// (the call ended at the node, not by the IVR's own hang-up; a fraction).
     NodeHangupShare,
 }
 
@@ -143,6 +145,11 @@ impl Condition {
 pub struct RuleSpec {
     /// For people: 1 to 100 characters.
     pub name: String,
+    /// The figure watched: `calls`, `asr`, `acd_secs`, `status_share`
+    /// (with `of_status`), `cause_share` (with `of_cause`), `p95_dial_secs`,
+    /// `safe_answers` (optionally of one `reason`), or a funnel figure of a
+    /// menu `node` per visit: `node_timeout_share`, `node_invalid_share`,
+    /// `node_hangup_share`.
     pub metric: Metric,
     /// Only calls to this DID (not with `safe_answers` or node metrics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -171,6 +178,9 @@ pub struct RuleSpec {
     /// The sliding window, minutes: 5 to 1440 (24 hours). Each evaluation
     /// reads the calls that started in the window ending at its minute.
     pub window_minutes: u32,
+    /// `above` or `below` the threshold; `rises_by_pct` / `falls_by_pct`:
+    /// a change of more than `threshold` percent against the same window a
+    /// week earlier.
     pub condition: Condition,
     /// Fires past this. Fractions (`asr`, shares) are 0 to 1, counts are
     /// whole numbers, seconds are seconds; with `rises_by_pct` /
@@ -189,6 +199,7 @@ pub struct RuleSpec {
     /// were breached (default 1 of 1). 1 ≤ fire_after ≤ of_last ≤ 10.
     #[serde(default = "one")]
     pub fire_after: u8,
+    /// How many of the latest evaluations `fire_after` counts in (default 1).
     #[serde(default = "one")]
     pub of_last: u8,
     /// While firing, notify again every so many minutes (at least 5;

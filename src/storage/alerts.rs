@@ -323,13 +323,15 @@ pub async fn store_evaluation(
         for (url, message_id) in &event.messages {
             insert_delivery(
                 &mut tx,
-                rule.tenant_id,
-                Some(rule.rule_id),
-                Some(event_id),
-                url,
-                message_id,
-                &body,
-                0.0,
+                NewDelivery {
+                    owner: rule.tenant_id,
+                    rule_id: Some(rule.rule_id),
+                    event_id: Some(event_id),
+                    url,
+                    message_id,
+                    body: &body,
+                    delay_secs: 0.0,
+                },
             )
             .await?;
         }
@@ -339,27 +341,32 @@ pub async fn store_evaluation(
     Ok(stored)
 }
 
-async fn insert_delivery(
-    conn: &mut sqlx::PgConnection,
+/// A message to insert: where, which, what, and when it is first due.
+struct NewDelivery<'a> {
     owner: Owner,
     rule_id: Option<i64>,
     event_id: Option<i64>,
-    url: &str,
-    message_id: &str,
-    body: &str,
+    url: &'a str,
+    message_id: &'a str,
+    body: &'a str,
     delay_secs: f64,
+}
+
+async fn insert_delivery(
+    conn: &mut sqlx::PgConnection,
+    delivery: NewDelivery<'_>,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO alert_deliveries (tenant_id, rule_id, event_id, url, message_id, body, next_attempt_at)
          VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7)) RETURNING delivery_id",
     )
-    .bind(owner)
-    .bind(rule_id)
-    .bind(event_id)
-    .bind(url)
-    .bind(message_id)
-    .bind(body)
-    .bind(delay_secs)
+    .bind(delivery.owner)
+    .bind(delivery.rule_id)
+    .bind(delivery.event_id)
+    .bind(delivery.url)
+    .bind(delivery.message_id)
+    .bind(delivery.body)
+    .bind(delivery.delay_secs)
     .fetch_one(conn)
     .await
 }
@@ -376,17 +383,16 @@ pub async fn insert_test_delivery(
     hold_secs: f64,
 ) -> Result<i64, sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    insert_delivery(
-        &mut conn,
+    let delivery = NewDelivery {
         owner,
-        Some(rule_id),
-        None,
+        rule_id: Some(rule_id),
+        event_id: None,
         url,
         message_id,
         body,
-        hold_secs,
-    )
-    .await
+        delay_secs: hold_secs,
+    };
+    insert_delivery(&mut conn, delivery).await
 }
 
 #[derive(Debug, Clone, FromRow)]

@@ -380,12 +380,11 @@ async fn an_asr_collapse_fires_once_and_resolves_once_across_a_node_failure() {
                 handle.abort();
             }
             let survivor_name = survivor.alerts.as_ref().unwrap().0.clone();
-            let taken = eventually("the other node takes the lease", async || {
+            eventually("the other node takes the lease", async || {
                 (lease_holder(&first).await.as_deref() == Some(survivor_name.as_str()))
                     .then_some(())
             })
             .await;
-            let _ = taken;
         }
     }
     assert!(killed, "the rule never fired: {timeline:?}");
@@ -883,4 +882,122 @@ async fn deliveries_to_private_addresses_are_refused_when_sent() {
     .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["details"][0]["path"], "webhook_urls[0]");
+}
+
+/// The step figures: a menu where callers say nothing (the funnel's
+/// timeouts per visit) and safe answers by reason (logged with the steps).
+#[tokio::test]
+async fn menu_timeouts_and_safe_answers_are_watched() {
+    use ivrhub::voicenter::types::{Action, Encoding};
+    // Calls are decided at the tests' fixed 10:00 (the demo is open), but
+    // steps are logged with the real time: this test runs the evaluator's
+    // pass itself, at the minute after now.
+    let app = TestApp::spawn().await;
+    let tenant_id = app.with_demo().await;
+    let token = demo_admin(&app, tenant_id).await;
+    let rule = |name: &str, extra: Value| {
+        let mut rule = json!({"name": name, "window_minutes": 60, "condition": "above"});
+        for (key, value) in extra.as_object().unwrap() {
+            rule[key] = value.clone();
+        }
+        rule
+    };
+    let mut ids = Vec::new();
+    for body in [
+        rule(
+            "silence at main",
+            json!({"metric": "node_timeout_share", "node": "main", "threshold": 0.4, "min_calls": 3}),
+        ),
+        rule(
+            "disabled",
+            json!({"metric": "safe_answers", "reason": "tenant_disabled", "threshold": 1}),
+        ),
+        rule(
+            "any safe answer",
+            json!({"metric": "safe_answers", "threshold": 5}),
+        ),
+    ] {
+        let (status, created) = post(&app, &token, "/api/v1/alerts/rules", body).await;
+        assert_eq!(status, 201, "{created}");
+        ids.push(created["rule_id"].as_i64().unwrap());
+    }
+    // Four callers reach the main menu and say nothing there.
+    for n in 0..4 {
+        let call = crate::voicenter_client::Call::new(&app, Encoding::Json, &format!("quiet-{n}"));
+        let Action::Menu(main) = call.step("-1", "").await.action else {
+            panic!("the demo answers with its menu");
+        };
+        call.step(&main.menu, "").await;
+        // The funnel counts calls that were reported (their CDR's start in the window).
+        hang_up(&app, &format!("quiet-{n}"), "ANSWER", Utc::now()).await;
+    }
+    // The tenant is disabled: two calls get the safe answer.
+    let platform = api_client::platform_admin(&app).await;
+    let (status, body) = api_client::patch(
+        &app,
+        &platform,
+        &format!("/api/v1/tenants/{tenant_id}"),
+        json!({"status": "disabled"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    for n in 0..2 {
+        let call = crate::voicenter_client::Call::new(&app, Encoding::Json, &format!("off-{n}"));
+        eventually("the safe answer", async || {
+            matches!(call.step("-1", "").await.action, Action::Hangup(_)).then_some(())
+        })
+        .await;
+    }
+    // Steps are logged with the real time: evaluate the minute after now.
+    let logged = async || {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM call_steps WHERE fallback = 'tenant_disabled'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    let safe = eventually("the safe answers logged", async || {
+        let count = logged().await;
+        (count >= 2).then_some(count)
+    })
+    .await;
+    let minute = Utc::now() + chrono::Duration::minutes(1);
+    let metrics = ivrhub::metrics::Metrics::new();
+    let pass = ivrhub::alerts::evaluator::evaluate_due(&app.pool, minute, &metrics)
+        .await
+        .unwrap();
+    assert_eq!((pass.evaluated, pass.events, pass.errors), (3, 2, 0));
+    let minute = at(&minute.format("%Y-%m-%dT%H:%M:00Z").to_string());
+    let silence = evaluated(&app, &token, ids[0], minute).await;
+    assert_eq!(silence["state"], "firing", "{silence}");
+    // The figure is the funnel report's, over the same window.
+    let window = format!(
+        "from={}&to={}",
+        (minute - chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ"),
+        minute.format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let (status, funnel) = get(&app, &token, &format!("/api/v1/reports/funnel?{window}")).await;
+    assert_eq!(status, 200, "{funnel}");
+    let main = funnel["figures"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|node| node["node"] == "main")
+        .unwrap_or_else(|| panic!("main in the funnel: {funnel}"));
+    let reached = main["reached"].as_i64().unwrap();
+    assert!(reached >= 4, "{main}");
+    assert_eq!(silence["last_calls"], reached, "visits to main");
+    assert_eq!(
+        silence["last_value"].as_f64().unwrap(),
+        main["timeouts"]["total"].as_f64().unwrap() / reached as f64
+    );
+    let disabled = evaluated(&app, &token, ids[1], minute).await;
+    assert_eq!(disabled["last_value"].as_f64(), Some(safe as f64));
+    assert_eq!(disabled["state"], "firing", "{disabled}");
+    let any = evaluated(&app, &token, ids[2], minute).await;
+    assert_eq!(
+        any["state"], "ok",
+        "{safe} safe answers, not above 5: {any}"
+    );
 }
