@@ -1001,3 +1001,48 @@ async fn menu_timeouts_and_safe_answers_are_watched() {
         "{safe} safe answers, not above 5: {any}"
     );
 }
+
+/// A rule that keeps firing sends at most 12 notifications an hour: the
+/// 13th event within the hour is stored, not sent.
+#[tokio::test]
+async fn a_rule_notifies_at_most_twelve_times_an_hour() {
+    let app = TestApp::spawn().await;
+    let tenant_id = app.with_demo().await;
+    let token = demo_admin(&app, tenant_id).await;
+    let (status, rule) = post(
+        &app,
+        &token,
+        "/api/v1/alerts/rules",
+        json!({"name": "any call", "metric": "calls", "window_minutes": 1440,
+               "condition": "above", "threshold": 0, "renotify_minutes": 5,
+               "webhook_urls": ["https://ops.example.com/hook"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{rule}");
+    let rule_id = rule["rule_id"].as_i64().unwrap();
+    hang_up(&app, "one", "ANSWER", Utc::now()).await;
+    let metrics = ivrhub::metrics::Metrics::new();
+    let first = Utc::now() + chrono::Duration::minutes(1);
+    for n in 0..13 {
+        let minute = first + chrono::Duration::minutes(5 * n);
+        let pass = ivrhub::alerts::evaluator::evaluate_due(&app.pool, minute, &metrics)
+            .await
+            .unwrap();
+        assert_eq!(pass.events, 1, "an event every 5 minutes");
+    }
+    let events = events(&app, &token, rule_id).await;
+    let notified: Vec<bool> = events
+        .iter()
+        .map(|e| e["notified"].as_bool().unwrap())
+        .collect();
+    assert_eq!(events[0]["state"], "firing");
+    assert!(events[1..].iter().all(|e| e["state"] == "renotified"));
+    assert_eq!(notified, [vec![true; 12], vec![false]].concat());
+    let (_, deliveries) = get(
+        &app,
+        &token,
+        &format!("/api/v1/alerts/deliveries?rule_id={rule_id}&limit=200"),
+    )
+    .await;
+    assert_eq!(deliveries["items"].as_array().unwrap().len(), 12);
+}
