@@ -1046,3 +1046,72 @@ async fn a_rule_notifies_at_most_twelve_times_an_hour() {
     .await;
     assert_eq!(deliveries["items"].as_array().unwrap().len(), 12);
 }
+
+/// `falls_by_pct` compares the window with the same window a week earlier.
+#[tokio::test]
+async fn a_fall_against_the_week_before_fires() {
+    let app = TestApp::spawn().await;
+    let tenant_id = app.with_demo().await;
+    let token = demo_admin(&app, tenant_id).await;
+    let (status, rule) = post(
+        &app,
+        &token,
+        "/api/v1/alerts/rules",
+        json!({"name": "fewer calls than last week", "metric": "calls", "window_minutes": 60,
+               "condition": "falls_by_pct", "threshold": 50, "clear_threshold": 20}),
+    )
+    .await;
+    assert_eq!(status, 201, "{rule}");
+    let rule_id = rule["rule_id"].as_i64().unwrap();
+    let now = Utc::now();
+    let week_ago = now - chrono::Duration::weeks(1);
+    for n in 0..10 {
+        hang_up(
+            &app,
+            &format!("last-week-{n}"),
+            "ANSWER",
+            week_ago - chrono::Duration::minutes(n),
+        )
+        .await;
+    }
+    for n in 0..3 {
+        hang_up(
+            &app,
+            &format!("today-{n}"),
+            "ANSWER",
+            now - chrono::Duration::minutes(n),
+        )
+        .await;
+    }
+    let metrics = ivrhub::metrics::Metrics::new();
+    let minute = now + chrono::Duration::minutes(1);
+    ivrhub::alerts::evaluator::evaluate_due(&app.pool, minute, &metrics)
+        .await
+        .unwrap();
+    let events = events(&app, &token, rule_id).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["state"], "firing");
+    // The event shows the figure itself (3 calls), the rule's percentages.
+    assert_eq!(events[0]["value"], 3.0);
+    assert_eq!(events[0]["threshold"], 50.0);
+    // Calls come back to last week's level: resolved.
+    for n in 0..8 {
+        hang_up(
+            &app,
+            &format!("later-{n}"),
+            "ANSWER",
+            now - chrono::Duration::seconds(n),
+        )
+        .await;
+    }
+    ivrhub::alerts::evaluator::evaluate_due(
+        &app.pool,
+        minute + chrono::Duration::minutes(1),
+        &metrics,
+    )
+    .await
+    .unwrap();
+    let events = super::alerts::events(&app, &token, rule_id).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1]["state"], "resolved");
+}

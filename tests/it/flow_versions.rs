@@ -768,10 +768,24 @@ async fn calls_keep_their_version_and_bad_versions_get_the_safe_answer() {
         "{answer:?}"
     );
 
-    // Steps record their version; the funnel compares versions.
+    // Steps record their version; the funnel compares versions. The safe
+    // answers are logged too, with no version and their reason.
     let logged: Vec<(Option<i32>, i64)> = eventually_rows(&app, tenant_a).await;
     let versions: Vec<Option<i32>> = logged.iter().map(|(version, _)| *version).collect();
-    assert_eq!(versions, [Some(1), Some(2)], "{logged:?}");
+    assert_eq!(versions, [Some(1), Some(2), None], "{logged:?}");
+    let reasons: Vec<(Option<String>, i64)> = sqlx::query_as(
+        "SELECT fallback, count(*) FROM call_steps WHERE tenant_id = $1 AND flow_version IS NULL
+         GROUP BY fallback",
+    )
+    .bind(tenant_a)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        reasons,
+        [(Some("unknown_version".to_owned()), logged[2].1)],
+        "{logged:?}"
+    );
 }
 
 /// The versions the tenant's logged steps ran on, with their counts (once
