@@ -316,6 +316,24 @@ mod tests {
     }
 
     #[test]
+    fn the_alert_defaults_are_the_flags_defaults() {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            alerting: AlertSettings,
+        }
+        if std::env::vars().any(|(name, _)| name.starts_with("IVRHUB_ALERT")) {
+            return; // the environment would change what the flags read
+        }
+        let parsed = <Flags as clap::Parser>::parse_from(["ivrhub"]).alerting;
+        let default = AlertSettings::default();
+        assert_eq!(format!("{parsed:?}"), format!("{default:?}"));
+        // Retries span more than a day.
+        let total: f64 = default.alert_retry_secs.iter().sum();
+        assert!(total > 86_400.0, "{total}");
+    }
+
+    #[test]
     fn secrets_never_print() {
         let secret: Secret = "a-very-long-webhook-secret".parse().unwrap();
         assert_eq!(format!("{secret:?}"), "***");
