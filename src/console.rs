@@ -56,9 +56,8 @@ static SCRIPT: LazyLock<Asset> = LazyLock::new(|| {
         "text/javascript; charset=utf-8",
     )
 });
-static STYLE: LazyLock<Asset> = LazyLock::new(|| {
-    Asset::new(include_bytes!("console/app.css"), "text/css; charset=utf-8")
-});
+static STYLE: LazyLock<Asset> =
+    LazyLock::new(|| Asset::new(include_bytes!("console/app.css"), "text/css; charset=utf-8"));
 
 /// Registers `/console`, `/console/` and its files; any other `/console/…`
 /// path is a 404.

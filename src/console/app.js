@@ -518,6 +518,7 @@ function clearData() {
   state.cdrCursors = [null];
   state.diagramShown = false;
   $('app-view').dataset.ready = 'false';
+  $('app-view').dataset.loaded = '';
   $('range-line').textContent = '';
   $('cdr-status').replaceChildren(h('option', { value: '' }, t('cdrs.anyStatus')));
   $('cdr-target').value = '';
@@ -596,7 +597,10 @@ async function loadAll() {
   ];
   if (keep && !state.data.diagram?.value) loads.push(load('diagram', fetchDiagram));
   await Promise.all(loads);
-  if (generation === state.generation) $('app-view').dataset.ready = 'true';
+  if (generation === state.generation) {
+    $('app-view').dataset.loaded = `${range.from}/${range.to}`;
+    $('app-view').dataset.ready = 'true';
+  }
 }
 
 /** The alert events; a server without them (404) has none to show. */
@@ -672,8 +676,15 @@ const RENDERERS = {
   diagram: renderDiagram,
 };
 
+/** Draws section `name`; a section that fails to draw says so and leaves the others alone. */
 function render(name) {
-  RENDERERS[name](state.data[name]);
+  try {
+    RENDERERS[name](state.data[name]);
+  } catch (error) {
+    console.error(name, error);
+    state.data[name] = { error: { status: 'JS' } };
+    RENDERERS[name](state.data[name]);
+  }
 }
 
 /** Shows loading / failure in `element`; true when the entry has no value to draw. */
@@ -754,10 +765,10 @@ function niceMax(max) {
 /** Calls per bucket as bars (answered darker), time running left to right in both languages. */
 function renderSeries(entry) {
   const element = $('series');
-  const hourly = entry?.value ? entry.value.bucket === 'hour' : true;
+  const hourly = entry?.value ? entry.value.figures.bucket === 'hour' : true;
   $('series-heading').textContent = t(hourly ? 'series.hourly' : 'series.daily');
   if (placeholder(element, entry)) return;
-  const points = entry.value.points;
+  const points = entry.value.figures.points;
   const width = Math.max(280, element.clientWidth || 600);
   const height = width < 500 ? 180 : 220;
   const margin = { top: 12, right: 8, bottom: 30, left: 34 };
