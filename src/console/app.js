@@ -73,6 +73,7 @@ const STRINGS = {
     'flow.none': 'Nothing is published yet.',
     'flow.busy': 'The diagram is being drawn for someone else: try again in a moment.',
     'flow.tooBig': 'This flow is too large to draw here.',
+    'flow.zoom': 'Click the diagram to see it at full size, and again to fit it.',
     'versions.heading': 'Version history',
     'versions.version': 'Version',
     'versions.published': 'Published',
@@ -174,6 +175,7 @@ const STRINGS = {
     'flow.none': 'עדיין לא פורסם דבר.',
     'flow.busy': 'תרשים אחר משורטט כעת: נסו שוב בעוד רגע.',
     'flow.tooBig': 'התסריט גדול מכדי לשרטט אותו כאן.',
+    'flow.zoom': 'לחיצה על התרשים מציגה אותו בגודלו המלא, ולחיצה נוספת מתאימה אותו לרוחב.',
     'versions.heading': 'היסטוריית גרסאות',
     'versions.version': 'גרסה',
     'versions.published': 'פורסמה',
@@ -212,7 +214,7 @@ const STRINGS = {
     'cdrs.dial': 'חיוג',
     'cdrs.cause': 'סיבה',
     'cdrs.empty': 'אין שיחות מתאימות.',
-    'footer': 'ivrhub · נתונים מה־REST API',
+    'footer': 'ivrhub · כל הנתונים מממשק ה־API',
     // </he>
   },
 };
@@ -520,7 +522,7 @@ function clearData() {
   $('app-view').dataset.ready = 'false';
   $('app-view').dataset.loaded = '';
   $('range-line').textContent = '';
-  $('cdr-status').replaceChildren(h('option', { value: '' }, t('cdrs.anyStatus')));
+  $('cdr-status').replaceChildren(h('option', { value: '', 'data-i18n': 'cdrs.anyStatus' }, t('cdrs.anyStatus')));
   $('cdr-target').value = '';
   for (const name of SECTIONS) render(name);
 }
@@ -532,7 +534,7 @@ async function showTenant() {
   const dids = await api('/dids', { limit: 200 });
   if (generation !== state.generation) return;
   $('did').replaceChildren(
-    h('option', { value: '' }, t('controls.allDids')),
+    h('option', { value: '', 'data-i18n': 'controls.allDids' }, t('controls.allDids')),
     ...dids.items.map((did) => h('option', { value: did.did }, did.did)),
   );
   if (!$('from').value) {
@@ -708,13 +710,15 @@ function renderRangeLine() {
   const range = state.range;
   if (!range || !state.tenant) return;
   const days = daysBetween(range.from, range.to);
+  // Each value isolated (FSI … PDI): a Latin name or zone inside Hebrew keeps its place.
+  const isolate = (text) => `\u2068${text}\u2069`;
   $('range-line').textContent = t('range.line', {
-    tenant: state.tenant.name,
-    from: format.date(range.from),
-    to: format.date(addDays(range.to, -1)),
-    zone: state.tenant.time_zone,
-    previousFrom: format.date(addDays(range.from, -days)),
-    previousTo: format.date(addDays(range.from, -1)),
+    tenant: isolate(state.tenant.name),
+    from: isolate(format.date(range.from)),
+    to: isolate(format.date(addDays(range.to, -1))),
+    zone: isolate(state.tenant.time_zone),
+    previousFrom: isolate(format.date(addDays(range.from, -days))),
+    previousTo: isolate(format.date(addDays(range.from, -1))),
   });
 }
 
@@ -839,7 +843,7 @@ function renderStatuses(entry) {
   // The CDR search offers the statuses of the range.
   const select = $('cdr-status');
   const chosen = select.value;
-  select.replaceChildren(h('option', { value: '' }, t('cdrs.anyStatus')),
+  select.replaceChildren(h('option', { value: '', 'data-i18n': 'cdrs.anyStatus' }, t('cdrs.anyStatus')),
     ...rows.map((row) => h('option', { value: row.status }, row.status)));
   select.value = rows.some((row) => row.status === chosen) ? chosen : '';
 }
@@ -864,7 +868,9 @@ function renderCauses(entry) {
 function table(headings, rows, cells, rowAttributes = () => ({})) {
   return h('table', {},
     h('thead', {}, h('tr', {}, headings.map((key) => h('th', { scope: 'col' }, t(key))))),
-    h('tbody', {}, rows.map((row) => h('tr', rowAttributes(row), cells(row).map((cell) => h('td', {}, cell))))));
+    h('tbody', {}, rows.map((row) => h('tr', rowAttributes(row),
+      // The label shows beside the value where a phone lays rows out as cards.
+      cells(row).map((cell, index) => h('td', { 'data-label': t(headings[index]) }, cell))))));
 }
 
 function renderFunnel(entry) {
@@ -885,7 +891,9 @@ function renderFunnel(entry) {
     (node) => [
       h('code', {}, node.node),
       format.count(node.reached),
-      node.pressed.length ? node.pressed.map((p) => `${p.digits} × ${format.count(p.steps)}`).join(', ') : '—',
+      node.pressed.length
+        ? h('bdi', { dir: 'ltr' }, node.pressed.map((p) => `${p.digits} × ${format.count(p.steps)}`).join(', '))
+        : '—',
       format.count(node.timeouts.total),
       format.count(node.invalid.total),
       format.count(node.ended),
@@ -1005,7 +1013,16 @@ function renderDiagram(entry) {
     return;
   }
   const picture = safeSvg(entry.value.svg);
-  element.replaceChildren(picture || h('p', { class: 'notice' }, t('failed', { status: 200 })));
+  if (!picture) {
+    element.replaceChildren(h('p', { class: 'notice' }, t('failed', { status: 200 })));
+    return;
+  }
+  // Fitted to the width; a click shows it at its own size (scrolling) and back.
+  element.replaceChildren(h('p', { class: 'muted hint' }, t('flow.zoom')), picture);
+}
+
+function toggleDiagramSize(event) {
+  if (event.target.closest('svg')) $('diagram').classList.toggle('natural');
 }
 
 // ---- language ------------------------------------------------------------------
@@ -1074,6 +1091,7 @@ function wire() {
     load('cdrs', fetchCdrs);
   });
   $('cdr-csv').addEventListener('click', downloadCsv);
+  $('diagram').addEventListener('click', toggleDiagramSize);
   let resizing = null;
   window.addEventListener('resize', () => {
     clearTimeout(resizing);
