@@ -531,8 +531,18 @@ function clearData() {
 async function showTenant() {
   clearData();
   const generation = state.generation;
-  const dids = await api('/dids', { limit: 200 });
-  if (generation !== state.generation) return;
+  const tenant = state.tenant;
+  $('did').replaceChildren();
+  let dids;
+  try {
+    dids = await api('/dids', { limit: 200 });
+  } catch (error) {
+    if (!(error instanceof Unauthorized) && tenant === state.tenant) {
+      $('range-line').textContent = t('failed', { status: error.status ?? '?' });
+    }
+    return;
+  }
+  if (tenant !== state.tenant) return;
   $('did').replaceChildren(
     h('option', { value: '', 'data-i18n': 'controls.allDids' }, t('controls.allDids')),
     ...dids.items.map((did) => h('option', { value: did.did }, did.did)),
@@ -542,7 +552,8 @@ async function showTenant() {
     $('from').value = today;
     $('to').value = today;
   }
-  await loadAll();
+  // Unless a load for this tenant has begun meanwhile (the range was picked).
+  if (generation === state.generation) await loadAll();
 }
 
 /** Runs `fetcher` for section `name` and renders it, unless a newer load has begun meanwhile. */
@@ -600,7 +611,7 @@ async function loadAll() {
   if (keep && !state.data.diagram?.value) loads.push(load('diagram', fetchDiagram));
   await Promise.all(loads);
   if (generation === state.generation) {
-    $('app-view').dataset.loaded = `${range.from}/${range.to}`;
+    $('app-view').dataset.loaded = `${state.tenant.tenant_id}:${range.from}/${range.to}`;
     $('app-view').dataset.ready = 'true';
   }
 }

@@ -15,7 +15,7 @@ use chrono_tz::Asia::Jerusalem;
 use ivrhub::voicenter::types::{Action, Encoding};
 use serde_json::{Value, json};
 
-use crate::api_client::{get, login};
+use crate::api_client::{PASSWORD, PLATFORM_ADMIN, get, login, platform_admin, tenant_with_admin};
 use crate::browser::{Browser, chromium_or_skip};
 use crate::harness::TestApp;
 use crate::voicenter_client::{CALLER, Call, DEMO_DID};
@@ -190,37 +190,39 @@ async fn calls_of_the_day(app: &TestApp) -> i64 {
     tenant
 }
 
-/// The API's answer for the range, once the webhook's CDRs are all stored.
-async fn api_figures(app: &TestApp, token: &str, range: &Range) -> (Value, Value, Value, Value) {
-    let query = format!("from={}&to={}", range.from, range.to);
+/// The API's answers for the range (`extra`: more query, such as a
+/// platform admin's `&tenant_id=`), once the webhook's CDRs are all stored:
+/// the summary, by status, the funnel of version 1 and the hourly series.
+async fn api_figures(app: &TestApp, token: &str, range: &Range, extra: &str) -> ApiFigures {
+    let query = format!("from={}&to={}{extra}", range.from, range.to);
+    let ask = |report: &str, more: &str| {
+        let path = format!("/api/v1/reports/{report}?{query}{more}");
+        async move {
+            let (status, body) = get(app, token, &path).await;
+            assert_eq!(status, 200, "{path}: {body}");
+            body
+        }
+    };
     for _ in 0..100 {
-        let (status, summary) = get(
-            app,
-            token,
-            &format!("/api/v1/reports/summary?{query}&compare=previous"),
-        )
-        .await;
-        assert_eq!(status, 200, "{summary}");
+        let summary = ask("summary", "&compare=previous").await;
         if summary["figures"]["calls"] == 8 && summary["previous"]["figures"]["calls"] == 2 {
-            let (_, statuses) =
-                get(app, token, &format!("/api/v1/reports/by-status?{query}")).await;
-            let (_, funnel) = get(
-                app,
-                token,
-                &format!("/api/v1/reports/funnel?{query}&version=1"),
-            )
-            .await;
-            let (_, series) = get(
-                app,
-                token,
-                &format!("/api/v1/reports/series?{query}&bucket=hour"),
-            )
-            .await;
-            return (summary, statuses, funnel, series);
+            return ApiFigures {
+                statuses: ask("by-status", "").await,
+                funnel: ask("funnel", "&version=1").await,
+                series: ask("series", "&bucket=hour").await,
+                summary,
+            };
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("the CDRs were not all stored");
+}
+
+struct ApiFigures {
+    summary: Value,
+    statuses: Value,
+    funnel: Value,
+    series: Value,
 }
 
 /// The first number in `text` ("37.5%", "120.3 sec", "8"), whatever the locale's marks around it.
@@ -251,6 +253,139 @@ fn screenshots() -> PathBuf {
         .join("console-screenshots")
 }
 
+/// Opens the console on a laptop-sized window and logs in with the form.
+fn log_in(browser: &mut Browser, base: &str, email: &str, password: &str) {
+    browser.set_viewport(1280, 900, false);
+    browser.goto(&format!("{base}/console/"));
+    browser.wait_for(
+        "the login form",
+        "!document.getElementById('login-view').hidden",
+    );
+    browser.type_into("#login-email", email);
+    browser.type_into("#login-password", password);
+    browser.click("#login-submit");
+    browser.wait_for(
+        "the console after the login",
+        "document.getElementById('app-view').dataset.ready === 'true'",
+    );
+}
+
+/// Waits until every section shows `tenant`'s figures over `range`.
+fn wait_for_figures(browser: &mut Browser, tenant: i64, range: &Range) {
+    let loaded = format!("{tenant}:{}/{}", range.from, range.to);
+    browser.wait_for(
+        &format!("the figures of {loaded}"),
+        &format!(
+            "document.getElementById('app-view').dataset.ready === 'true' \
+             && document.getElementById('app-view').dataset.loaded === {loaded:?}"
+        ),
+    );
+}
+
+/// Picks custom dates (the "to" field inclusive) and shows them.
+fn pick_range(browser: &mut Browser, tenant: i64, range: &Range) {
+    browser.set_value("#range", "custom");
+    browser.set_value("#from", &range.from);
+    browser.set_value("#to", &range.last);
+    browser.click("#apply");
+    wait_for_figures(browser, tenant, range);
+}
+
+/// The text of a key figure.
+fn shown(browser: &mut Browser, kpi: &str) -> String {
+    browser
+        .eval(&format!(
+            "document.querySelector('.kpi-value[data-kpi={kpi}]').textContent"
+        ))
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The key figures, calls per status, per hour, the CDR rows and the
+/// funnel's menus shown equal the API's answers.
+fn assert_the_apis_figures_are_shown(browser: &mut Browser, api: &ApiFigures) {
+    let figures = &api.summary["figures"];
+    assert_eq!(
+        shown(browser, "calls"),
+        figures["calls"].to_string(),
+        "calls"
+    );
+    let number = |name: &str| figures[name].as_f64().unwrap();
+    assert_shown("ASR (%)", &shown(browser, "asr"), number("asr") * 100.0);
+    assert_shown("ACD (s)", &shown(browser, "acd"), number("acd_secs"));
+    assert_shown(
+        "p95 dial (s)",
+        &shown(browser, "p95"),
+        number("p95_dial_secs"),
+    );
+    let previous = browser.eval("document.querySelector('#kpi-calls .kpi-previous').textContent");
+    let before = &api.summary["previous"]["figures"]["calls"];
+    assert_eq!(previous, json!(format!("Previous period: {before}")));
+
+    let bars = browser.eval(
+        "Object.fromEntries([...document.querySelectorAll('#statuses .bar-row')]\
+         .map((row) => [row.dataset.key, row.querySelector('.bar-value').textContent]))",
+    );
+    let expected: serde_json::Map<String, Value> = api.statuses["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["status"].as_str().unwrap().to_owned(),
+                json!(row["calls"].to_string()),
+            )
+        })
+        .collect();
+    assert_eq!(bars, Value::Object(expected), "calls by status");
+
+    let hourly = browser.eval(
+        "[...document.querySelectorAll('#series g.bar')].map((bar) => Number(bar.dataset.calls))",
+    );
+    let api_hourly: Vec<&Value> = api.series["figures"]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|point| &point["calls"])
+        .collect();
+    assert_eq!(hourly, json!(api_hourly), "calls per hour");
+    assert_eq!(
+        browser.eval("document.querySelectorAll('#cdrs tbody tr').length"),
+        figures["calls"],
+        "the CDR search lists every call (one page)"
+    );
+    let menus = browser
+        .eval("[...document.querySelectorAll('#funnel tbody tr')].map((row) => row.dataset.node)");
+    let api_menus: Vec<&Value> = api.funnel["figures"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| &node["node"])
+        .collect();
+    assert_eq!(menus, json!(api_menus), "the funnel of the live version");
+}
+
+/// Opens the live flow's diagram and returns its text (the nodes' names).
+fn open_the_diagram(browser: &mut Browser) -> String {
+    browser.click("#show-diagram");
+    browser
+        .wait_for(
+            "the diagram",
+            "document.querySelector('#diagram svg') && document.querySelector('#diagram svg').textContent",
+        )
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Runs the blocking browser part off the runtime that serves the app.
+async fn in_the_browser(work: impl FnOnce() + Send + 'static) {
+    if let Err(error) = tokio::task::spawn_blocking(work).await {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
 #[tokio::test]
 async fn a_browser_shows_the_apis_figures_in_english_and_hebrew_on_a_laptop_and_a_phone() {
     let Some(chromium) = chromium_or_skip("console browser test") else {
@@ -259,142 +394,39 @@ async fn a_browser_shows_the_apis_figures_in_english_and_hebrew_on_a_laptop_and_
     let app = TestApp::spawn().await;
     let tenant = calls_of_the_day(&app).await;
     ivrhub::demo::seed_admin(&app.pool, tenant).await.unwrap();
-    let token = login(
-        &app,
+    let (email, password) = (
         ivrhub::demo::DEMO_ADMIN_EMAIL,
         ivrhub::demo::DEMO_ADMIN_PASSWORD,
-    )
-    .await;
+    );
+    let token = login(&app, email, password).await;
     let range = range_now();
-    let (summary, statuses, funnel, series) = api_figures(&app, &token, &range).await;
-    // The data set is what it is meant to be, so the comparison below means something.
-    assert_eq!(summary["figures"]["answered"], 3, "{summary}");
-    assert_eq!(summary["figures"]["asr"], 0.375);
+    let api = api_figures(&app, &token, &range, "").await;
+    // The data set is what it is meant to be, so the comparison means something.
+    assert_eq!(api.summary["figures"]["answered"], 3, "{}", api.summary);
+    assert_eq!(api.summary["figures"]["asr"], 0.375);
     assert!(
-        funnel["figures"]["nodes"]
+        api.funnel["figures"]["nodes"]
             .as_array()
-            .is_some_and(|nodes| !nodes.is_empty()),
-        "the funnel has the menu steps: {funnel}"
+            .is_some_and(|nodes| nodes.len() >= 2),
+        "the funnel has the menu steps: {}",
+        api.funnel
     );
 
     let base = app.base.clone();
     let shots = screenshots();
-    let browsing = tokio::task::spawn_blocking(move || {
+    in_the_browser(move || {
         let mut browser = Browser::launch(&chromium);
-        browser.set_viewport(1280, 900, false);
-        browser.goto(&format!("{base}/console/"));
-        browser.wait_for(
-            "the login form",
-            "!document.getElementById('login-view').hidden",
-        );
-        browser.type_into("#login-email", ivrhub::demo::DEMO_ADMIN_EMAIL);
-        browser.type_into("#login-password", ivrhub::demo::DEMO_ADMIN_PASSWORD);
-        browser.click("#login-submit");
-        browser.wait_for(
-            "the console after the login",
-            "document.getElementById('app-view').dataset.ready === 'true'",
-        );
-
-        // Custom dates: yesterday and today.
-        browser.set_value("#range", "custom");
-        browser.set_value("#from", &range.from);
-        browser.set_value("#to", &range.last);
-        browser.click("#apply");
-        let loaded = format!("{}/{}", range.from, range.to);
-        browser.wait_for(
-            "the figures of the range",
-            &format!("document.getElementById('app-view').dataset.ready === 'true' && document.getElementById('app-view').dataset.loaded === {loaded:?}"),
-        );
-        let shown = |browser: &mut Browser, kpi: &str| -> String {
-            browser
-                .eval(&format!(
-                    "document.querySelector('.kpi-value[data-kpi={kpi}]').textContent"
-                ))
-                .as_str()
-                .unwrap()
-                .to_owned()
-        };
-        let figures = &summary["figures"];
-        let calls = shown(&mut browser, "calls");
-        assert_eq!(calls, figures["calls"].to_string(), "calls");
-        assert_shown(
-            "ASR (%)",
-            &shown(&mut browser, "asr"),
-            figures["asr"].as_f64().unwrap() * 100.0,
-        );
-        assert_shown(
-            "ACD (s)",
-            &shown(&mut browser, "acd"),
-            figures["acd_secs"].as_f64().unwrap(),
-        );
-        assert_shown(
-            "p95 dial (s)",
-            &shown(&mut browser, "p95"),
-            figures["p95_dial_secs"].as_f64().unwrap(),
-        );
-        let previous =
-            browser.eval("document.querySelector('#kpi-calls .kpi-previous').textContent");
-        assert_eq!(previous, json!("Previous period: 2"));
-
-        // Calls per status: the same statuses with the same counts.
-        let bars = browser.eval(
-            "Object.fromEntries([...document.querySelectorAll('#statuses .bar-row')].map((row) => [row.dataset.key, row.querySelector('.bar-value').textContent]))",
-        );
-        let expected: serde_json::Map<String, Value> = statuses["figures"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|row| {
-                (
-                    row["status"].as_str().unwrap().to_owned(),
-                    json!(row["calls"].to_string()),
-                )
-            })
-            .collect();
-        assert_eq!(bars, Value::Object(expected), "calls by status");
-        // Calls per hour add up to the calls; the CDR search lists them all.
-        let hourly = browser.eval("[...document.querySelectorAll('#series g.bar')].reduce((sum, bar) => sum + Number(bar.dataset.calls), 0)");
-        assert_eq!(hourly, figures["calls"], "calls per hour");
-        let hours = series["figures"]["points"].as_array().map(Vec::len);
-        assert_eq!(
-            browser.eval("document.querySelectorAll('#series g.bar').length"),
-            json!(hours),
-            "one bar an hour"
-        );
-        assert_eq!(
-            browser.eval("document.querySelectorAll('#cdrs tbody tr').length"),
-            figures["calls"]
-        );
-        let funnel_nodes = browser.eval(
-            "[...document.querySelectorAll('#funnel tbody tr')].map((row) => row.dataset.node)",
-        );
-        let api_nodes: Vec<&Value> = funnel["figures"]["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|node| &node["node"])
-            .collect();
-        assert_eq!(
-            funnel_nodes,
-            json!(api_nodes),
-            "the funnel of the live version"
-        );
+        log_in(&mut browser, &base, email, password);
+        pick_range(&mut browser, tenant, &range);
+        assert_the_apis_figures_are_shown(&mut browser, &api);
+        assert!(browser.eval("document.getElementById('tenant-field').hidden") == json!(true), "a tenant's user picks no tenant");
         assert_eq!(
             browser.eval("document.querySelector('#alerts').textContent"),
             json!("No alert events.")
         );
-
-        // The live flow's diagram, drawn by the server.
-        browser.click("#show-diagram");
-        let names = browser.wait_for(
-            "the diagram",
-            "document.querySelector('#diagram svg') && document.querySelector('#diagram svg').textContent",
-        );
+        let names = open_the_diagram(&mut browser);
         for node in ["entry", "main", "sales"] {
-            assert!(
-                names.as_str().unwrap().contains(node),
-                "{node} in the diagram: {names}"
-            );
+            assert!(names.contains(node), "{node} in the diagram: {names}");
         }
         browser.screenshot(&shots.join("laptop-en.png"));
 
@@ -406,18 +438,12 @@ async fn a_browser_shows_the_apis_figures_in_english_and_hebrew_on_a_laptop_and_
             browser.eval("document.querySelector('#kpi-calls h3').textContent"),
             json!("שיחות")
         );
-        assert_eq!(
-            number_in(&shown(&mut browser, "calls")),
-            figures["calls"].as_f64().unwrap()
-        );
-        assert_shown(
-            "ASR (%) in Hebrew",
-            &shown(&mut browser, "asr"),
-            figures["asr"].as_f64().unwrap() * 100.0,
-        );
+        let figures = &api.summary["figures"];
+        assert_eq!(number_in(&shown(&mut browser, "calls")), figures["calls"].as_f64().unwrap());
+        assert_shown("ASR (%) in Hebrew", &shown(&mut browser, "asr"), figures["asr"].as_f64().unwrap() * 100.0);
         browser.screenshot(&shots.join("laptop-he.png"));
 
-        // A phone.
+        // A phone, in Hebrew and in English: nothing wider than the screen.
         browser.set_viewport(390, 844, true);
         std::thread::sleep(std::time::Duration::from_millis(400));
         browser.screenshot(&shots.join("phone-he.png"));
@@ -431,30 +457,23 @@ async fn a_browser_shows_the_apis_figures_in_english_and_hebrew_on_a_laptop_and_
         // A token the API refuses: back to the login form, nothing left on the page.
         browser.eval("state.session.access = 'garbage'");
         browser.click("#apply");
-        browser.wait_for(
-            "the login form",
-            "!document.getElementById('login-view').hidden",
-        );
+        browser.wait_for("the login form", "!document.getElementById('login-view').hidden");
         assert_eq!(
             browser.eval("document.getElementById('login-message').textContent"),
             json!("Your session has ended. Please log in again.")
         );
-        assert_eq!(
-            browser.eval("document.getElementById('app-view').hidden"),
-            json!(true)
-        );
+        assert_eq!(browser.eval("document.getElementById('app-view').hidden"), json!(true));
         assert_eq!(shown(&mut browser, "calls"), "–", "the figures are gone");
         assert_eq!(
-            browser.eval("document.querySelectorAll('#cdrs tr, #diagram svg').length"),
+            browser.eval("document.querySelectorAll('#cdrs tr, #statuses .bar-row, #diagram svg').length"),
             json!(0)
         );
-        assert_eq!(
-            browser.eval("sessionStorage.length"),
-            json!(0),
-            "the token is forgotten"
-        );
+        assert_eq!(browser.eval("sessionStorage.length"), json!(0), "the token is forgotten");
         // A stored garbage token on opening the page: the same.
-        browser.eval("sessionStorage.setItem('ivrhub.console.session', JSON.stringify({access: 'garbage', refresh: 'garbage', expiresAt: Date.now() + 600000}))");
+        browser.eval(
+            "sessionStorage.setItem('ivrhub.console.session', \
+             JSON.stringify({access: 'garbage', refresh: 'garbage', expiresAt: Date.now() + 600000}))",
+        );
         browser.goto(&format!("{base}/console/"));
         browser.wait_for(
             "the login message",
@@ -462,8 +481,72 @@ async fn a_browser_shows_the_apis_figures_in_english_and_hebrew_on_a_laptop_and_
         );
         browser.set_viewport(1280, 900, false);
         browser.screenshot(&shots.join("laptop-en-expired.png"));
-    });
-    if let Err(error) = browsing.await {
-        std::panic::resume_unwind(error.into_panic());
-    }
+    })
+    .await;
+}
+
+/// A platform admin picks the tenant; every figure is that tenant's, and
+/// switching to another tenant leaves nothing of the first on the page.
+#[tokio::test]
+async fn a_platform_admin_picks_the_tenant_and_sees_nothing_of_another() {
+    let Some(chromium) = chromium_or_skip("console platform admin test") else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let demo = calls_of_the_day(&app).await;
+    let root = platform_admin(&app).await;
+    let (other, _) = tenant_with_admin(&app, &root, "Quiet").await;
+    let range = range_now();
+    let api = api_figures(&app, &root, &range, &format!("&tenant_id={demo}")).await;
+    let (status, nothing) = get(
+        &app,
+        &root,
+        &format!(
+            "/api/v1/reports/summary?from={}&to={}&tenant_id={other}",
+            range.from, range.to
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, &nothing["figures"]["calls"]),
+        (200, &json!(0)),
+        "{nothing}"
+    );
+
+    let base = app.base.clone();
+    let shots = screenshots();
+    in_the_browser(move || {
+        let mut browser = Browser::launch(&chromium);
+        log_in(&mut browser, &base, PLATFORM_ADMIN, PASSWORD);
+        assert_eq!(browser.eval("document.getElementById('tenant-field').hidden"), json!(false));
+        let tenants = browser.eval("[...document.querySelectorAll('#tenant option')].map((o) => Number(o.value))");
+        assert_eq!(tenants, json!([demo, other]));
+        browser.set_value("#tenant", &demo.to_string());
+        pick_range(&mut browser, demo, &range);
+        assert_the_apis_figures_are_shown(&mut browser, &api);
+        assert!(open_the_diagram(&mut browser).contains("main"));
+        browser.screenshot(&shots.join("laptop-en-platform-admin.png"));
+
+        // The other tenant: nothing published, no number, no call.
+        browser.set_value("#tenant", &other.to_string());
+        wait_for_figures(&mut browser, other, &range);
+        assert_eq!(shown(&mut browser, "calls"), "0");
+        assert_eq!(shown(&mut browser, "asr"), "—");
+        assert_eq!(
+            browser.eval("document.querySelectorAll('#cdrs tbody tr, #statuses .bar-row, #funnel tbody tr, #versions tbody tr').length"),
+            json!(0),
+            "nothing of the first tenant is left"
+        );
+        assert_eq!(
+            browser.eval("[...document.querySelectorAll('#did option')].map((o) => o.value)"),
+            json!([""]),
+            "the other tenant has no number"
+        );
+        browser.click("#show-diagram");
+        browser.wait_for(
+            "the diagram's answer",
+            "document.getElementById('diagram').textContent.includes('Nothing is published yet.')",
+        );
+    })
+    .await;
 }
