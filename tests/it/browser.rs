@@ -51,7 +51,9 @@ pub fn chromium_or_skip(test: &str) -> Option<PathBuf> {
              install Debian's `chromium` package (.ci/run does) or set IVRHUB_CHROMIUM"
         ),
         None => {
-            eprintln!(
+            // Straight to stderr: the test harness's capture would hide `eprintln!`.
+            let _ = writeln!(
+                std::io::stderr(),
                 "\n************************************************************\n\
                  * {test}: skipped: chromium not found\n\
                  * (apt-get install chromium, or set IVRHUB_CHROMIUM)\n\

@@ -454,6 +454,23 @@ async fn a_browser_shows_the_apis_figures_in_english_and_hebrew_on_a_laptop_and_
         assert_eq!(overflow, json!(0), "nothing wider than the phone's screen");
         browser.screenshot(&shots.join("phone-en.png"));
 
+        // The alert events' table, drawn from the shape `/alerts/events`
+        // answers (the endpoint may not be on this server: then "none").
+        let states = browser.eval(
+            r#"(() => {
+                const at = '2026-12-01T10:07:00+02:00';
+                const event = (id, state, value) => ({id, rule_id: 3, rule_name: 'Sales ASR', metric: 'asr', state, at, value, threshold: 0.5, calls: 40, window_minutes: 15});
+                RENDERERS.alerts({value: {items: [event(12, 'firing', 0.21), event(13, 'renotified', 0.2), event(14, 'resolved', 0.6)]}});
+                return [...document.querySelectorAll('#alerts tbody tr')].map((row) =>
+                    [row.dataset.state, getComputedStyle(row.querySelector('.badge')).color, row.cells[4].textContent]);
+            })()"#,
+        );
+        let states = states.as_array().unwrap();
+        assert_eq!(states.len(), 3, "{states:?}");
+        assert_eq!(states[0][0], "firing");
+        assert_eq!(states[0][2], "21.0%", "an ASR is shown as a share");
+        assert_ne!(states[0][1], states[2][1], "firing and resolved in different colours");
+
         // A token the API refuses: back to the login form, nothing left on the page.
         browser.eval("state.session.access = 'garbage'");
         browser.click("#apply");
