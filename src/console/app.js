@@ -999,10 +999,21 @@ function renderCdrs(entry) {
 
 /** The server's SVG, imported without anything that could run. */
 function safeSvg(text) {
-  const parsed = new DOMParser().parseFromString(text, 'image/svg+xml');
+  // The layout's <style> sets font sizes by class (`.a14 { font-size: 14px }`):
+  // inline style, which the page's policy refuses even while parsing. It is
+  // taken out before, and its sizes become attributes after.
+  const sizes = [];
+  const withoutStyle = text.replace(/<style[^>]*>([\s\S]*?)<\/style>/gi, (_, rules) => {
+    for (const [, name, size] of rules.matchAll(/\.([\w-]+)\s*\{[^}]*font-size:\s*([\d.]+)px/g)) sizes.push([name, size]);
+    return '';
+  });
+  const parsed = new DOMParser().parseFromString(withoutStyle, 'image/svg+xml');
   const root = parsed.documentElement;
   if (root.nodeName !== 'svg' || parsed.getElementsByTagName('parsererror').length) return null;
-  for (const dangerous of root.querySelectorAll('script, foreignObject, iframe, object, embed')) dangerous.remove();
+  for (const dangerous of root.querySelectorAll('script, foreignObject, iframe, object, embed, style')) dangerous.remove();
+  for (const [name, size] of sizes) {
+    for (const element of root.getElementsByClassName(name)) element.setAttribute('font-size', size);
+  }
   for (const element of [root, ...root.querySelectorAll('*')]) {
     for (const attribute of [...element.attributes]) {
       if (/^on/i.test(attribute.name) || /^\s*javascript:/i.test(attribute.value) || attribute.name === 'style') {

@@ -72,6 +72,8 @@ pub struct Browser {
     next_id: u64,
     /// The page's CDP session.
     session: String,
+    /// Errors the page logged: script exceptions, refused policies.
+    problems: Vec<String>,
     profile: PathBuf,
 }
 
@@ -141,11 +143,10 @@ impl Browser {
                 if message.last() == Some(&0) {
                     message.pop();
                 }
-                if let Ok(value) = serde_json::from_slice::<Value>(&message) {
-                    // Events have no id: nothing here waits for them.
-                    if value.get("id").is_some() && sender.send(value).is_err() {
-                        break;
-                    }
+                if let Ok(value) = serde_json::from_slice::<Value>(&message)
+                    && sender.send(value).is_err()
+                {
+                    break;
                 }
                 message.clear();
             }
@@ -156,6 +157,7 @@ impl Browser {
             replies,
             next_id: 0,
             session: String::new(),
+            problems: Vec::new(),
             profile,
         };
         let target = browser.browser_call("Target.createTarget", json!({"url": "about:blank"}));
@@ -167,7 +169,38 @@ impl Browser {
             .as_str()
             .expect("a session id")
             .to_owned();
+        // Their events: the page's errors (see `problems`).
+        browser.call("Runtime.enable", json!({}));
+        browser.call("Log.enable", json!({}));
         browser
+    }
+
+    /// What the page logged as errors so far: uncaught exceptions, console
+    /// errors, Content-Security-Policy refusals (not failed requests: an
+    /// API's 404 is an answer the page handles).
+    pub fn problems(&mut self) -> Vec<String> {
+        self.call("Runtime.evaluate", json!({"expression": "0"}));
+        self.problems.clone()
+    }
+
+    fn note_event(&mut self, event: &Value) {
+        let params = &event["params"];
+        match event["method"].as_str() {
+            Some("Runtime.exceptionThrown") => self
+                .problems
+                .push(format!("exception: {}", params["exceptionDetails"])),
+            Some("Runtime.consoleAPICalled") if params["type"] == "error" => {
+                self.problems
+                    .push(format!("console.error: {}", params["args"]));
+            }
+            Some("Log.entryAdded")
+                if params["entry"]["level"] == "error"
+                    && params["entry"]["source"] != "network" =>
+            {
+                self.problems.push(format!("log: {}", params["entry"]));
+            }
+            _ => {}
+        }
     }
 
     fn send(&mut self, session: Option<String>, method: &str, params: Value) -> Value {
@@ -186,6 +219,7 @@ impl Browser {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.replies.recv_timeout(left) {
+                Ok(event) if event.get("id").is_none() => self.note_event(&event),
                 Ok(reply) if reply["id"] == id => {
                     if let Some(error) = reply.get("error") {
                         panic!("{method}: {error}");

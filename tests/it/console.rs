@@ -428,6 +428,21 @@ async fn a_browser_shows_the_apis_figures_in_english_and_hebrew_on_a_laptop_and_
         api.funnel
     );
 
+    let csv = app
+        .http
+        .get(format!(
+            "{}/api/v1/reports/cdrs.csv?from={}&to={}",
+            app.base, range.from, range.to
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 9, "a header and 8 calls: {csv}");
+
     let base = app.base.clone();
     let shots = screenshots();
     in_the_browser(move || {
@@ -470,6 +485,24 @@ async fn a_browser_shows_the_apis_figures_in_english_and_hebrew_on_a_laptop_and_
         assert_eq!(overflow, json!(0), "nothing wider than the phone's screen");
         browser.screenshot(&shots.join("phone-en.png"));
 
+        // The CSV download: fetched with the token, saved under the server's name.
+        let download = browser.eval(
+            r#"(async () => {
+                let name = null, blob = null;
+                const click = HTMLAnchorElement.prototype.click;
+                const objectUrl = URL.createObjectURL;
+                HTMLAnchorElement.prototype.click = function () { name = this.download; };
+                URL.createObjectURL = (saved) => { blob = saved; return objectUrl(saved); };
+                try { await downloadCsv(); } finally {
+                    HTMLAnchorElement.prototype.click = click;
+                    URL.createObjectURL = objectUrl;
+                }
+                return [name, await blob.text()];
+            })()"#,
+        );
+        assert!(download[0].as_str().unwrap().ends_with(".csv"), "{download}");
+        assert_eq!(download[1].as_str().unwrap(), csv, "the CSV saved is the API's");
+
         // The alert events' table, drawn from the shape `/alerts/events`
         // answers (the endpoint may not be on this server: then "none").
         let states = browser.eval(
@@ -486,6 +519,8 @@ async fn a_browser_shows_the_apis_figures_in_english_and_hebrew_on_a_laptop_and_
         assert_eq!(states[0][0], "firing");
         assert_eq!(states[0][2], "21.0%", "an ASR is shown as a share");
         assert_ne!(states[0][1], states[2][1], "firing and resolved in different colours");
+
+        assert_eq!(browser.problems(), Vec::<String>::new(), "no script error, no refused policy");
 
         // A token the API refuses: back to the login form, nothing left on the page.
         browser.eval("state.session.access = 'garbage'");
@@ -580,6 +615,7 @@ async fn a_platform_admin_picks_the_tenant_and_sees_nothing_of_another() {
             "the diagram's answer",
             "document.getElementById('diagram').textContent.includes('Nothing is published yet.')",
         );
+        assert_eq!(browser.problems(), Vec::<String>::new(), "no script error, no refused policy");
     })
     .await;
 }
