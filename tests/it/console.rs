@@ -142,12 +142,19 @@ type TestCall<'a> = (
 
 /// The demo tenant (its flow published as version 1) and calls through the
 /// real webhook: eight in the last two hours (three answered, statuses
-/// mixed, some with menu steps for the funnel), two three days ago (the
+/// mixed, some with menu steps for the funnel), two at noon two days ago (the
 /// previous period). Returns the tenant's id.
 async fn calls_of_the_day(app: &TestApp) -> i64 {
     let tenant = app.with_demo().await;
     let now = Utc::now();
     let minutes = |m: i64| now - Duration::minutes(m);
+    // Noon two days ago, local time: inside the previous period whatever the hour.
+    let earlier = (now.with_timezone(&Jerusalem).date_naive() - Duration::days(2))
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_local_timezone(Jerusalem)
+        .unwrap()
+        .with_timezone(&Utc);
     let calls: [TestCall; 10] = [
         (
             "console-a1",
@@ -171,22 +178,8 @@ async fn calls_of_the_day(app: &TestApp) -> i64 {
         ("console-c1", minutes(50), "CANCEL", 0, None, Some("")),
         ("console-f1", minutes(40), "FAILED", 0, Some(2), None),
         ("console-c2", minutes(30), "CANCEL", 0, Some(5), Some("2")),
-        (
-            "console-p1",
-            now - Duration::days(3),
-            "ANSWER",
-            50,
-            Some(4),
-            None,
-        ),
-        (
-            "console-p2",
-            now - Duration::days(3),
-            "BUSY",
-            0,
-            Some(1),
-            None,
-        ),
+        ("console-p1", earlier, "ANSWER", 50, Some(4), None),
+        ("console-p2", earlier, "BUSY", 0, Some(1), None),
     ];
     for (call_id, start, status, duration, dial, keys) in calls {
         if let Some(keys) = keys {
