@@ -496,6 +496,17 @@ async fn a_browser_shows_the_apis_figures_in_english_and_hebrew_on_a_laptop_and_
         assert!(download[0].as_str().unwrap().ends_with(".csv"), "{download}");
         assert_eq!(download[1].as_str().unwrap(), csv, "the CSV saved is the API's");
 
+        // The access token is traded for a new one before it expires.
+        let before = browser.eval("(() => { const old = state.session.access; state.session.expiresAt = Date.now(); scheduleRefresh(); return old; })()");
+        browser.wait_for(
+            "a refreshed token",
+            &format!("state.session.access !== {before} && JSON.parse(sessionStorage.getItem('ivrhub.console.session')).access === state.session.access"),
+        );
+        browser.eval("document.getElementById('app-view').dataset.loaded = ''");
+        browser.click("#apply");
+        wait_for_figures(&mut browser, tenant, &range);
+        assert_eq!(shown(&mut browser, "calls"), "8", "the new token works");
+
         // The alert events' table, drawn from the shape `/alerts/events`
         // answers (the endpoint may not be on this server: then "none").
         let states = browser.eval(
