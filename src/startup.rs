@@ -136,6 +136,8 @@ impl Application {
                 .openapi_service(|api| SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", api))
                 .into_app()
                 .route("/docs", web::get().to(docs_redirect))
+                // The web console for people (not in the OpenAPI document).
+                .configure(crate::console::configure)
                 .default_service(web::to(not_found))
         })
         .listen(tcp)?

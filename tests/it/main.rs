@@ -2,6 +2,7 @@
 //! PostgreSQL, driven the way Voicenter drives it.
 
 mod api_client;
+mod browser;
 mod harness;
 mod voicenter_client;
 
@@ -12,6 +13,7 @@ mod api_flows;
 mod batch_writers;
 mod bilingual_flows;
 mod cdr_reports;
+mod console;
 mod demo_calls;
 mod deployment;
 mod embedded_postgres;
