@@ -435,6 +435,27 @@ async fn a_browser_shows_the_apis_figures_in_english_and_hebrew_on_a_laptop_and_
         .await
         .unwrap();
     assert_eq!(csv.lines().count(), 9, "a header and 8 calls: {csv}");
+    // A real alert event: a rule over the day's calls, evaluated once.
+    let (status, rule) = crate::api_client::post(
+        &app,
+        &token,
+        "/api/v1/alerts/rules",
+        json!({"name": "Demo line answer rate", "metric": "asr", "window_minutes": 1440,
+               "condition": "below", "threshold": 0.5, "clear_threshold": 0.6, "min_calls": 5}),
+    )
+    .await;
+    assert_eq!(status, 201, "{rule}");
+    let pass = ivrhub::alerts::evaluator::evaluate_due(
+        &app.pool,
+        chrono::Utc::now() + chrono::Duration::minutes(1),
+        &ivrhub::metrics::Metrics::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(pass.events, 1, "the rule fires on the day's 37.5 %");
+    let (_, events) = crate::api_client::get(&app, &token, "/api/v1/alerts/events").await;
+    let event = events["items"][0].clone();
+    assert_eq!(event["state"], "firing", "{events}");
 
     let base = app.base.clone();
     let shots = screenshots();
@@ -444,10 +465,15 @@ async fn a_browser_shows_the_apis_figures_in_english_and_hebrew_on_a_laptop_and_
         pick_range(&mut browser, tenant, &range);
         assert_the_apis_figures_are_shown(&mut browser, &api);
         assert!(browser.eval("document.getElementById('tenant-field').hidden") == json!(true), "a tenant's user picks no tenant");
-        assert_eq!(
-            browser.eval("document.querySelector('#alerts').textContent"),
-            json!("No alert events.")
+        // The alert event is shown as the API has it.
+        let row = browser.wait_for(
+            "the alert event",
+            "(() => { const row = document.querySelector('#alerts tbody tr'); return row && [row.dataset.state, row.textContent]; })()",
         );
+        assert_eq!(row[0], "firing", "{row}");
+        let text = row[1].as_str().unwrap();
+        assert!(text.contains("Demo line answer rate"), "{text}");
+        assert!(text.contains(&format!("{:.1}%", event["value"].as_f64().unwrap() * 100.0)), "{text} vs {event}");
         let names = open_the_diagram(&mut browser);
         for node in ["entry", "main", "sales"] {
             assert!(names.contains(node), "{node} in the diagram: {names}");
