@@ -277,7 +277,8 @@ impl Metrics {
             "Alert rule evaluations by this node, by result",
             m.alert_evaluations.clone(),
         );
-        for result in ALERT_RESULTS {
+        let kinds = crate::alerts::state::EventKind::ALL.map(|kind| kind.as_str());
+        for result in ["ok", "error"].into_iter().chain(kinds) {
             let _ = m.alert_evaluations.get_or_create(&ResultLabel { result });
         }
         registry.register(
@@ -290,7 +291,7 @@ impl Metrics {
             "Alert webhook delivery attempts by this node, by outcome",
             m.alert_deliveries.clone(),
         );
-        for outcome in ["delivered", "retry", "failed"] {
+        for outcome in crate::storage::alerts::AfterAttempt::OUTCOMES {
             let _ = m.alert_deliveries.get_or_create(&OutcomeLabel { outcome });
         }
         registry.register(
@@ -373,9 +374,6 @@ impl Metrics {
         out
     }
 }
-
-/// The results of an alert evaluation, as counted.
-pub const ALERT_RESULTS: [&str; 5] = ["ok", "firing", "renotified", "resolved", "error"];
 
 /// The content type of [`Metrics::render`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

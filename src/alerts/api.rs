@@ -446,14 +446,7 @@ pub async fn list_events(
     scope: AlertScope,
     request: HttpRequest,
 ) -> Result<web::Json<Page<AlertEvent>>, ApiError> {
-    let query = web::Query::<AlertListQuery>::from_query(request.query_string())
-        .map_err(|error| ApiError::bad_request(error.to_string()))?
-        .into_inner();
-    let page_query = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor.clone(),
-    };
-    let limit = page_query.limit()?;
+    let (query, limit, before) = AlertListQuery::read(&request)?;
     let filter = EventFilter {
         rule_id: query.rule_id,
         state: query
@@ -467,10 +460,6 @@ pub async fn list_events(
             .transpose()?,
         from: instant("from", query.from.as_deref())?,
         to: instant("to", query.to.as_deref())?,
-    };
-    let before = match page_query.after_id()? {
-        0 => i64::MAX,
-        id => id,
     };
     let rows = store::events(
         &state.pool,
@@ -503,6 +492,24 @@ struct AlertListQuery {
     cursor: Option<String>,
 }
 
+impl AlertListQuery {
+    /// The query, the page size, and the id the page starts before (newest first).
+    fn read(request: &HttpRequest) -> Result<(AlertListQuery, u32, i64), ApiError> {
+        let query = web::Query::<AlertListQuery>::from_query(request.query_string())
+            .map_err(|error| ApiError::bad_request(error.to_string()))?
+            .into_inner();
+        let page = PageQuery {
+            limit: query.limit,
+            cursor: query.cursor.clone(),
+        };
+        let before = match page.after_id()? {
+            0 => i64::MAX,
+            id => id,
+        };
+        Ok((query, page.limit()?, before))
+    }
+}
+
 /// One attempt to deliver a message.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Attempt {
@@ -529,7 +536,7 @@ pub struct Delivery {
     /// The `webhook-id` header: the same on every attempt.
     pub message_id: String,
     /// `pending` (retries left), `delivered`, `failed` (retries spent).
-    pub status: String,
+    pub status: store::DeliveryStatus,
     pub attempts: Vec<Attempt>,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -545,7 +552,8 @@ impl From<(store::DeliveryRow, Vec<store::AttemptRow>)> for Delivery {
             test: row.event_id.is_none(),
             url: row.url,
             message_id: row.message_id,
-            status: row.status,
+            status: store::DeliveryStatus::parse(&row.status)
+                .unwrap_or(store::DeliveryStatus::Pending),
             attempts: attempts
                 .into_iter()
                 .map(|a| Attempt {
@@ -591,18 +599,7 @@ pub async fn list_deliveries(
     scope: AlertScope,
     request: HttpRequest,
 ) -> Result<web::Json<Page<Delivery>>, ApiError> {
-    let query = web::Query::<AlertListQuery>::from_query(request.query_string())
-        .map_err(|error| ApiError::bad_request(error.to_string()))?
-        .into_inner();
-    let page_query = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor.clone(),
-    };
-    let limit = page_query.limit()?;
-    let before = match page_query.after_id()? {
-        0 => i64::MAX,
-        id => id,
-    };
+    let (query, limit, before) = AlertListQuery::read(&request)?;
     let rows = store::deliveries(
         &state.pool,
         scope.owner,

@@ -139,11 +139,7 @@ impl Sender {
                 None => AfterAttempt::Failed,
             }
         };
-        self.metrics.count_delivery(match after {
-            AfterAttempt::Delivered => "delivered",
-            AfterAttempt::RetryAt(_) => "retry",
-            AfterAttempt::Failed => "failed",
-        });
+        self.metrics.count_delivery(after.outcome());
         if let Some(error) = &error {
             tracing::info!(attempt = delivery.attempts + 1, %error, "alert delivery attempt failed");
         }

@@ -555,6 +555,41 @@ pub async fn claim_due_deliveries(
     .await
 }
 
+/// A delivery's status: the values of `alert_deliveries.status` (V12's
+/// CHECK lists the same; the claim query and its partial index name
+/// `'pending'` literally, as an index predicate must be).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Retries left.
+    Pending,
+    Delivered,
+    /// Retries spent.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 3] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryStatus> {
+        DeliveryStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+}
+
 /// What became of a delivery after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum AfterAttempt {
@@ -562,6 +597,19 @@ pub enum AfterAttempt {
     RetryAt(DateTime<Utc>),
     /// Its retries are spent.
     Failed,
+}
+
+impl AfterAttempt {
+    /// The names `/metrics` counts attempts by.
+    pub const OUTCOMES: [&'static str; 3] = ["delivered", "retry", "failed"];
+
+    pub fn outcome(self) -> &'static str {
+        match self {
+            AfterAttempt::Delivered => Self::OUTCOMES[0],
+            AfterAttempt::RetryAt(_) => Self::OUTCOMES[1],
+            AfterAttempt::Failed => Self::OUTCOMES[2],
+        }
+    }
 }
 
 /// Records an attempt and the delivery's new status, together.
@@ -576,9 +624,9 @@ pub async fn record_attempt(
 ) -> Result<(), sqlx::Error> {
     let attempt = delivery.attempts + 1;
     let (status, next, finished) = match after {
-        AfterAttempt::Delivered => ("delivered", None, Some(at)),
-        AfterAttempt::RetryAt(next) => ("pending", Some(next), None),
-        AfterAttempt::Failed => ("failed", None, Some(at)),
+        AfterAttempt::Delivered => (DeliveryStatus::Delivered, None, Some(at)),
+        AfterAttempt::RetryAt(next) => (DeliveryStatus::Pending, Some(next), None),
+        AfterAttempt::Failed => (DeliveryStatus::Failed, None, Some(at)),
     };
     let mut tx = pool.begin().await?;
     sqlx::query(
@@ -599,7 +647,7 @@ pub async fn record_attempt(
     )
     .bind(delivery.delivery_id)
     .bind(attempt)
-    .bind(status)
+    .bind(status.as_str())
     .bind(next)
     .bind(finished)
     .execute(&mut *tx)
