@@ -400,7 +400,13 @@ async fn a_browser_shows_the_apis_figures_in_english_and_hebrew_on_a_laptop_and_
     let Some(chromium) = chromium_or_skip("console browser test") else {
         return;
     };
-    let app = TestApp::spawn().await;
+    // A known signing key, so that the test can make an expired token.
+    const KEY: &str = "console-test-signing-key-0123456789abcdef";
+    let app = TestApp::spawn_with(ivrhub::config::ServeSettings {
+        jwt_secret: Some(ivrhub::config::Secret::new(KEY.into())),
+        ..ivrhub::config::ServeSettings::for_tests()
+    })
+    .await;
     let tenant = calls_of_the_day(&app).await;
     ivrhub::demo::seed_admin(&app.pool, tenant).await.unwrap();
     let (email, password) = (
@@ -408,6 +414,32 @@ async fn a_browser_shows_the_apis_figures_in_english_and_hebrew_on_a_laptop_and_
         ivrhub::demo::DEMO_ADMIN_PASSWORD,
     );
     let token = login(&app, email, password).await;
+    // The same user's token, rightly signed, expired an hour ago.
+    let expired = {
+        let user = ivrhub::storage::accounts::user_by_email(&app.pool, email)
+            .await
+            .unwrap()
+            .unwrap();
+        let now = Utc::now().timestamp();
+        let claims = |exp: i64| {
+            json!({"sub": user.user_id.to_string(), "iat": now - 7200, "exp": exp,
+                   "iss": "ivrhub", "aud": "ivrhub-api", "role": "tenant_admin", "tenant": tenant})
+        };
+        let forge = |claims: Value| {
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+                &claims,
+                &jsonwebtoken::EncodingKey::from_secret(KEY.as_bytes()),
+            )
+            .unwrap()
+        };
+        let (status, me) = get(&app, &forge(claims(now + 600)), "/api/v1/me").await;
+        assert_eq!(status, 200, "the forging itself is right: {me}");
+        let expired = forge(claims(now - 3600));
+        let (status, body) = get(&app, &expired, "/api/v1/me").await;
+        assert_eq!(status, 401, "{body}");
+        expired
+    };
     let range = range_now();
     let api = api_figures(&app, &token, &range, "").await;
     // The data set is what it is meant to be, so the comparison means something.
@@ -567,11 +599,11 @@ async fn a_browser_shows_the_apis_figures_in_english_and_hebrew_on_a_laptop_and_
             json!(0)
         );
         assert_eq!(browser.eval("sessionStorage.length"), json!(0), "the token is forgotten");
-        // A stored garbage token on opening the page: the same.
-        browser.eval(
+        // A stored token that expired on opening the page: the same.
+        browser.eval(&format!(
             "sessionStorage.setItem('ivrhub.console.session', \
-             JSON.stringify({access: 'garbage', refresh: 'garbage', expiresAt: Date.now() + 600000}))",
-        );
+             JSON.stringify({{access: '{expired}', refresh: 'garbage', expiresAt: Date.now() + 600000}}))"
+        ));
         browser.goto(&format!("{base}/console/"));
         browser.wait_for(
             "the login message",
