@@ -91,7 +91,7 @@ pub struct AlertSettings {
 
     /// How long the evaluator's lease lasts unless renewed, seconds: a node
     /// that died is replaced within this plus one tick.
-    #[arg(long, env = "IVRHUB_ALERT_LEASE_SECS", default_value_t = 60.0)]
+    #[arg(long, env = "IVRHUB_ALERT_LEASE_SECS", default_value_t = 60.0, value_parser = parse_lease_secs)]
     pub alert_lease_secs: f64,
 
     /// Seconds between a failed delivery attempt and the next, one per
@@ -100,6 +100,7 @@ pub struct AlertSettings {
         long,
         env = "IVRHUB_ALERT_RETRY_SECS",
         value_delimiter = ',',
+        value_parser = parse_retry_secs,
         default_value = "5,30,120,600,1800,3600,7200,14400,28800,28800,28800"
     )]
     pub alert_retry_secs: Vec<f64>,
@@ -143,6 +144,32 @@ impl Default for AlertSettings {
             ],
             alert_timeout_ms: 10_000,
         }
+    }
+}
+
+/// One wait between delivery attempts: 0 to a week, seconds.
+fn parse_retry_secs(text: &str) -> Result<f64, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?}: seconds, e.g. 30"))?;
+    if (0.0..=604_800.0).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!("{text:?}: 0 to 604800 seconds (a week)"))
+    }
+}
+
+/// The evaluator's lease: 0.05 s to an hour.
+fn parse_lease_secs(text: &str) -> Result<f64, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?}: seconds, e.g. 60"))?;
+    if (0.05..=3600.0).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!("{text:?}: 0.05 to 3600 seconds"))
     }
 }
 
@@ -331,6 +358,11 @@ mod tests {
         // Retries span more than a day.
         let total: f64 = default.alert_retry_secs.iter().sum();
         assert!(total > 86_400.0, "{total}");
+        // Waits that would panic later are refused now.
+        for bad in ["inf", "1e30", "-1", "NaN", "soon"] {
+            assert!(parse_retry_secs(bad).is_err(), "{bad}");
+        }
+        assert!(parse_lease_secs("0").is_err());
     }
 
     #[test]

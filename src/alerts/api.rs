@@ -38,6 +38,9 @@ every attempt is listed in `/alerts/deliveries`. `POST /alerts/rules/{rule_id}/t
 URLs must reach a public address (no loopback, private or link-local addresses), and redirects are not followed. \
 At most 50 rules per tenant, and at most 12 notifications per rule per hour (further events are stored, `notified: false`).";
 
+/// Test messages a rule may send a minute (one per URL each).
+const MAX_TESTS_PER_MINUTE: i64 = 10;
+
 /// Whose alerts a request is about, and who asks.
 pub struct AlertScope {
     pub owner: Owner,
@@ -320,6 +323,7 @@ pub async fn delete_rule(
         (status = 403, description = "Only tenant admins may send tests", body = ErrorBody),
         (status = 404, description = "No such rule (or not yours)", body = ErrorBody),
         (status = 422, description = "The rule has no webhook URL", body = ErrorBody),
+        (status = 429, description = "10 test messages in the last minute already", body = ErrorBody),
     )
 )]
 #[post("/alerts/rules/{rule_id}/test")]
@@ -332,6 +336,10 @@ pub async fn test_rule(
     let row = store::rule(&state.pool, scope.owner, rule_id(path)?)
         .await?
         .ok_or_else(|| ApiError::not_found("alert rule"))?;
+    // A test costs its receivers' retries too: a few a minute.
+    if store::tests_since(&state.pool, row.rule_id, 60.0).await? >= MAX_TESTS_PER_MINUTE {
+        return Err(ApiError::too_many_requests(60));
+    }
     let ids = super::send_test(&state.pool, &state.alerts.sender, &row)
         .await?
         .ok_or_else(|| {

@@ -7,7 +7,8 @@
 //! delivery is `failed`. A 2xx answer delivers; anything else, a timeout, a
 //! refused connection or an address the guard refuses is a failed attempt.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -24,8 +25,17 @@ use crate::storage::alerts::{self as store, AfterAttempt, DueDelivery};
 /// Attempts one node makes at once (each its own task: a receiver that
 /// hangs holds one of these, never the others' attempts).
 const CONCURRENT: usize = 32;
+/// Attempts one node makes at once for one tenant (or the platform): a
+/// tenant whose receivers all hang holds these, never the others' slots.
+const PER_OWNER: usize = 4;
 /// How often the worker looks for due deliveries when not woken (at most).
 const POLL: Duration = Duration::from_secs(1);
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// A new `webhook-id`: `msg_` and 24 random letters and digits.
 pub fn message_id() -> String {
@@ -77,22 +87,33 @@ impl Sender {
     pub fn spawn(self, wake: Arc<Notify>) -> tokio::task::JoinHandle<()> {
         let poll = POLL.min(self.settings.tick());
         tokio::spawn(async move {
-            let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT));
+            // Attempts in flight, per owner (0: the platform).
+            let in_flight: Arc<std::sync::Mutex<HashMap<i64, usize>>> = Arc::default();
             let mut running = tokio::task::JoinSet::new();
             loop {
                 while running.try_join_next().is_some() {}
-                let free = slots.available_permits();
+                let free = CONCURRENT.saturating_sub(running.len());
                 if free > 0 {
-                    match self.claim(free as i64).await {
+                    let full: Vec<i64> = lock(&in_flight)
+                        .iter()
+                        .filter(|(_, count)| **count >= PER_OWNER)
+                        .map(|(owner, _)| *owner)
+                        .collect();
+                    match self.claim(free as i64, &full).await {
                         Ok(due) => {
                             for delivery in due {
-                                let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-                                    break;
-                                };
-                                let sender = self.clone();
+                                let owner = delivery.tenant_id.unwrap_or(0);
+                                *lock(&in_flight).entry(owner).or_default() += 1;
+                                let (sender, in_flight) = (self.clone(), Arc::clone(&in_flight));
                                 running.spawn(async move {
                                     sender.attempt(delivery).await;
-                                    drop(permit);
+                                    let mut counts = lock(&in_flight);
+                                    if let Some(count) = counts.get_mut(&owner) {
+                                        *count -= 1;
+                                        if *count == 0 {
+                                            counts.remove(&owner);
+                                        }
+                                    }
                                 });
                             }
                         }
@@ -104,11 +125,16 @@ impl Sender {
         })
     }
 
-    /// Claims up to `limit` due deliveries, each held long enough for its
+    /// Claims up to `limit` due deliveries (at most [`PER_OWNER`] of one
+    /// owner, none of the owners in `full`), each held long enough for its
     /// attempt and the recording of it.
-    async fn claim(&self, limit: i64) -> Result<Vec<DueDelivery>, sqlx::Error> {
-        let hold = self.settings.attempt_timeout().as_secs_f64() + 30.0;
-        store::claim_due_deliveries(&self.pool, limit, hold).await
+    async fn claim(&self, limit: i64, full: &[i64]) -> Result<Vec<DueDelivery>, sqlx::Error> {
+        // Twice the attempt's limit and a second: a node that dies
+        // mid-attempt leaves the delivery due again soon; a worker that
+        // overruns this anyway cannot record over a newer attempt
+        // (`record_attempt`), and receivers deduplicate on `webhook-id`.
+        let hold = self.settings.attempt_timeout().as_secs_f64() * 2.0 + 1.0;
+        store::claim_due_deliveries(&self.pool, limit, PER_OWNER as i64, full, hold).await
     }
 
     /// One attempt of one delivery, recorded.
@@ -144,7 +170,7 @@ impl Sender {
             tracing::info!(attempt = delivery.attempts + 1, %error, "alert delivery attempt failed");
         }
         let latency_ms = elapsed.as_millis().min(i32::MAX as u128) as i32;
-        if let Err(error) = store::record_attempt(
+        match store::record_attempt(
             &self.pool,
             &delivery,
             at,
@@ -155,9 +181,15 @@ impl Sender {
         )
         .await
         {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(
+                    "alert delivery attempted by another worker meanwhile; this attempt is not recorded"
+                )
+            }
             // The claim expires and the attempt is made again: a receiver
             // may see a message twice, never zero times (it has the id).
-            tracing::warn!(%error, "alert delivery attempt not recorded");
+            Err(error) => tracing::warn!(%error, "alert delivery attempt not recorded"),
         }
     }
 

@@ -54,7 +54,11 @@ pub fn spawn(
             match crate::lease::try_hold(&pool, LEASE, &node, settings.lease()).await {
                 Ok(true) => {
                     metrics.alert_leader.set(1);
-                    match evaluate_due(&pool, clock.now(), &metrics).await {
+                    let lease = Lease {
+                        node: &node,
+                        ttl: settings.lease(),
+                    };
+                    match evaluate_due_holding(&pool, clock.now(), &metrics, Some(lease)).await {
                         Ok(pass) => {
                             if pass.events > 0 {
                                 wake_deliveries.notify_one();
@@ -82,9 +86,36 @@ pub async fn evaluate_due(
     now: DateTime<Utc>,
     metrics: &Metrics,
 ) -> Result<Pass, sqlx::Error> {
+    evaluate_due_holding(pool, now, metrics, None).await
+}
+
+/// The lease a pass runs under: renewed as the pass goes, so that a long
+/// pass does not let it lapse (and another node start the same work).
+#[derive(Clone, Copy)]
+struct Lease<'a> {
+    node: &'a str,
+    ttl: std::time::Duration,
+}
+
+async fn evaluate_due_holding(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    metrics: &Metrics,
+    lease: Option<Lease<'_>>,
+) -> Result<Pass, sqlx::Error> {
     let minute = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
     let mut pass = Pass::default();
+    let mut renewed = std::time::Instant::now();
     for rule in store::due_rules(pool, minute).await? {
+        if let Some(lease) = lease
+            && renewed.elapsed() > lease.ttl / 3
+        {
+            if !crate::lease::try_hold(pool, LEASE, lease.node, lease.ttl).await? {
+                tracing::warn!("alert lease lost during a pass; another node goes on");
+                break;
+            }
+            renewed = std::time::Instant::now();
+        }
         match evaluate_rule(pool, &rule, minute).await {
             Ok(event) => {
                 pass.evaluated += 1;
@@ -116,16 +147,10 @@ async fn evaluate_rule(
     let event = match step.event {
         None => None,
         Some(kind) => {
-            let sent = store::notifications_since(pool, rule.rule_id, minute - Duration::hours(1))
-                .await
-                .map_err(|error| error.to_string())?;
-            let notified = !spec.webhook_urls.is_empty() && sent < MAX_NOTIFICATIONS_PER_HOUR;
-            if sent >= MAX_NOTIFICATIONS_PER_HOUR {
-                tracing::warn!(
-                    sent,
-                    "alert rule over its notification rate: event stored, not sent"
-                );
-            }
+            let notified = !spec.webhook_urls.is_empty()
+                && should_notify(pool, rule.rule_id, kind, minute)
+                    .await
+                    .map_err(|error| error.to_string())?;
             Some(NewEvent {
                 kind,
                 threshold: spec.threshold,
@@ -167,6 +192,35 @@ async fn evaluate_rule(
         tracing::info!(event_id, state = kind.as_str(), value = ?seen.figure, "alert event");
     }
     Ok(kind.filter(|_| stored.is_some()))
+}
+
+/// Whether an event is sent. Receivers are told of changes against what
+/// they were last told: a `resolved` is sent when the last event sent was
+/// a firing one (even past the hourly rate: a receiver must not stay
+/// firing for good), and never when the firing was not sent; `firing` and
+/// `renotified` are sent within [`MAX_NOTIFICATIONS_PER_HOUR`].
+async fn should_notify(
+    pool: &PgPool,
+    rule_id: i64,
+    kind: EventKind,
+    minute: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    if kind == EventKind::Resolved {
+        let last = store::last_notified(pool, rule_id).await?;
+        return Ok(matches!(
+            last,
+            Some(EventKind::Firing | EventKind::Renotified)
+        ));
+    }
+    let sent = store::notifications_since(pool, rule_id, minute - Duration::hours(1)).await?;
+    if sent >= MAX_NOTIFICATIONS_PER_HOUR {
+        tracing::warn!(
+            sent,
+            "alert rule over its notification rate: event stored, not sent"
+        );
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// The message sent for an event (`data.event_id` is added when stored).

@@ -84,14 +84,15 @@ async fn figure(
     };
     Ok(match rule.metric {
         Metric::Calls | Metric::Asr | Metric::AcdSecs | Metric::P95DialSecs => {
-            let summary = aggregates::summary_of(pool, tenants, &filter, end).await?;
-            let figures = summary.figures;
+            // The summary's figures, without its count of distinct callers.
+            let (figures, p95_dial_secs) =
+                aggregates::figures_of(pool, tenants, &filter, end).await?;
             Observation {
                 value: match rule.metric {
                     Metric::Calls => Some(figures.calls as f64),
                     Metric::Asr => figures.asr,
                     Metric::AcdSecs => figures.acd_secs,
-                    _ => summary.p95_dial_secs,
+                    _ => p95_dial_secs,
                 },
                 sample: figures.calls,
             }
@@ -144,7 +145,9 @@ async fn figure(
                     let part = match rule.metric {
                         Metric::NodeTimeoutShare => n.timeouts.total,
                         Metric::NodeInvalidShare => n.invalid.total,
-                        _ => n.ended - n.hung_up_by_ivr,
+                        // `ended` counts the calls the caller ended there (the
+                        // IVR's own hang-ups are `hung_up_by_ivr`, apart).
+                        _ => n.ended,
                     };
                     share(part, n.reached)
                 }

@@ -42,13 +42,16 @@ pub enum Metric {
     /// Steps answered with the safe answer instead of the flow's (a
     /// count), of one `reason` or all. Needs no DID/target/status filter.
     SafeAnswers,
-    /// Of the visits to menu `node`, the share where nothing was pressed
-    /// (a fraction; the sample is the visits).
+    /// Silences at menu `node` per caller reaching it (the funnel's
+    /// `timeouts.total / reached`): 0 when nobody stays silent, 1 when each
+    /// caller is silent once on average; a menu replayed after a silence may
+    /// count one caller twice, so it can exceed 1. The sample is the callers.
     NodeTimeoutShare,
-    /// Of the visits to menu `node`, the share where a wrong key was pressed (a fraction).
+    /// Wrong keys at menu `node` per caller reaching it (`invalid.total /
+    /// reached`; can exceed 1, like timeouts).
     NodeInvalidShare,
-    /// Of the visits to `node`, the share where the caller hung up there
-    /// (the call ended at the node, not by the IVR's own hang-up; a fraction).
+    /// Share of the callers reaching `node` who hung up there (`ended /
+    /// reached`: the IVR's own hang-ups are not counted; a fraction).
     NodeHangupShare,
 }
 
@@ -57,6 +60,8 @@ pub enum Metric {
 pub enum Kind {
     Count,
     Fraction,
+    /// A non-negative rate that may exceed 1 (events per caller).
+    Rate,
     Seconds,
 }
 
@@ -64,12 +69,10 @@ impl Metric {
     pub fn kind(self) -> Kind {
         match self {
             Metric::Calls | Metric::SafeAnswers => Kind::Count,
-            Metric::Asr
-            | Metric::StatusShare
-            | Metric::CauseShare
-            | Metric::NodeTimeoutShare
-            | Metric::NodeInvalidShare
-            | Metric::NodeHangupShare => Kind::Fraction,
+            Metric::Asr | Metric::StatusShare | Metric::CauseShare | Metric::NodeHangupShare => {
+                Kind::Fraction
+            }
+            Metric::NodeTimeoutShare | Metric::NodeInvalidShare => Kind::Rate,
             Metric::AcdSecs | Metric::P95DialSecs => Kind::Seconds,
         }
     }
@@ -295,6 +298,18 @@ impl RuleSpec {
                 problem(field, message);
             }
         }
+        if let Some(reason @ (FallbackReason::UnknownDid | FallbackReason::Unavailable)) =
+            self.reason
+        {
+            problem(
+                "reason",
+                format!(
+                    "{} answers have no tenant (or no database) to log them in: watch `ivrhub_fallbacks_total{{reason=\"{}\"}}` in /metrics",
+                    reason.as_str(),
+                    reason.as_str()
+                ),
+            );
+        }
         if let Some(cause) = self.of_cause
             && !(1..=127).contains(&cause)
         {
@@ -405,6 +420,13 @@ impl RuleSpec {
                 return;
             }
         }
+        if self.condition == Condition::FallsByPct && self.threshold >= 100.0 {
+            problem(
+                "threshold",
+                "a figure cannot fall by 100 % or more: it would be below 0".into(),
+            );
+            return;
+        }
         let (wrong_side, side) = match self.condition {
             Condition::Below => (clear < self.threshold, "at or above"),
             Condition::Above | Condition::RisesByPct | Condition::FallsByPct => {
@@ -513,7 +535,13 @@ mod tests {
         rule.clear_threshold = None;
         assert_eq!(paths(&rule), vec!["threshold"], "a change is above 0 %");
         rule.threshold = 150.0;
-        assert!(paths(&rule).is_empty(), "a change may exceed 100 %");
+        assert_eq!(
+            paths(&rule),
+            vec!["threshold"],
+            "a fall cannot exceed 100 %"
+        );
+        rule.condition = Condition::RisesByPct;
+        assert!(paths(&rule).is_empty(), "a rise may exceed 100 %");
     }
 
     #[test]

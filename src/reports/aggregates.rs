@@ -583,6 +583,47 @@ pub async fn hour_rows(
     Ok(rows)
 }
 
+/// The additive figures and the p95 dial time of a range (closed days from
+/// the roll-up, the rest raw): the summary without its distinct callers.
+pub async fn figures_of(
+    pool: &PgPool,
+    tenants: Tenants,
+    filter: &CdrFilter,
+    now: DateTime<Utc>,
+) -> Result<(Figures, Option<f64>), ApiError> {
+    let plan = rollup::plan(pool, tenants, filter, now, Grain::Status).await?;
+    let (figures, p95) = dial_figures(pool, tenants, filter, &plan).await?;
+    Ok((figures, p95))
+}
+
+async fn dial_figures(
+    pool: &PgPool,
+    tenants: Tenants,
+    filter: &CdrFilter,
+    plan: &rollup::Plan,
+) -> Result<(Figures, Option<f64>), sqlx::Error> {
+    let status = filter.status.as_deref();
+    let per_dial_time = rollup::read(
+        plan,
+        |tenant, days| async move { sql::rolled_by_dial_time(pool, tenant, &days, status).await },
+        |part| async move { sql::by_dial_time(pool, tenants, &part).await },
+    )
+    .await?;
+    let mut totals = Totals::default();
+    let mut histogram: BTreeMap<i64, i64> = BTreeMap::new();
+    for row in per_dial_time {
+        totals.add(&row.totals);
+        if let Some(dial_secs) = row.dial_secs {
+            *histogram.entry(dial_secs).or_default() += row.totals.calls;
+        }
+    }
+    let mut histogram: Vec<(i64, i64)> = histogram.into_iter().collect();
+    Ok((
+        Figures::from(totals),
+        sql::percentile_cont(&mut histogram, 0.95),
+    ))
+}
+
 /// The summary: the additive figures and the dial-time histogram (closed
 /// days from the roll-up, the rest raw) while the distinct callers are
 /// counted on another connection (from the roll-up of callers for a long
@@ -595,12 +636,7 @@ pub async fn summary_of(
 ) -> Result<Summary, ApiError> {
     let usable = Grain::Status.answers(filter);
     let plan = rollup::plan(pool, tenants, filter, now, Grain::Status).await?;
-    let status = filter.status.as_deref();
-    let figures = rollup::read(
-        &plan,
-        |tenant, days| async move { sql::rolled_by_dial_time(pool, tenant, &days, status).await },
-        |part| async move { sql::by_dial_time(pool, tenants, &part).await },
-    );
+    let figures = dial_figures(pool, tenants, filter, &plan);
     let callers = async {
         match rollup::callers_span(&plan, now) {
             Some((first, last)) if usable && filter.status.is_none() => {
@@ -609,19 +645,10 @@ pub async fn summary_of(
             _ => sql::unique_callers(pool, tenants, filter).await,
         }
     };
-    let (per_dial_time, unique_callers) = try_join(figures, callers).await?;
-    let mut totals = Totals::default();
-    let mut histogram: BTreeMap<i64, i64> = BTreeMap::new();
-    for row in per_dial_time {
-        totals.add(&row.totals);
-        if let Some(dial_secs) = row.dial_secs {
-            *histogram.entry(dial_secs).or_default() += row.totals.calls;
-        }
-    }
-    let mut histogram: Vec<(i64, i64)> = histogram.into_iter().collect();
+    let ((figures, p95_dial_secs), unique_callers) = try_join(figures, callers).await?;
     Ok(Summary {
-        figures: Figures::from(totals),
-        p95_dial_secs: sql::percentile_cont(&mut histogram, 0.95),
+        figures,
+        p95_dial_secs,
         unique_callers,
     })
 }

@@ -63,10 +63,12 @@ pub async fn insert_rule(
     actor: &Actor,
 ) -> Result<Option<RuleRow>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('alert_rules'), coalesce($1, 0)::int)")
-        .bind(owner)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('alert_rules:' || coalesce($1, 0), 0))",
+    )
+    .bind(owner)
+    .execute(&mut *tx)
+    .await?;
     let count: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM alert_rules WHERE tenant_id IS NOT DISTINCT FROM $1",
     )
@@ -153,8 +155,9 @@ pub async fn rules(
     .await
 }
 
-/// Replaces a rule's definition; its state starts again from `ok` (the
-/// figure or thresholds changed: its history means nothing now). Audited.
+/// Replaces a rule's definition. A firing rule keeps firing (its
+/// receivers were told; it resolves, and says so, once the new definition
+/// clears it); its history of breaches starts again. Audited.
 pub async fn replace_rule(
     pool: &PgPool,
     owner: Owner,
@@ -175,8 +178,8 @@ pub async fn replace_rule(
         return Ok(None);
     };
     let row: RuleRow = sqlx::query_as(concat!(
-        "UPDATE alert_rules SET name = $3, definition = $4, enabled = $5, state = 'ok',
-             recent = '{}', notified_at = NULL, updated_at = now()
+        "UPDATE alert_rules SET name = $3, definition = $4, enabled = $5,
+             recent = '{}', updated_at = now()
          WHERE tenant_id IS NOT DISTINCT FROM $1 AND rule_id = $2 RETURNING ",
         rule_columns!(),
         ""
@@ -242,6 +245,29 @@ pub async fn notifications_since(
     )
     .bind(rule_id)
     .bind(since)
+    .fetch_one(pool)
+    .await
+}
+
+/// The state of the rule's last event that was sent, if any.
+pub async fn last_notified(pool: &PgPool, rule_id: i64) -> Result<Option<EventKind>, sqlx::Error> {
+    let state: Option<String> = sqlx::query_scalar(
+        "SELECT state FROM alert_events WHERE rule_id = $1 AND notified ORDER BY event_id DESC LIMIT 1",
+    )
+    .bind(rule_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(state.as_deref().and_then(EventKind::parse))
+}
+
+/// Test messages of a rule created since `since` (the test endpoint's rate).
+pub async fn tests_since(pool: &PgPool, rule_id: i64, since_secs: f64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM alert_deliveries
+         WHERE rule_id = $1 AND event_id IS NULL AND created_at > now() - make_interval(secs => $2)",
+    )
+    .bind(rule_id)
+    .bind(since_secs)
     .fetch_one(pool)
     .await
 }
@@ -533,24 +559,35 @@ pub struct DueDelivery {
     pub attempts: i32,
 }
 
-/// Claims up to `limit` deliveries of every owner that are due: each is
-/// pushed `hold_secs` into the future, so that no other worker takes it
-/// while this one tries (a worker that dies leaves it due again then).
+/// Claims up to `limit` deliveries that are due, at most `per_owner` of
+/// one owner, none of the owners in `full` (0: the platform), oldest
+/// first: each is pushed `hold_secs` into the future, so that no other
+/// worker takes it while this one tries (a worker that dies leaves it due
+/// again then).
 pub async fn claim_due_deliveries(
     pool: &PgPool,
     limit: i64,
+    per_owner: i64,
+    full: &[i64],
     hold_secs: f64,
 ) -> Result<Vec<DueDelivery>, sqlx::Error> {
     sqlx::query_as(
         "UPDATE alert_deliveries d SET next_attempt_at = now() + make_interval(secs => $2)
-         FROM (SELECT delivery_id FROM alert_deliveries
-               WHERE status = 'pending' AND next_attempt_at <= now()
-               ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due
-         WHERE d.delivery_id = due.delivery_id
+         FROM (SELECT delivery_id FROM (
+                   SELECT delivery_id, next_attempt_at,
+                          row_number() OVER (PARTITION BY tenant_id ORDER BY next_attempt_at) AS n
+                   FROM alert_deliveries
+                   WHERE status = 'pending' AND next_attempt_at <= now()
+                     AND coalesce(tenant_id, 0) <> ALL($4)) ranked
+               WHERE n <= $3 ORDER BY next_attempt_at LIMIT $1) fair
+         -- A row another worker claimed meanwhile is no longer due: skipped.
+         WHERE d.delivery_id = fair.delivery_id AND d.status = 'pending' AND d.next_attempt_at <= now()
          RETURNING d.delivery_id, d.tenant_id, d.url, d.message_id, d.body, d.attempts",
     )
     .bind(limit)
     .bind(hold_secs)
+    .bind(per_owner)
+    .bind(full)
     .fetch_all(pool)
     .await
 }
@@ -612,7 +649,9 @@ impl AfterAttempt {
     }
 }
 
-/// Records an attempt and the delivery's new status, together.
+/// Records an attempt and the delivery's new status, together; `false`
+/// when the delivery moved on meanwhile (another worker attempted it), and
+/// nothing was recorded.
 pub async fn record_attempt(
     pool: &PgPool,
     delivery: &DueDelivery,
@@ -621,7 +660,7 @@ pub async fn record_attempt(
     latency_ms: i32,
     error: Option<&str>,
     after: AfterAttempt,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let attempt = delivery.attempts + 1;
     let (status, next, finished) = match after {
         AfterAttempt::Delivered => (DeliveryStatus::Delivered, None, Some(at)),
@@ -629,9 +668,28 @@ pub async fn record_attempt(
         AfterAttempt::Failed => (DeliveryStatus::Failed, None, Some(at)),
     };
     let mut tx = pool.begin().await?;
+    // Only the worker whose claim is still the delivery's latest records:
+    // one that stalled past its hold, while another attempted, does not
+    // overwrite that attempt's outcome.
+    let current = sqlx::query(
+        "UPDATE alert_deliveries SET attempts = $2, status = $3, next_attempt_at = $4, finished_at = $5
+         WHERE delivery_id = $1 AND attempts = $6 AND status = 'pending'",
+    )
+    .bind(delivery.delivery_id)
+    .bind(attempt)
+    .bind(status.as_str())
+    .bind(next)
+    .bind(finished)
+    .bind(delivery.attempts)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if current == 0 {
+        return Ok(false);
+    }
     sqlx::query(
         "INSERT INTO alert_delivery_attempts (delivery_id, attempt, at, status_code, latency_ms, error)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(delivery.delivery_id)
     .bind(attempt)
@@ -641,18 +699,8 @@ pub async fn record_attempt(
     .bind(error)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "UPDATE alert_deliveries SET attempts = $2, status = $3, next_attempt_at = $4, finished_at = $5
-         WHERE delivery_id = $1",
-    )
-    .bind(delivery.delivery_id)
-    .bind(attempt)
-    .bind(status.as_str())
-    .bind(next)
-    .bind(finished)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// The secrets that sign the owner's messages now: the current one
@@ -694,6 +742,13 @@ pub async fn rotate_secret(
 ) -> Result<String, sqlx::Error> {
     let secret = crate::alerts::signing::new_secret();
     let mut tx = pool.begin().await?;
+    // Two rotations at once: one after the other.
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('alert_secrets:' || coalesce($1, 0), 0))",
+    )
+    .bind(owner)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "UPDATE alert_secrets SET expires_at = now() + make_interval(secs => $2)
          WHERE tenant_id IS NOT DISTINCT FROM $1 AND expires_at IS NULL",
