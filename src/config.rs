@@ -267,6 +267,16 @@ pub struct ServeSettings {
 
     #[command(flatten)]
     pub alerting: AlertSettings,
+
+    /// Days call steps are kept (the funnel of older days answers from its
+    /// roll-ups, which are kept for good); at least 62.
+    #[arg(long, env = "IVRHUB_STEP_RETENTION_DAYS", default_value_t = 400, value_parser = clap::value_parser!(u32).range(i64::from(crate::maintenance::MIN_STEP_RETENTION_DAYS)..=36_500))]
+    pub step_retention_days: u32,
+
+    /// How often the maintenance task (partitions ahead, retention) runs on
+    /// the node holding its lease, seconds (0: never, on this node).
+    #[arg(long, env = "IVRHUB_MAINTENANCE_SECS", default_value_t = 3600)]
+    pub maintenance_secs: u64,
 }
 
 impl ServeSettings {
@@ -297,6 +307,9 @@ impl ServeSettings {
                 alerts: false,
                 ..AlertSettings::default()
             },
+            step_retention_days: 400,
+            // Tests run the maintenance pass themselves.
+            maintenance_secs: 0,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod flow_cache;
 pub mod flow_service;
 pub mod flow_tests;
 pub mod lease;
+pub mod maintenance;
 pub mod metrics;
 pub mod pg_embedded;
 pub mod reports;

@@ -22,6 +22,7 @@
 //! | `ivrhub_alert_evaluator_leader` | gauge | |
 //! | `ivrhub_alert_deliveries_total` | counter | `outcome` (`delivered`, `retry`, `failed`) |
 //! | `ivrhub_alert_delivery_seconds` | histogram | |
+//! | `ivrhub_partitions_total` | counter | `action` (`created`, `dropped`, `failed`) |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -143,6 +144,12 @@ pub struct Metrics {
     pub alert_leader: Gauge,
     alert_deliveries: Family<OutcomeLabel, Counter>,
     pub alert_delivery_seconds: Histogram,
+    partitions: Family<ActionLabel, Counter>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabel {
+    action: &'static str,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -188,6 +195,7 @@ impl Metrics {
             alert_leader: Gauge::default(),
             alert_deliveries: Family::default(),
             alert_delivery_seconds: Histogram::new(exponential_buckets(0.005, 2.0, 12)),
+            partitions: Family::default(),
             registry: Registry::default(),
         };
         let m = &metrics;
@@ -299,10 +307,25 @@ impl Metrics {
             "Time of one alert webhook delivery attempt",
             m.alert_delivery_seconds.clone(),
         );
+        registry.register(
+            "partitions",
+            "Monthly partitions of call steps the maintenance task created, dropped, or failed to",
+            m.partitions.clone(),
+        );
+        for action in ["created", "dropped", "failed"] {
+            let _ = m.partitions.get_or_create(&ActionLabel { action });
+        }
         Metrics {
             registry,
             ..metrics
         }
+    }
+
+    /// Counts partitions the maintenance task `created`, `dropped`, or `failed` to.
+    pub fn count_partitions(&self, action: &'static str, count: usize) {
+        self.partitions
+            .get_or_create(&ActionLabel { action })
+            .inc_by(count as u64);
     }
 
     /// Counts an evaluation: `ok` (no event), an event kind, or `error`.

@@ -34,6 +34,7 @@ pub struct Application {
     listener: tokio::task::JoinHandle<()>,
     roller: Option<tokio::task::JoinHandle<()>>,
     alerts: Option<crate::alerts::Running>,
+    maintenance: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -97,6 +98,15 @@ impl Application {
                 sender.clone(),
             )
         });
+        let maintenance = (settings.maintenance_secs > 0).then(|| {
+            crate::maintenance::spawn(
+                pool.clone(),
+                Duration::from_secs(settings.maintenance_secs),
+                settings.step_retention_days,
+                Arc::clone(&metrics),
+                crate::lease::node_name(),
+            )
+        });
         let api = web::Data::new(ApiState {
             pool: pool.clone(),
             tokens: TokenKeys::new(secret.as_bytes()),
@@ -156,6 +166,7 @@ impl Application {
             listener,
             roller,
             alerts,
+            maintenance,
         })
     }
 
@@ -179,6 +190,9 @@ impl Application {
         self.listener.abort();
         if let Some(roller) = &self.roller {
             roller.abort();
+        }
+        if let Some(maintenance) = &self.maintenance {
+            maintenance.abort();
         }
         if let Some(alerts) = &self.alerts {
             alerts.abort();

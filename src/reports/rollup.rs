@@ -294,6 +294,19 @@ pub async fn roll_up_history(
     roll_up_missing(pool, since, floor, last).await
 }
 
+/// Every closed day up to `last` not rolled up yet, of every tenant from
+/// its first CDR (however long ago): before raw rows are dropped by
+/// retention (`maintenance`), so that their reports outlive them.
+pub async fn roll_up_until(
+    pool: &PgPool,
+    last: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<RolledUp, sqlx::Error> {
+    let last = last.min(last_closed_day(now));
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    roll_up_missing(pool, None, epoch, last).await
+}
+
 /// What a pass of rolling up did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RolledUp {

@@ -24,6 +24,7 @@ mod hostile_requests;
 mod http_edges;
 mod israeli_calendar;
 mod metrics;
+mod partitions;
 mod reports;
 mod resilience;
 mod schedule_hours;
