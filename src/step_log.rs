@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 
 use crate::storage::blames_a_row;
-use crate::storage::steps::{NewStep, insert_steps};
+use crate::storage::steps::{NewStep, insert_steps, insert_steps_of_live_tenants};
 
 const QUEUE: usize = 65_536;
 const MAX_BATCH: usize = 2_000;
@@ -78,6 +78,10 @@ async fn write_steps(
     }
 }
 
+fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(error) if error.code().as_deref() == Some("23503"))
+}
+
 /// Writes `batch`; when the database refuses a part for something a row
 /// carries, writes its halves separately, down to single rows, so that only
 /// the refused rows are lost (k bad rows cost about 2·k·log₂(n) statements).
@@ -88,6 +92,13 @@ async fn write_isolating(pool: &PgPool, batch: &[NewStep]) -> u64 {
     while let Some(part) = pending.pop() {
         match insert_steps(pool, part).await {
             Ok(()) => {}
+            // A tenant deleted meanwhile: the rest of the part is written.
+            Err(error) if is_foreign_key_violation(&error) => {
+                if let Err(error) = insert_steps_of_live_tenants(pool, part).await {
+                    tracing::error!(%error, size = part.len(), "call steps not logged");
+                    lost += part.len() as u64;
+                }
+            }
             Err(error) if part.len() > 1 && blames_a_row(&error) => {
                 let (first, second) = part.split_at(part.len() / 2);
                 // In order: the first half is popped first.

@@ -73,9 +73,90 @@ impl NewStep {
     }
 }
 
-/// Appends steps in one statement. A NUL in any text is stored as U+FFFD
-/// (see [`without_nul`]).
+/// Appends steps with one binary `COPY` (the cheapest row for PostgreSQL to
+/// take: no SQL to plan, no JSON or text to parse; measured in
+/// `examples/step_log_insert.rs`). A NUL in any text is stored as U+FFFD
+/// (see [`without_nul`]). A step of a tenant deleted meanwhile fails the
+/// batch (foreign key): [`insert_steps_of_live_tenants`] then writes it
+/// without those steps.
 pub async fn insert_steps(pool: &PgPool, batch: &[NewStep]) -> Result<(), sqlx::Error> {
+    let cleaned: Vec<NewStep>;
+    let batch = if batch.iter().any(NewStep::has_nul) {
+        cleaned = batch.iter().cloned().map(NewStep::without_nul).collect();
+        &cleaned[..]
+    } else {
+        batch
+    };
+    let mut conn = pool.acquire().await?;
+    let mut copy = conn
+        .copy_in_raw(
+            "COPY call_steps (tenant_id, call_id, at, did, caller_id, menu, dtmf, from_node, node_key, outcome, action, flow_version, fallback)
+             FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    let mut data = binary_copy(batch);
+    // Sent in pieces of at most 1 MiB (one CopyData message each).
+    while !data.is_empty() {
+        let rest = data.split_off(data.len().min(1 << 20));
+        if let Err(error) = copy.send(data).await {
+            let _ = copy.abort("sending failed").await;
+            return Err(error);
+        }
+        data = rest;
+    }
+    copy.finish().await?;
+    Ok(())
+}
+
+/// PostgreSQL's binary `COPY` format of `steps`, in the column order of
+/// [`insert_steps`]'s statement.
+fn binary_copy(steps: &[NewStep]) -> Vec<u8> {
+    // Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
+    const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+    let mut out = Vec::with_capacity(32 + steps.len() * 160);
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&0i32.to_be_bytes()); // flags
+    out.extend_from_slice(&0i32.to_be_bytes()); // header extension
+    let text = |out: &mut Vec<u8>, value: Option<&str>| match value {
+        None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        Some(value) => {
+            out.extend_from_slice(&(value.len() as i32).to_be_bytes());
+            out.extend_from_slice(value.as_bytes());
+        }
+    };
+    for step in steps {
+        out.extend_from_slice(&13i16.to_be_bytes());
+        out.extend_from_slice(&8i32.to_be_bytes());
+        out.extend_from_slice(&step.tenant_id.to_be_bytes());
+        text(&mut out, Some(&step.call_id));
+        out.extend_from_slice(&8i32.to_be_bytes());
+        out.extend_from_slice(&(step.at.timestamp_micros() - PG_EPOCH_MICROS).to_be_bytes());
+        for value in [&step.did, &step.caller_id, &step.menu, &step.dtmf] {
+            text(&mut out, Some(value));
+        }
+        text(&mut out, step.from_node.as_deref());
+        text(&mut out, step.node_key.as_deref());
+        text(&mut out, Some(&step.outcome));
+        text(&mut out, Some(&step.action));
+        match step.flow_version {
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+            Some(version) => {
+                out.extend_from_slice(&4i32.to_be_bytes());
+                out.extend_from_slice(&(version as i32).to_be_bytes());
+            }
+        }
+        text(&mut out, step.fallback);
+    }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    out
+}
+
+/// Appends steps with one `INSERT`, leaving out those of tenants deleted
+/// meanwhile (slower than [`insert_steps`]: for a batch that one refused).
+pub async fn insert_steps_of_live_tenants(
+    pool: &PgPool,
+    batch: &[NewStep],
+) -> Result<(), sqlx::Error> {
     let cleaned: Vec<NewStep>;
     let batch = if batch.iter().any(NewStep::has_nul) {
         cleaned = batch.iter().cloned().map(NewStep::without_nul).collect();

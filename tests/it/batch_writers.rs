@@ -159,3 +159,45 @@ async fn a_step_with_a_nul_is_logged_with_the_others() {
             .unwrap();
     assert_eq!(caller, "054\u{FFFD}");
 }
+
+/// The step log writes with `COPY`, which a step of a tenant deleted
+/// meanwhile would fail (its foreign key): the batch is written without
+/// that tenant's steps, and nothing else is lost.
+#[tokio::test]
+async fn steps_of_a_deleted_tenant_do_not_cost_the_others() {
+    let app = TestApp::spawn().await;
+    let tenant = app.with_demo().await;
+    let gone: i64 =
+        sqlx::query_scalar("INSERT INTO tenants (name) VALUES ('Gone') RETURNING tenant_id")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    sqlx::query("DELETE FROM tenants WHERE tenant_id = $1")
+        .bind(gone)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (log, _writer) = StepLog::spawn(
+        app.pool.clone(),
+        std::sync::Arc::new(ivrhub::metrics::Metrics::new()),
+    );
+    for n in 0..40 {
+        log.record(step(tenant, &format!("live-{n:02}")));
+        if n % 10 == 0 {
+            log.record(step(gone, &format!("orphan-{n:02}")));
+        }
+    }
+    for _ in 0..100 {
+        if logged(&app, "live-").await == 40 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(logged(&app, "live-").await, 40);
+    assert_eq!(logged(&app, "orphan-").await, 0);
+    assert_eq!(
+        log.dropped(),
+        0,
+        "a deleted tenant's steps are not a failure"
+    );
+}
