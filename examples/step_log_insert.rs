@@ -58,10 +58,15 @@ async fn main() -> anyhow::Result<()> {
             fallback: None,
         })
         .collect();
-    println!("{batches} batches of {BATCH} steps each way, one client, into an indexed, partitioned call_steps");
+    println!(
+        "{batches} batches of {BATCH} steps each way, one client, into an indexed, partitioned call_steps"
+    );
     println!("{:<34} {:>12} {:>14}", "method", "steps/s", "ms per batch");
     for round in 0..2 {
-        for (label, copy) in [("INSERT … jsonb_to_record (before)", false), ("COPY binary (now)", true)] {
+        for (label, copy) in [
+            ("INSERT … jsonb_to_record (before)", false),
+            ("COPY binary (now)", true),
+        ] {
             let started = Instant::now();
             for _ in 0..batches {
                 if copy {
@@ -81,6 +86,8 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     pool.close().await;
-    client.batch_execute(&format!("DROP DATABASE {name}")).await?;
+    client
+        .batch_execute(&format!("DROP DATABASE {name}"))
+        .await?;
     Ok(())
 }

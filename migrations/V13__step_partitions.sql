@@ -60,3 +60,14 @@ CREATE TABLE call_steps_default PARTITION OF call_steps DEFAULT;
 CREATE TRIGGER call_steps_report_rollup_stale AFTER INSERT ON call_steps
     FOR EACH ROW WHEN (NEW.at < now() - interval '22 hours')
     EXECUTE FUNCTION report_rollup_stale_step();
+
+-- Steps the step log could not write (its queue was full, or the database
+-- refused them or was down), per tenant, minute and reason: the funnel of a
+-- period with any says how many of its steps are missing.
+CREATE TABLE step_log_gaps (
+    tenant_id bigint      NOT NULL REFERENCES tenants (tenant_id) ON DELETE CASCADE,
+    minute    timestamptz NOT NULL,
+    reason    text        NOT NULL CHECK (reason IN ('queue_full', 'refused', 'database')),
+    dropped   bigint      NOT NULL,
+    PRIMARY KEY (tenant_id, minute, reason)
+);

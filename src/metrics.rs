@@ -10,7 +10,7 @@
 //! | `ivrhub_fallbacks_total` | counter | `reason` |
 //! | `ivrhub_requests_rejected_total` | counter | |
 //! | `ivrhub_cdrs_stored_total`, `ivrhub_cdrs_failed_total` | counter | |
-//! | `ivrhub_steps_dropped_total` | counter | |
+//! | `ivrhub_steps_dropped_total` | counter | `reason` (`queue_full`, `refused`, `database`) |
 //! | `ivrhub_webhook_seconds` | histogram | `method`, `outcome` |
 //! | `ivrhub_api_seconds` | histogram | `route`, `status` |
 //! | `ivrhub_cdr_batch_size`, `ivrhub_cdr_commit_seconds` | histogram | |
@@ -131,7 +131,7 @@ pub struct Metrics {
     pub requests_rejected: Counter,
     pub cdrs_stored: Counter,
     pub cdrs_failed: Counter,
-    pub steps_dropped: Counter,
+    steps_dropped: Family<DropLabel, Counter>,
     webhook_seconds: Family<WebhookLabels, Histogram>,
     api_seconds: Family<ApiLabels, Histogram>,
     pub cdr_batch_size: Histogram,
@@ -145,6 +145,11 @@ pub struct Metrics {
     alert_deliveries: Family<OutcomeLabel, Counter>,
     pub alert_delivery_seconds: Histogram,
     partitions: Family<ActionLabel, Counter>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DropLabel {
+    reason: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -182,7 +187,7 @@ impl Metrics {
             requests_rejected: Counter::default(),
             cdrs_stored: Counter::default(),
             cdrs_failed: Counter::default(),
-            steps_dropped: Counter::default(),
+            steps_dropped: Family::default(),
             webhook_seconds: Family::new_with_constructor(latency),
             api_seconds: Family::new_with_constructor(latency),
             cdr_batch_size: sizes(),
@@ -220,14 +225,19 @@ impl Metrics {
                 "HANGUP_CALL reports answered STATUS 1 (the sender retries)",
                 &m.cdrs_failed,
             ),
-            (
-                "steps_dropped",
-                "Call steps not logged: the log queue was full, or the database refused them",
-                &m.steps_dropped,
-            ),
         ];
         for (name, help, counter) in counters {
             registry.register(name, help, counter.clone());
+        }
+        registry.register(
+            "steps_dropped",
+            "Call steps not logged, by reason: the log queue was full, the database refused them, or it failed",
+            m.steps_dropped.clone(),
+        );
+        for reason in crate::step_log::DropReason::ALL {
+            let _ = m.steps_dropped.get_or_create(&DropLabel {
+                reason: reason.as_str(),
+            });
         }
         registry.register(
             "fallbacks",
@@ -319,6 +329,29 @@ impl Metrics {
             registry,
             ..metrics
         }
+    }
+
+    /// Counts steps the step log dropped.
+    pub fn count_dropped_steps(&self, reason: crate::step_log::DropReason, count: u64) {
+        self.steps_dropped
+            .get_or_create(&DropLabel {
+                reason: reason.as_str(),
+            })
+            .inc_by(count);
+    }
+
+    /// Steps the step log dropped, every reason.
+    pub fn dropped_steps(&self) -> u64 {
+        crate::step_log::DropReason::ALL
+            .iter()
+            .map(|reason| {
+                self.steps_dropped
+                    .get_or_create(&DropLabel {
+                        reason: reason.as_str(),
+                    })
+                    .get()
+            })
+            .sum()
     }
 
     /// Counts partitions the maintenance task `created`, `dropped`, or `failed` to.

@@ -4,9 +4,15 @@
 //! dropped and counted rather than slowing calls down; steps the database
 //! could not take are counted the same way. A row the database refuses costs
 //! only itself: a refused batch is split until the culprit is alone.
+//! Every drop is also kept as a gap (tenant, minute, reason) in
+//! `step_log_gaps`, written once the database takes it, so that the funnel
+//! of that period says how many steps it misses.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use chrono::{DateTime, DurationRound, Utc};
 
 use sqlx::PgPool;
 use tokio::sync::mpsc;
@@ -19,11 +25,63 @@ const MAX_BATCH: usize = 2_000;
 /// How long a step may wait to share its batch with others.
 const LINGER: Duration = Duration::from_millis(50);
 
+/// Why a step was not logged (`ivrhub_steps_dropped_total`'s `reason`,
+/// `step_log_gaps.reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// The queue was full: the database fell behind the calls.
+    QueueFull,
+    /// The database refused the step for what it carries.
+    Refused,
+    /// The database failed (down, timed out).
+    Database,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 3] = [
+        DropReason::QueueFull,
+        DropReason::Refused,
+        DropReason::Database,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            DropReason::Refused => "refused",
+            DropReason::Database => "database",
+        }
+    }
+}
+
+/// Drops not written to `step_log_gaps` yet: (tenant, minute, reason) → count.
+type Gaps = Arc<Mutex<HashMap<(i64, DateTime<Utc>, DropReason), i64>>>;
+
 #[derive(Clone)]
 pub struct StepLog {
     queue: mpsc::Sender<NewStep>,
     /// Counts the drops (`steps_dropped`).
     metrics: Arc<crate::metrics::Metrics>,
+    gaps: Gaps,
+}
+
+/// Counts `steps` dropped for `reason`, in the metrics and as gaps.
+fn drop_steps<'a>(
+    metrics: &crate::metrics::Metrics,
+    gaps: &Gaps,
+    reason: DropReason,
+    steps: impl IntoIterator<Item = &'a NewStep>,
+) {
+    let mut gaps = gaps.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut count = 0;
+    for step in steps {
+        let minute = step
+            .at
+            .duration_trunc(chrono::Duration::minutes(1))
+            .unwrap_or(step.at);
+        *gaps.entry((step.tenant_id, minute, reason)).or_default() += 1;
+        count += 1;
+    }
+    metrics.count_dropped_steps(reason, count);
 }
 
 impl StepLog {
@@ -34,13 +92,31 @@ impl StepLog {
         metrics: Arc<crate::metrics::Metrics>,
     ) -> (StepLog, tokio::task::JoinHandle<()>) {
         let (queue, receiver) = mpsc::channel(QUEUE);
-        let writer = tokio::spawn(write_steps(pool, receiver, Arc::clone(&metrics)));
-        (StepLog { queue, metrics }, writer)
+        let gaps = Gaps::default();
+        let writer = tokio::spawn(write_steps(
+            pool,
+            receiver,
+            Arc::clone(&metrics),
+            Arc::clone(&gaps),
+        ));
+        (
+            StepLog {
+                queue,
+                metrics,
+                gaps,
+            },
+            writer,
+        )
     }
 
     pub fn record(&self, step: NewStep) {
-        if self.queue.try_send(step).is_err() {
-            self.metrics.steps_dropped.inc();
+        if let Err(error) = self.queue.try_send(step) {
+            let step = match error {
+                mpsc::error::TrySendError::Full(step) | mpsc::error::TrySendError::Closed(step) => {
+                    step
+                }
+            };
+            drop_steps(&self.metrics, &self.gaps, DropReason::QueueFull, [&step]);
         }
     }
 
@@ -51,7 +127,7 @@ impl StepLog {
 
     /// Steps never logged: the queue was full, or the database did not take them.
     pub fn dropped(&self) -> u64 {
-        self.metrics.steps_dropped.get()
+        self.metrics.dropped_steps()
     }
 }
 
@@ -59,6 +135,7 @@ async fn write_steps(
     pool: PgPool,
     mut receiver: mpsc::Receiver<NewStep>,
     metrics: Arc<crate::metrics::Metrics>,
+    gaps: Gaps,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -72,9 +149,34 @@ async fn write_steps(
             }
         }
         metrics.step_batch_size.observe(batch.len() as f64);
-        let lost = write_isolating(&pool, &batch).await;
-        metrics.steps_dropped.inc_by(lost);
+        for (reason, lost) in write_isolating(&pool, &batch).await {
+            drop_steps(&metrics, &gaps, reason, lost);
+        }
+        write_gaps(&pool, &gaps).await;
         batch.clear();
+    }
+    write_gaps(&pool, &gaps).await;
+}
+
+/// Writes the gaps counted so far (kept for the next try if it fails).
+async fn write_gaps(pool: &PgPool, gaps: &Gaps) {
+    let pending: Vec<((i64, DateTime<Utc>, DropReason), i64)> = {
+        let mut gaps = gaps.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if gaps.is_empty() {
+            return;
+        }
+        gaps.drain().collect()
+    };
+    let rows: Vec<(i64, DateTime<Utc>, &'static str, i64)> = pending
+        .iter()
+        .map(|((tenant, minute, reason), count)| (*tenant, *minute, reason.as_str(), *count))
+        .collect();
+    if let Err(error) = crate::storage::steps::add_gaps(pool, &rows).await {
+        tracing::warn!(%error, "step-log gaps not written yet");
+        let mut gaps = gaps.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (key, count) in pending {
+            *gaps.entry(key).or_default() += count;
+        }
     }
 }
 
@@ -85,10 +187,13 @@ fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
 /// Writes `batch`; when the database refuses a part for something a row
 /// carries, writes its halves separately, down to single rows, so that only
 /// the refused rows are lost (k bad rows cost about 2·k·log₂(n) statements).
-/// Returns how many steps were not written.
-async fn write_isolating(pool: &PgPool, batch: &[NewStep]) -> u64 {
+/// Returns the steps not written, with why.
+async fn write_isolating<'a>(
+    pool: &PgPool,
+    batch: &'a [NewStep],
+) -> Vec<(DropReason, &'a [NewStep])> {
     let mut pending = vec![batch];
-    let mut lost = 0;
+    let mut lost = Vec::new();
     while let Some(part) = pending.pop() {
         match insert_steps(pool, part).await {
             Ok(()) => {}
@@ -96,7 +201,7 @@ async fn write_isolating(pool: &PgPool, batch: &[NewStep]) -> u64 {
             Err(error) if is_foreign_key_violation(&error) => {
                 if let Err(error) = insert_steps_of_live_tenants(pool, part).await {
                     tracing::error!(%error, size = part.len(), "call steps not logged");
-                    lost += part.len() as u64;
+                    lost.push((DropReason::Database, part));
                 }
             }
             Err(error) if part.len() > 1 && blames_a_row(&error) => {
@@ -107,7 +212,12 @@ async fn write_isolating(pool: &PgPool, batch: &[NewStep]) -> u64 {
             }
             Err(error) => {
                 tracing::error!(%error, size = part.len(), "call steps not logged");
-                lost += part.len() as u64;
+                let reason = if blames_a_row(&error) {
+                    DropReason::Refused
+                } else {
+                    DropReason::Database
+                };
+                lost.push((reason, part));
             }
         }
     }

@@ -89,6 +89,11 @@ pub struct Funnel {
     /// How many parts of the range (those not in `rolled_up_days`) were
     /// read from the raw tables (a speed detail, like `rolled_up_days`).
     pub raw_ranges: usize,
+    /// Steps of the range the step log could not write (its queue was
+    /// full, the database refused them or was down; see
+    /// `ivrhub_steps_dropped_total`): when above 0, the figures miss that
+    /// many steps and are lower than the calls were.
+    pub dropped_steps: i64,
 }
 
 /// The menu funnel of a tenant's flow, from the call steps joined to the CDRs.
@@ -152,10 +157,13 @@ pub async fn compute(
         |part| async move { sql::funnel(pool, tenant_id, &part, version).await },
     )
     .await?;
+    let dropped_steps =
+        crate::storage::steps::dropped_between(pool, tenant_id, filter.from, filter.to).await?;
     Ok(Funnel {
         nodes: assemble(rows.into_iter()),
         rolled_up_days: plan.rolled.len(),
         raw_ranges: plan.raw.len(),
+        dropped_steps,
     })
 }
 

@@ -181,3 +181,49 @@ pub async fn insert_steps_of_live_tenants(
     .await?;
     Ok(())
 }
+
+/// Adds dropped-step counts to `step_log_gaps`: (tenant, minute, reason,
+/// count); a tenant deleted meanwhile is skipped.
+pub async fn add_gaps(
+    pool: &PgPool,
+    gaps: &[(i64, DateTime<Utc>, &'static str, i64)],
+) -> Result<(), sqlx::Error> {
+    let tenants: Vec<i64> = gaps.iter().map(|g| g.0).collect();
+    let minutes: Vec<DateTime<Utc>> = gaps.iter().map(|g| g.1).collect();
+    let reasons: Vec<&str> = gaps.iter().map(|g| g.2).collect();
+    let counts: Vec<i64> = gaps.iter().map(|g| g.3).collect();
+    sqlx::query(
+        "INSERT INTO step_log_gaps (tenant_id, minute, reason, dropped)
+         SELECT g.tenant_id, g.minute, g.reason, g.dropped
+         FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::bigint[])
+              AS g(tenant_id, minute, reason, dropped)
+         WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.tenant_id = g.tenant_id)
+         ON CONFLICT (tenant_id, minute, reason) DO UPDATE
+             SET dropped = step_log_gaps.dropped + EXCLUDED.dropped",
+    )
+    .bind(&tenants)
+    .bind(&minutes)
+    .bind(&reasons)
+    .bind(&counts)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Steps of the tenant the step log dropped in `[from, to)`.
+pub async fn dropped_between(
+    pool: &PgPool,
+    tenant_id: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(dropped), 0)::bigint FROM step_log_gaps
+         WHERE tenant_id = $1 AND minute >= $2 AND minute < $3",
+    )
+    .bind(tenant_id)
+    .bind(from)
+    .bind(to)
+    .fetch_one(pool)
+    .await
+}

@@ -131,6 +131,32 @@ async fn a_refused_step_costs_only_itself_and_is_counted() {
     }
     assert_eq!(logged(&app, "kept-").await, 50);
     assert_eq!(log.dropped(), 1);
+    // The drop is kept as a gap of its minute, and the funnel says so.
+    let mut gaps: Vec<(String, i64)> = Vec::new();
+    for _ in 0..100 {
+        gaps = sqlx::query_as("SELECT reason, dropped FROM step_log_gaps WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+        if !gaps.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(gaps, [("refused".to_owned(), 1)]);
+    let now = chrono::Utc::now();
+    let range = ivrhub::storage::reports::CdrFilter {
+        from: now - chrono::Duration::hours(1),
+        to: now + chrono::Duration::hours(1),
+        did: None,
+        status: None,
+        target: None,
+    };
+    let funnel = ivrhub::reports::funnel::compute(&app.pool, tenant, &range, None, now)
+        .await
+        .unwrap();
+    assert_eq!(funnel.dropped_steps, 1);
 }
 
 /// A NUL sent by a caller's step is logged (as U+FFFD) with the steps around it.
