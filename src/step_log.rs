@@ -53,8 +53,10 @@ impl DropReason {
     }
 }
 
-/// Drops not written to `step_log_gaps` yet: (tenant, minute, reason) → count.
-type Gaps = Arc<Mutex<HashMap<(i64, DateTime<Utc>, DropReason), i64>>>;
+/// Where steps were lost: (tenant, minute, reason).
+type GapKey = (i64, DateTime<Utc>, DropReason);
+/// Drops not written to `step_log_gaps` yet, with their counts.
+type Gaps = Arc<Mutex<HashMap<GapKey, i64>>>;
 
 #[derive(Clone)]
 pub struct StepLog {
@@ -160,7 +162,7 @@ async fn write_steps(
 
 /// Writes the gaps counted so far (kept for the next try if it fails).
 async fn write_gaps(pool: &PgPool, gaps: &Gaps) {
-    let pending: Vec<((i64, DateTime<Utc>, DropReason), i64)> = {
+    let pending: Vec<(GapKey, i64)> = {
         let mut gaps = gaps.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if gaps.is_empty() {
             return;
