@@ -61,7 +61,8 @@ pub fn spawn(
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            let lease = every.max(Duration::from_secs(60)) * 2;
+            // Renewed every pass: held while this node lives, free two periods after it died.
+            let lease = (every * 2).max(Duration::from_secs(1));
             match crate::lease::try_hold(&pool, LEASE, &node, lease).await {
                 Ok(true) => match run(&pool, Utc::now(), retention_days).await {
                     Ok(pass) => {

@@ -35,6 +35,7 @@ pub struct Application {
     roller: Option<tokio::task::JoinHandle<()>>,
     alerts: Option<crate::alerts::Running>,
     maintenance: Option<tokio::task::JoinHandle<()>>,
+    node: String,
 }
 
 impl Application {
@@ -89,6 +90,8 @@ impl Application {
             settings.alerting.clone(),
             Arc::clone(&metrics),
         );
+        // This process's name among the nodes, in `leases`.
+        let node = crate::lease::node_name();
         let alerts = settings.alerting.alerts.then(|| {
             crate::alerts::spawn(
                 pool.clone(),
@@ -96,6 +99,7 @@ impl Application {
                 settings.clock.clone(),
                 Arc::clone(&metrics),
                 sender.clone(),
+                node.clone(),
             )
         });
         let maintenance = (settings.maintenance_secs > 0).then(|| {
@@ -104,7 +108,7 @@ impl Application {
                 Duration::from_secs(settings.maintenance_secs),
                 settings.step_retention_days,
                 Arc::clone(&metrics),
-                crate::lease::node_name(),
+                node.clone(),
             )
         });
         let api = web::Data::new(ApiState {
@@ -167,6 +171,7 @@ impl Application {
             roller,
             alerts,
             maintenance,
+            node,
         })
     }
 
@@ -176,6 +181,17 @@ impl Application {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// This node's name in `leases`.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Handles that stop the maintenance task from elsewhere (a test
+    /// killing a node), when this node runs it.
+    pub fn maintenance(&self) -> Option<tokio::task::AbortHandle> {
+        self.maintenance.as_ref().map(|task| task.abort_handle())
     }
 
     /// This node's alert tasks, when it runs them (`IVRHUB_ALERTS`).

@@ -65,9 +65,9 @@ pub fn spawn(
     clock: Clock,
     metrics: Arc<Metrics>,
     sender: delivery::Sender,
+    node: String,
 ) -> Running {
     let wake = Arc::new(Notify::new());
-    let node = crate::lease::node_name();
     Running {
         evaluator: evaluator::spawn(
             pool,

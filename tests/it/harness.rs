@@ -218,6 +218,10 @@ pub struct TestApp {
     /// This node's alert tasks (when its settings run them): its name in
     /// `leases`, and handles that stop them as if the node died.
     pub alerts: Option<(String, Vec<tokio::task::AbortHandle>)>,
+    /// This node's name in `leases`, and the handle that stops its
+    /// maintenance task (when its settings run it).
+    pub node: String,
+    pub maintenance: Option<tokio::task::AbortHandle>,
 }
 
 pub struct Response {
@@ -261,6 +265,8 @@ impl TestApp {
         let alerts = app
             .alerts()
             .map(|running| (running.node.clone(), running.abort_handles()));
+        let node = app.node().to_owned();
+        let maintenance = app.maintenance();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             base,
@@ -269,6 +275,8 @@ impl TestApp {
             database_url,
             http: reqwest::Client::new(),
             alerts,
+            node,
+            maintenance,
         }
     }
 

@@ -29,4 +29,5 @@ mod reports;
 mod resilience;
 mod schedule_hours;
 mod simulate;
+mod two_nodes;
 mod webhook_docs;
