@@ -200,9 +200,9 @@ pub async fn save_entry(
         .bind(&entry.did)
         .bind(&entry.entry_node)
         .bind(entry.language.map(Language::as_str))
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-    Ok(())
+    super::notify_flow_changed(conn, tenant_id).await
 }
 
 /// Serialises the flow writes of one tenant until the end of the

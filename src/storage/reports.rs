@@ -625,9 +625,39 @@ pub async fn funnel_rolled_up(
     .await
 }
 
+/// Makes rolled-up days raw again because late rows for them are being
+/// written in this transaction (before V14, row triggers on `cdrs` and
+/// `call_steps` did this): each `(tenant, day)` is locked shared
+/// ([`lock_day_for_roll_up`] takes it exclusive), in one order so that two
+/// writers never deadlock, and its roll-up is forgotten (its figures go with
+/// it, by cascade). One single-tenant statement per day, so that Citus
+/// routes each to one shard. A day whose roll-up runs meanwhile waits for
+/// this transaction's commit, then reads the new rows.
+pub async fn mark_days_stale(
+    connection: &mut PgConnection,
+    days: &[(i64, NaiveDate)],
+) -> Result<(), sqlx::Error> {
+    let mut days = days.to_vec();
+    days.sort_unstable();
+    days.dedup();
+    for (tenant_id, day) in days {
+        sqlx::query("SELECT report_rollup_lock($1, $2)")
+            .bind(tenant_id)
+            .bind(day)
+            .execute(&mut *connection)
+            .await?;
+        sqlx::query("DELETE FROM report_rollup_days WHERE tenant_id = $1 AND day = $2")
+            .bind(tenant_id)
+            .bind(day)
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Takes the exclusive lock of a day's roll-up for the rest of the
 /// transaction: late CDRs and steps for that day wait for its commit, and
-/// it for theirs (V6's triggers take the same lock, shared).
+/// it for theirs ([`mark_days_stale`] takes the same lock, shared).
 pub async fn lock_day_for_roll_up(
     connection: &mut PgConnection,
     tenant_id: i64,

@@ -75,6 +75,11 @@ impl NewStep {
 
 /// Appends steps in one statement. A NUL in any text is stored as U+FFFD
 /// (see [`without_nul`]).
+///
+/// The funnel counts a step for a call started at most 24 hours before it
+/// and at most 1 hour after it: a batch holding a step old enough to touch
+/// a rolled-up day is written in a transaction that first makes those days
+/// raw again ([`super::reports::mark_days_stale`]).
 pub async fn insert_steps(pool: &PgPool, batch: &[NewStep]) -> Result<(), sqlx::Error> {
     let cleaned: Vec<NewStep>;
     let batch = if batch.iter().any(NewStep::has_nul) {
@@ -83,6 +88,41 @@ pub async fn insert_steps(pool: &PgPool, batch: &[NewStep]) -> Result<(), sqlx::
     } else {
         batch
     };
+    // The database's clock decides (below); ours only spares the on-time
+    // batches a round trip, with an hour to spare for clocks that differ.
+    let late_before = Utc::now() - chrono::Duration::hours(LATE_STEP_HOURS - 1);
+    let late: Vec<&NewStep> = batch.iter().filter(|step| step.at < late_before).collect();
+    if late.is_empty() {
+        return insert_steps_statement(pool, batch).await;
+    }
+    let mut tx = pool.begin().await?;
+    let days: Vec<(i64, chrono::NaiveDate)> = sqlx::query_as(
+        "SELECT DISTINCT l.tenant_id, day::date
+         FROM unnest($1::bigint[], $2::timestamptz[]) AS l (tenant_id, at),
+              generate_series(((l.at - interval '24 hours') AT TIME ZONE 'UTC')::date,
+                              ((l.at + interval '1 hour') AT TIME ZONE 'UTC')::date,
+                              interval '1 day') AS day
+         WHERE l.at < now() - make_interval(hours => $3)",
+    )
+    .bind(late.iter().map(|step| step.tenant_id).collect::<Vec<_>>())
+    .bind(late.iter().map(|step| step.at).collect::<Vec<_>>())
+    .bind(LATE_STEP_HOURS as i32)
+    .fetch_all(&mut *tx)
+    .await?;
+    super::reports::mark_days_stale(&mut tx, &days).await?;
+    insert_steps_statement(&mut *tx, batch).await?;
+    tx.commit().await
+}
+
+/// A step more than this many hours old may count in a closed (rolled-up)
+/// day's funnel (see [`insert_steps`]), the clocks differing a little.
+const LATE_STEP_HOURS: i64 = 22;
+
+/// [`insert_steps`]'s one statement.
+async fn insert_steps_statement<'e>(
+    conn: impl sqlx::PgExecutor<'e>,
+    batch: &[NewStep],
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO call_steps (tenant_id, call_id, at, did, caller_id, menu, dtmf, from_node, node_key, outcome, action, flow_version, fallback)
          SELECT s.tenant_id, s.call_id, s.at, s.did, s.caller_id, s.menu, s.dtmf, s.from_node, s.node_key, s.outcome, s.action, s.flow_version, s.fallback
@@ -96,7 +136,7 @@ pub async fn insert_steps(pool: &PgPool, batch: &[NewStep]) -> Result<(), sqlx::
          ORDER BY e.position",
     )
     .bind(sqlx::types::Json(batch))
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }

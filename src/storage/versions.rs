@@ -46,7 +46,7 @@ pub async fn insert_version(
     tenant_id: i64,
     new: NewVersion<'_>,
 ) -> Result<VersionRow, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let row: VersionRow = sqlx::query_as(concat!(
         "INSERT INTO flow_versions (tenant_id, version, content, sha256, parent, restores, message, author_id, author_email)
          SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5, $6, $7, $8
          FROM flow_versions WHERE tenant_id = $1
@@ -61,8 +61,11 @@ pub async fn insert_version(
         .bind(new.message)
         .bind(new.author_id)
         .bind(new.author_email)
-        .fetch_one(conn)
-        .await
+        .fetch_one(&mut *conn)
+        .await?;
+    // Callers now hear this version: every node reloads the tenant.
+    super::notify_flow_changed(conn, tenant_id).await?;
+    Ok(row)
 }
 
 /// The live version: the newest.
