@@ -133,6 +133,24 @@ impl EmbeddedPostgres {
         Ok(())
     }
 
+    /// Immediate shutdown (no checkpoint, clients cut), whoever started it:
+    /// a server that goes away as a crashed machine would, for tests of a
+    /// database that is missing (the Citus test cluster's missing worker).
+    pub fn stop_immediately(&self) -> Result<()> {
+        let status = self
+            .command("pg_ctl")
+            .arg("stop")
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(["-m", "immediate", "-w", "-s"])
+            .status()
+            .context("running pg_ctl stop")?;
+        if !status.success() {
+            bail!("pg_ctl stop failed ({status})");
+        }
+        Ok(())
+    }
+
     fn data_dir(&self) -> PathBuf {
         self.root.join("data")
     }
@@ -300,6 +318,10 @@ impl EmbeddedPostgres {
         let mut command = Command::new(self.bin_dir.join(program));
         if let Some(user) = &self.run_as {
             command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+            // Root's HOME is not theirs: libpq inside the server (Citus's
+            // connections between nodes) would look for root's
+            // ~/.postgresql/ certificates and fail on its permissions.
+            command.env("HOME", &user.dir);
             // The postgres user cannot read root's working directory necessarily.
             command.current_dir(&self.root);
         }

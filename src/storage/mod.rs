@@ -15,6 +15,15 @@ pub mod versions;
 
 pub use sqlx::PgPool;
 
+// The same SQL runs on a single PostgreSQL and on Citus (src/citus.rs). What
+// Citus asks of it, and so every statement here keeps to:
+// * an upsert's `DO UPDATE SET` calls no function that is not IMMUTABLE:
+//   `updated_at = EXCLUDED.updated_at` (the column's default, now(), in the
+//   proposed row) rather than `now()`;
+// * no correlated subquery joins a reference table (tenants, dids) to a
+//   distributed one: a set difference or a join instead;
+// * an advisory lock is the coordinator's: every ivrhub node talks to it.
+
 /// Announces that what callers hear of `tenant_id` changed (its settings,
 /// its numbers, its live version): every node's flow cache, listening on
 /// [`crate::flow_cache::CHANNEL`], reloads the tenant. Sent in the caller's
