@@ -123,6 +123,38 @@ pub async fn insert_cdrs(pool: &PgPool, batch: &[NewCdr]) -> Result<(), sqlx::Er
         .iter()
         .filter(|cdr| cdr.call_start.or(cdr.call_time).is_some_and(|at| at < late_before))
         .collect();
+    // On Citus the claim table is distributed by call id: a batch claims its
+    // calls shard by shard, in parallel, so key order no longer orders the
+    // locks of two batches holding the same calls; Citus finds the
+    // distributed deadlock and cancels one, which then goes again here (the
+    // other has its locks by then). On a single PostgreSQL key order keeps
+    // deadlocks away and this never loops.
+    let mut attempt = 1;
+    loop {
+        match insert_cdrs_once(pool, batch, &late).await {
+            Err(error) if attempt < DEADLOCK_ATTEMPTS && is_deadlock(&error) => {
+                tracing::warn!(%error, attempt, "CDR batch deadlocked; again");
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// How many times a CDR batch is tried when it deadlocks (see [`insert_cdrs`]).
+const DEADLOCK_ATTEMPTS: u32 = 3;
+
+/// SQLSTATE 40P01 (deadlock detected; also Citus's distributed deadlocks).
+fn is_deadlock(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(error) if error.code().as_deref() == Some("40P01"))
+}
+
+/// One attempt of [`insert_cdrs`]: `late` are the batch's late rows.
+async fn insert_cdrs_once(
+    pool: &PgPool,
+    batch: &[NewCdr],
+    late: &[&NewCdr],
+) -> Result<(), sqlx::Error> {
     if late.is_empty() {
         return insert_cdrs_statement(pool, batch).await;
     }

@@ -131,8 +131,9 @@ async fn insert_steps_statement<'e>(
                   tenant_id bigint, call_id text, at timestamptz, did text, caller_id text,
                   menu text, dtmf text, from_node text, node_key text, outcome text, action text,
                   flow_version integer, fallback text)
-         -- A tenant deleted meanwhile: its steps have nowhere to go.
-         WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.tenant_id = s.tenant_id)
+         -- A tenant deleted meanwhile: its steps have nowhere to go. (A join,
+         -- not a correlated EXISTS, which Citus cannot plan here.)
+         JOIN tenants t ON t.tenant_id = s.tenant_id
          ORDER BY e.position",
     )
     .bind(sqlx::types::Json(batch))
