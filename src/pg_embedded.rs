@@ -133,24 +133,6 @@ impl EmbeddedPostgres {
         Ok(())
     }
 
-    /// Immediate shutdown (no checkpoint, clients cut), whoever started it:
-    /// a server that goes away as a crashed machine would, for tests of a
-    /// database that is missing (the Citus test cluster's missing worker).
-    pub fn stop_immediately(&self) -> Result<()> {
-        let status = self
-            .command("pg_ctl")
-            .arg("stop")
-            .arg("-D")
-            .arg(self.data_dir())
-            .args(["-m", "immediate", "-w", "-s"])
-            .status()
-            .context("running pg_ctl stop")?;
-        if !status.success() {
-            bail!("pg_ctl stop failed ({status})");
-        }
-        Ok(())
-    }
-
     fn data_dir(&self) -> PathBuf {
         self.root.join("data")
     }

@@ -337,35 +337,6 @@ pub async fn drop_database(url: &str) {
     .await;
 }
 
-/// Stops a Citus worker of the test cluster (`index` 1 or 2) at once, as if
-/// its machine went away: only on Citus. Returns a guard that starts it
-/// again when dropped.
-pub fn stop_citus_worker(index: usize) -> CitusWorkerStopped {
-    assert!(on_citus(), "only on Citus");
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("var")
-        .join("test-citus")
-        .join(format!("worker{index}"));
-    let port = citus_base_port() + index as u16;
-    let worker = EmbeddedPostgres::start_with(&root, citus_node_options(port))
-        .expect("reaching the worker");
-    worker.stop_immediately().expect("stopping the worker");
-    CitusWorkerStopped { root, port }
-}
-
-/// Starts the worker [`stop_citus_worker`] stopped when dropped.
-pub struct CitusWorkerStopped {
-    root: PathBuf,
-    port: u16,
-}
-
-impl Drop for CitusWorkerStopped {
-    fn drop(&mut self) {
-        EmbeddedPostgres::start_with(&self.root, citus_node_options(self.port))
-            .expect("starting the worker again");
-    }
-}
-
 pub struct TestApp {
     pub base: String,
     /// `/voicenter`, or `/voicenter/<secret>` when the settings have one.
