@@ -38,7 +38,13 @@ use tokio_postgres::Client;
 
 /// Platform tables made reference tables, in the order they are made (a
 /// table after those it references).
-pub const REFERENCE_TABLES: &[&str] = &["tenants", "users", "refresh_tokens", "dids", "hangup_causes"];
+pub const REFERENCE_TABLES: &[&str] = &[
+    "tenants",
+    "users",
+    "refresh_tokens",
+    "dids",
+    "hangup_causes",
+];
 
 /// The anchor of the tenant tables' co-location group.
 const TENANT_ANCHOR: &str = "flow_drafts";
@@ -71,12 +77,30 @@ pub const CALL_TABLES: &[&str] = &["cdr_claims", "orphan_cdrs"];
 
 /// Tables that stay on the coordinator, and why (see the module's text).
 pub const COORDINATOR_TABLES: &[(&str, &str)] = &[
-    ("alert_rules", "platform-wide rules have no tenant (tenant_id NULL)"),
-    ("alert_events", "events of platform-wide rules have no tenant"),
-    ("alert_deliveries", "deliveries of platform-wide rules have no tenant"),
-    ("alert_delivery_attempts", "belongs to a delivery (no tenant_id of its own)"),
-    ("alert_secrets", "the platform's signing secret has no tenant"),
-    ("audit_log", "platform-level changes have no tenant; append-only, read by admins"),
+    (
+        "alert_rules",
+        "platform-wide rules have no tenant (tenant_id NULL)",
+    ),
+    (
+        "alert_events",
+        "events of platform-wide rules have no tenant",
+    ),
+    (
+        "alert_deliveries",
+        "deliveries of platform-wide rules have no tenant",
+    ),
+    (
+        "alert_delivery_attempts",
+        "belongs to a delivery (no tenant_id of its own)",
+    ),
+    (
+        "alert_secrets",
+        "the platform's signing secret has no tenant",
+    ),
+    (
+        "audit_log",
+        "platform-level changes have no tenant; append-only, read by admins",
+    ),
     ("leases", "one row per cluster-wide task, not tenant data"),
     ("refinery_schema_history", "the migrations' own bookkeeping"),
 ];
@@ -162,9 +186,8 @@ pub async fn distribute(client: &mut Client, mode: CitusMode) -> Result<Option<D
             .find(|row| row.get::<_, String>(0) == table)
             .map(|row| (row.get(1), row.get(2)))
     };
-    let is_reference = |table: &str| {
-        kind_of(table).is_some_and(|(method, model)| method == "n" && model == "t")
-    };
+    let is_reference =
+        |table: &str| kind_of(table).is_some_and(|(method, model)| method == "n" && model == "t");
     let is_distributed = |table: &str| kind_of(table).is_some_and(|(method, _)| method == "h");
     let to_reference: Vec<&str> = REFERENCE_TABLES
         .iter()
@@ -234,9 +257,12 @@ pub async fn distribute(client: &mut Client, mode: CitusMode) -> Result<Option<D
         .with_context(|| format!("dropping {name} for a while"))?;
     }
     for table in &to_reference {
-        tx.execute("SELECT create_reference_table($1::text::regclass)", &[table])
-            .await
-            .with_context(|| format!("making {table} a reference table"))?;
+        tx.execute(
+            "SELECT create_reference_table($1::text::regclass)",
+            &[table],
+        )
+        .await
+        .with_context(|| format!("making {table} a reference table"))?;
     }
     for (table, column, anchor) in &to_distribute {
         // The anchor of a group comes first in its list: it starts the group.

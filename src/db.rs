@@ -81,10 +81,10 @@ pub async fn migrate_with(
     for migration in report.applied_migrations() {
         tracing::info!(migration = %migration, "applied migration");
     }
-    if let Some(done) = crate::citus::distribute(&mut client, citus).await? {
-        if !done.converted.is_empty() {
-            tracing::info!(tables = ?done.converted, "distributed the tables on Citus");
-        }
+    if let Some(done) = crate::citus::distribute(&mut client, citus).await?
+        && !done.converted.is_empty()
+    {
+        tracing::info!(tables = ?done.converted, "distributed the tables on Citus");
     }
     drop(client);
     let _ = driver.await;

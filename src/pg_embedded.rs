@@ -479,11 +479,15 @@ mod tests {
     #[test]
     fn folder_names_pg_ctl_cannot_quote_are_refused_clearly() {
         for root in ["/tmp/a\"b", "/tmp/$HOME", "/tmp/a`b", "/tmp/a\\b"] {
-            let error = check_folder_name(Path::new(root), PORT).unwrap_err().to_string();
+            let error = check_folder_name(Path::new(root), PORT)
+                .unwrap_err()
+                .to_string();
             assert!(error.contains("cannot quote"), "{root}: {error}");
         }
         let deep = format!("/tmp/{}", "d".repeat(100));
-        let error = check_folder_name(Path::new(&deep), PORT).unwrap_err().to_string();
+        let error = check_folder_name(Path::new(&deep), PORT)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("more than the 107"), "{error}");
         check_folder_name(Path::new("/tmp/pg dir&x=1#y?z+%20'q"), PORT).unwrap();
     }

@@ -121,7 +121,11 @@ pub async fn insert_cdrs(pool: &PgPool, batch: &[NewCdr]) -> Result<(), sqlx::Er
     let late_before = Utc::now() - chrono::Duration::hours(LATE_CDR_HOURS - 1);
     let late: Vec<&NewCdr> = batch
         .iter()
-        .filter(|cdr| cdr.call_start.or(cdr.call_time).is_some_and(|at| at < late_before))
+        .filter(|cdr| {
+            cdr.call_start
+                .or(cdr.call_time)
+                .is_some_and(|at| at < late_before)
+        })
         .collect();
     // On Citus the claim table is distributed by call id: a batch claims its
     // calls shard by shard, in parallel, so key order no longer orders the

@@ -248,7 +248,10 @@ async fn add_citus_nodes(nodes: &[String], database: &str) {
     let coordinator = connect(&database_url(&nodes[0], database)).await;
     let base = i32::from(citus_base_port());
     coordinator
-        .execute("SELECT citus_set_coordinator_host('127.0.0.1', $1)", &[&base])
+        .execute(
+            "SELECT citus_set_coordinator_host('127.0.0.1', $1)",
+            &[&base],
+        )
         .await
         .expect("registering the coordinator");
     for port in (base + 1..).take(nodes.len() - 1) {
