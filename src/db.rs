@@ -33,14 +33,26 @@ pub async fn connect_pool(url: &str, size: u32) -> Result<PgPool> {
 /// The advisory lock key migrations are applied under ("ivrhub m").
 const MIGRATION_LOCK: i64 = 0x6976_7268_7562_206d;
 
-/// Applies every pending migration.
+/// Applies every pending migration, then, on Citus, distributes the tables
+/// ([`crate::citus::distribute`], as `IVRHUB_CITUS` says: by default when
+/// the database has the extension).
 pub async fn migrate(url: &str) -> Result<()> {
-    migrate_to(url, None).await
+    migrate_with(url, None, crate::citus::CitusMode::from_env()?).await
 }
 
 /// Applies the pending migrations up to `version` (`None`: all of them):
-/// tests of an upgrade start from an older schema.
+/// tests of an upgrade start from an older schema. Distributes nothing.
 pub async fn migrate_to(url: &str, version: Option<i32>) -> Result<()> {
+    migrate_with(url, version, crate::citus::CitusMode::Off).await
+}
+
+/// [`migrate_to`], then [`crate::citus::distribute`] in `citus` mode, under
+/// the same lock (so that nodes started together distribute once).
+pub async fn migrate_with(
+    url: &str,
+    version: Option<i32>,
+    citus: crate::citus::CitusMode,
+) -> Result<()> {
     let (mut client, connection) = tokio_postgres::connect(url, NoTls)
         .await
         .context("connecting to apply migrations")?;
@@ -68,6 +80,11 @@ pub async fn migrate_to(url: &str, version: Option<i32>) -> Result<()> {
         .context("applying migrations")?;
     for migration in report.applied_migrations() {
         tracing::info!(migration = %migration, "applied migration");
+    }
+    if let Some(done) = crate::citus::distribute(&mut client, citus).await?
+        && !done.converted.is_empty()
+    {
+        tracing::info!(tables = ?done.converted, "distributed the tables on Citus");
     }
     drop(client);
     let _ = driver.await;

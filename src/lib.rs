@@ -4,6 +4,7 @@ pub mod admin;
 pub mod alerts;
 pub mod auth;
 pub mod cdr;
+pub mod citus;
 pub mod clock;
 pub mod config;
 pub mod console;

@@ -39,6 +39,10 @@ enum Command {
     Migrate {
         #[command(flatten)]
         database: DatabaseSettings,
+        /// Distribute the tables on Citus, failing if the database has no
+        /// citus extension (the default: when it has; IVRHUB_CITUS).
+        #[arg(long)]
+        distribute: bool,
     },
     /// Write the OpenAPI document to openapi/openapi.json (or check it is current).
     Openapi {
@@ -139,9 +143,16 @@ async fn main() -> Result<()> {
             serve,
             demo,
         } => run_serve(database, serve, demo).await,
-        Command::Migrate { database } => {
+        Command::Migrate {
+            database,
+            distribute,
+        } => {
             let (url, embedded) = database_url(&database).await?;
-            let result = db::migrate(&url).await;
+            let result = if distribute {
+                db::migrate_with(&url, None, ivrhub::citus::CitusMode::Required).await
+            } else {
+                db::migrate(&url).await
+            };
             stop(embedded);
             result
         }

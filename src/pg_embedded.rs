@@ -21,6 +21,21 @@ use nix::unistd::{Uid, User};
 const PORT: u16 = 5432;
 const SUPERUSER: &str = "postgres";
 
+/// How a cluster listens and what it loads, beyond the defaults of
+/// [`EmbeddedPostgres::start`] (unix socket only, port 5432's socket name).
+/// The Citus test cluster (tests/it/citus.rs) needs each node on a TCP port
+/// of its own on loopback, since the nodes connect to each other, with the
+/// `citus` library preloaded.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// The port (socket name, and TCP port when `tcp_loopback`); `None`: 5432.
+    pub port: Option<u16>,
+    /// Also listen on TCP at 127.0.0.1 (trusted, like the socket: loopback only).
+    pub tcp_loopback: bool,
+    /// Extra `-c name=value` settings, e.g. `shared_preload_libraries=citus`.
+    pub settings: Vec<(String, String)>,
+}
+
 /// A running private cluster. `stop` ends it only if this process started it.
 #[derive(Debug)]
 pub struct EmbeddedPostgres {
@@ -28,24 +43,33 @@ pub struct EmbeddedPostgres {
     bin_dir: PathBuf,
     run_as: Option<User>,
     started_here: bool,
+    options: ServerOptions,
 }
 
 impl EmbeddedPostgres {
     /// Starts the cluster under `root` (`root/data`, socket in `root`), running
     /// `initdb` first if there is none; reuses it if it already runs.
     pub fn start(root: &Path) -> Result<EmbeddedPostgres> {
+        EmbeddedPostgres::start_with(root, ServerOptions::default())
+    }
+
+    /// [`EmbeddedPostgres::start`] with [`ServerOptions`]. The options apply
+    /// when this call starts the server; a server already running is reused
+    /// as it is.
+    pub fn start_with(root: &Path, options: ServerOptions) -> Result<EmbeddedPostgres> {
         let bin_dir = find_bin_dir()?;
         let run_as = postgres_user_if_root()?;
         std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
         let root = root
             .canonicalize()
             .with_context(|| format!("resolving {}", root.display()))?;
-        check_folder_name(&root)?;
+        check_folder_name(&root, options.port.unwrap_or(PORT))?;
         let mut cluster = EmbeddedPostgres {
             root,
             bin_dir,
             run_as,
             started_here: false,
+            options,
         };
         let initialised = cluster.data_dir().join("PG_VERSION").exists();
         // Before touching anything: a cluster made by someone else is theirs.
@@ -70,10 +94,16 @@ impl EmbeddedPostgres {
     /// or `%` in its name would otherwise end or change the `host` parameter.
     pub fn url(&self, database: &str) -> String {
         format!(
-            "postgresql:///{}?host={}&port={PORT}&user={SUPERUSER}",
+            "postgresql:///{}?host={}&port={}&user={SUPERUSER}",
             percent_encode(database),
-            percent_encode(&self.root.to_string_lossy())
+            percent_encode(&self.root.to_string_lossy()),
+            self.port()
         )
+    }
+
+    /// The port the server's socket (and TCP listener, if any) is named by.
+    pub fn port(&self) -> u16 {
+        self.options.port.unwrap_or(PORT)
     }
 
     pub fn root(&self) -> &Path {
@@ -211,10 +241,19 @@ impl EmbeddedPostgres {
         // Unix socket only, in our folder; settings sized for a small private
         // server. pg_ctl hands these options to a shell, and PostgreSQL reads
         // the socket folder as a list: quote it for both.
-        let options = format!(
-            "-c listen_addresses='' -k {} -p {PORT} -c max_connections=300 -c shared_buffers=256MB -c fsync=on",
-            shell_quote(&format!("\"{}\"", self.root.to_string_lossy()))
+        let listen = if self.options.tcp_loopback {
+            "127.0.0.1"
+        } else {
+            ""
+        };
+        let mut options = format!(
+            "-c listen_addresses='{listen}' -k {} -p {} -c max_connections=300 -c shared_buffers=256MB -c fsync=on",
+            shell_quote(&format!("\"{}\"", self.root.to_string_lossy())),
+            self.port()
         );
+        for (name, value) in &self.options.settings {
+            options.push_str(&format!(" -c {}", shell_quote(&format!("{name}={value}"))));
+        }
         // pg_ctl's own complaints (a log it cannot open...) go to a file,
         // not a pipe: see below.
         let complaints_path = std::env::temp_dir().join(format!(
@@ -261,6 +300,10 @@ impl EmbeddedPostgres {
         let mut command = Command::new(self.bin_dir.join(program));
         if let Some(user) = &self.run_as {
             command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+            // Root's HOME is not theirs: libpq inside the server (Citus's
+            // connections between nodes) would look for root's
+            // ~/.postgresql/ certificates and fail on its permissions.
+            command.env("HOME", &user.dir);
             // The postgres user cannot read root's working directory necessarily.
             command.current_dir(&self.root);
         }
@@ -314,7 +357,7 @@ fn find_bin_dir() -> Result<PathBuf> {
 /// quotes in a shell command (`"`, `$`, `` ` ``, `\` would escape them), and
 /// the URL and the socket path need text. A socket path is also limited to
 /// 107 bytes by the kernel.
-fn check_folder_name(root: &Path) -> Result<()> {
+fn check_folder_name(root: &Path, port: u16) -> Result<()> {
     let Some(text) = root.to_str() else {
         bail!(
             "{} is not valid UTF-8: choose another IVRHUB_DATA_DIR",
@@ -330,7 +373,7 @@ fn check_folder_name(root: &Path) -> Result<()> {
              choose another IVRHUB_DATA_DIR (or set DATABASE_URL)"
         );
     }
-    let socket = format!("{text}/.s.PGSQL.{PORT}");
+    let socket = format!("{text}/.s.PGSQL.{port}");
     if socket.len() > 107 {
         bail!(
             "PostgreSQL's socket {socket} would be {} bytes long, more than the 107 the system allows: \
@@ -401,6 +444,7 @@ mod tests {
             bin_dir: PathBuf::new(),
             run_as: None,
             started_here: false,
+            options: ServerOptions::default(),
         }
     }
 
@@ -435,13 +479,17 @@ mod tests {
     #[test]
     fn folder_names_pg_ctl_cannot_quote_are_refused_clearly() {
         for root in ["/tmp/a\"b", "/tmp/$HOME", "/tmp/a`b", "/tmp/a\\b"] {
-            let error = check_folder_name(Path::new(root)).unwrap_err().to_string();
+            let error = check_folder_name(Path::new(root), PORT)
+                .unwrap_err()
+                .to_string();
             assert!(error.contains("cannot quote"), "{root}: {error}");
         }
         let deep = format!("/tmp/{}", "d".repeat(100));
-        let error = check_folder_name(Path::new(&deep)).unwrap_err().to_string();
+        let error = check_folder_name(Path::new(&deep), PORT)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("more than the 107"), "{error}");
-        check_folder_name(Path::new("/tmp/pg dir&x=1#y?z+%20'q")).unwrap();
+        check_folder_name(Path::new("/tmp/pg dir&x=1#y?z+%20'q"), PORT).unwrap();
     }
 
     #[test]

@@ -103,6 +103,11 @@ fn json_without_nul(value: &mut serde_json::Value) {
 /// Rows go in in key order, so that concurrent batches holding the same calls
 /// wait for each other instead of deadlocking (each holding a key the other
 /// needs).
+///
+/// A batch holding a late CDR (one that may belong to a report day already
+/// rolled up) is written in a transaction that first makes those days raw
+/// again ([`super::reports::mark_days_stale`]); every other batch is the one
+/// statement alone.
 pub async fn insert_cdrs(pool: &PgPool, batch: &[NewCdr]) -> Result<(), sqlx::Error> {
     let cleaned: Vec<NewCdr>;
     let batch = if batch.iter().any(NewCdr::has_nul) {
@@ -111,6 +116,83 @@ pub async fn insert_cdrs(pool: &PgPool, batch: &[NewCdr]) -> Result<(), sqlx::Er
     } else {
         batch
     };
+    // The database's clock decides (below); ours only spares the on-time
+    // batches a round trip, with an hour to spare for clocks that differ.
+    let late_before = Utc::now() - chrono::Duration::hours(LATE_CDR_HOURS - 1);
+    let late: Vec<&NewCdr> = batch
+        .iter()
+        .filter(|cdr| {
+            cdr.call_start
+                .or(cdr.call_time)
+                .is_some_and(|at| at < late_before)
+        })
+        .collect();
+    // On Citus the claim table is distributed by call id: a batch claims its
+    // calls shard by shard, in parallel, so key order no longer orders the
+    // locks of two batches holding the same calls; Citus finds the
+    // distributed deadlock and cancels one, which then goes again here (the
+    // other has its locks by then). On a single PostgreSQL key order keeps
+    // deadlocks away and this never loops.
+    let mut attempt = 1;
+    loop {
+        match insert_cdrs_once(pool, batch, &late).await {
+            Err(error) if attempt < DEADLOCK_ATTEMPTS && is_deadlock(&error) => {
+                tracing::warn!(%error, attempt, "CDR batch deadlocked; again");
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// How many times a CDR batch is tried when it deadlocks (see [`insert_cdrs`]).
+const DEADLOCK_ATTEMPTS: u32 = 3;
+
+/// SQLSTATE 40P01 (deadlock detected; also Citus's distributed deadlocks).
+fn is_deadlock(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(error) if error.code().as_deref() == Some("40P01"))
+}
+
+/// One attempt of [`insert_cdrs`]: `late` are the batch's late rows.
+async fn insert_cdrs_once(
+    pool: &PgPool,
+    batch: &[NewCdr],
+    late: &[&NewCdr],
+) -> Result<(), sqlx::Error> {
+    if late.is_empty() {
+        return insert_cdrs_statement(pool, batch).await;
+    }
+    let mut tx = pool.begin().await?;
+    let days: Vec<(i64, chrono::NaiveDate)> = sqlx::query_as(
+        "SELECT DISTINCT d.tenant_id, (l.started_at AT TIME ZONE 'UTC')::date
+         FROM unnest($1::text[], $2::timestamptz[]) AS l (did, started_at)
+         JOIN dids d ON d.did = l.did
+         WHERE l.started_at < now() - make_interval(hours => $3)",
+    )
+    .bind(late.iter().map(|cdr| cdr.did.clone()).collect::<Vec<_>>())
+    .bind(
+        late.iter()
+            .map(|cdr| cdr.call_start.or(cdr.call_time))
+            .collect::<Vec<_>>(),
+    )
+    .bind(LATE_CDR_HOURS as i32)
+    .fetch_all(&mut *tx)
+    .await?;
+    super::reports::mark_days_stale(&mut tx, &days).await?;
+    insert_cdrs_statement(&mut *tx, batch).await?;
+    tx.commit().await
+}
+
+/// A CDR that started more than this many hours ago may belong to a closed
+/// (rolled-up) report day: no call lasts 24 hours, and the clocks of the
+/// servers that close days and of the database may differ a little.
+const LATE_CDR_HOURS: i64 = 23;
+
+/// [`insert_cdrs`]'s one statement.
+async fn insert_cdrs_statement<'e>(
+    conn: impl sqlx::PgExecutor<'e>,
+    batch: &[NewCdr],
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "WITH input AS (
              SELECT * FROM jsonb_to_recordset($1) AS t(
@@ -144,7 +226,7 @@ pub async fn insert_cdrs(pool: &PgPool, batch: &[NewCdr]) -> Result<(), sqlx::Er
          ORDER BY r.call_id",
     )
     .bind(sqlx::types::Json(batch))
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }

@@ -46,7 +46,7 @@ pub async fn put(
     .await?;
     sqlx::query(
         "INSERT INTO flow_tests (tenant_id, name, definition) VALUES ($1, $2, $3)
-         ON CONFLICT (tenant_id, name) DO UPDATE SET definition = EXCLUDED.definition, updated_at = now()",
+         ON CONFLICT (tenant_id, name) DO UPDATE SET definition = EXCLUDED.definition, updated_at = EXCLUDED.updated_at",
     )
     .bind(tenant_id)
     .bind(name)

@@ -200,9 +200,9 @@ pub async fn save_entry(
         .bind(&entry.did)
         .bind(&entry.entry_node)
         .bind(entry.language.map(Language::as_str))
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-    Ok(())
+    super::notify_flow_changed(conn, tenant_id).await
 }
 
 /// Serialises the flow writes of one tenant until the end of the
@@ -238,7 +238,7 @@ pub async fn save_node(
     sqlx::query(
         "INSERT INTO flow_nodes (tenant_id, key, kind, definition) VALUES ($1, $2, $3, $4)
          ON CONFLICT (tenant_id, key) DO UPDATE
-         SET kind = EXCLUDED.kind, definition = EXCLUDED.definition, updated_at = now()",
+         SET kind = EXCLUDED.kind, definition = EXCLUDED.definition, updated_at = EXCLUDED.updated_at",
     )
     .bind(tenant_id)
     .bind(&node.key)
@@ -286,7 +286,7 @@ pub async fn save_schedule(
     sqlx::query(
         "INSERT INTO schedules (tenant_id, key, name, calendar) VALUES ($1, $2, $3, $4)
          ON CONFLICT (tenant_id, key) DO UPDATE
-         SET name = EXCLUDED.name, calendar = EXCLUDED.calendar, updated_at = now()",
+         SET name = EXCLUDED.name, calendar = EXCLUDED.calendar, updated_at = EXCLUDED.updated_at",
     )
     .bind(tenant_id)
     .bind(&schedule.key)

@@ -580,29 +580,60 @@ pub async fn rolled_days(
 
 /// Every (tenant, UTC day) from `first` (`None`: each tenant's first CDR,
 /// but not before `floor`) to `last` not rolled up by this version, in order.
+///
+/// Simple statements put together here rather than one query with a
+/// correlated subquery per tenant, which Citus cannot plan over a reference
+/// table (tenants) and distributed ones: each tenant's first CDR is a
+/// single-tenant query (one shard on Citus, the `cdrs_tenant_started` index
+/// everywhere), the rolled-up days one scan of the small roll-up table.
 pub async fn days_not_rolled_up(
     pool: &PgPool,
     first: Option<NaiveDate>,
     floor: NaiveDate,
     last: NaiveDate,
 ) -> Result<Vec<(i64, NaiveDate)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT t.tenant_id, d.day::date
-         FROM tenants t
-         CROSS JOIN LATERAL (SELECT coalesce($1::date,
-                 (SELECT greatest((min(c.started_at) AT TIME ZONE 'UTC')::date, $2::date)
-                  FROM cdrs c WHERE c.tenant_id = t.tenant_id HAVING count(*) > 0)) AS first) f
-         CROSS JOIN LATERAL generate_series(f.first, $3::date, interval '1 day') AS d (day)
-         WHERE NOT EXISTS (SELECT 1 FROM report_rollup_days r
-                           WHERE r.tenant_id = t.tenant_id AND r.day = d.day::date
-                             AND r.with_callers)
-         ORDER BY 1, 2",
+    let tenants: Vec<i64> = sqlx::query_scalar("SELECT tenant_id FROM tenants ORDER BY tenant_id")
+        .fetch_all(pool)
+        .await?;
+    let mut firsts = Vec::with_capacity(tenants.len());
+    for tenant_id in tenants {
+        let start = match first {
+            Some(first) => Some(first),
+            None => sqlx::query_scalar::<_, Option<NaiveDate>>(
+                "SELECT (min(started_at) AT TIME ZONE 'UTC')::date FROM cdrs WHERE tenant_id = $1",
+            )
+            .bind(tenant_id)
+            .fetch_one(pool)
+            .await?
+            .map(|day| day.max(floor)),
+        };
+        if let Some(start) = start.filter(|start| *start <= last) {
+            firsts.push((tenant_id, start));
+        }
+    }
+    let Some(earliest) = firsts.iter().map(|(_, start)| *start).min() else {
+        return Ok(Vec::new());
+    };
+    let rolled: std::collections::HashSet<(i64, NaiveDate)> = sqlx::query_as(
+        "SELECT tenant_id, day FROM report_rollup_days
+         WHERE with_callers AND day BETWEEN $1 AND $2",
     )
-    .bind(first)
-    .bind(floor)
+    .bind(earliest)
     .bind(last)
     .fetch_all(pool)
-    .await
+    .await?
+    .into_iter()
+    .collect();
+    Ok(firsts
+        .into_iter()
+        .flat_map(|(tenant_id, start)| {
+            start
+                .iter_days()
+                .take_while(move |day| *day <= last)
+                .map(move |day| (tenant_id, day))
+        })
+        .filter(|pair| !rolled.contains(pair))
+        .collect())
 }
 
 /// The funnel of rolled-up `days`, optionally of one status.
@@ -625,9 +656,39 @@ pub async fn funnel_rolled_up(
     .await
 }
 
+/// Makes rolled-up days raw again because late rows for them are being
+/// written in this transaction (before V14, row triggers on `cdrs` and
+/// `call_steps` did this): each `(tenant, day)` is locked shared
+/// ([`lock_day_for_roll_up`] takes it exclusive), in one order so that two
+/// writers never deadlock, and its roll-up is forgotten (its figures go with
+/// it, by cascade). One single-tenant statement per day, so that Citus
+/// routes each to one shard. A day whose roll-up runs meanwhile waits for
+/// this transaction's commit, then reads the new rows.
+pub async fn mark_days_stale(
+    connection: &mut PgConnection,
+    days: &[(i64, NaiveDate)],
+) -> Result<(), sqlx::Error> {
+    let mut days = days.to_vec();
+    days.sort_unstable();
+    days.dedup();
+    for (tenant_id, day) in days {
+        sqlx::query("SELECT report_rollup_lock($1, $2)")
+            .bind(tenant_id)
+            .bind(day)
+            .execute(&mut *connection)
+            .await?;
+        sqlx::query("DELETE FROM report_rollup_days WHERE tenant_id = $1 AND day = $2")
+            .bind(tenant_id)
+            .bind(day)
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Takes the exclusive lock of a day's roll-up for the rest of the
 /// transaction: late CDRs and steps for that day wait for its commit, and
-/// it for theirs (V6's triggers take the same lock, shared).
+/// it for theirs ([`mark_days_stale`] takes the same lock, shared).
 pub async fn lock_day_for_roll_up(
     connection: &mut PgConnection,
     tenant_id: i64,

@@ -21,11 +21,13 @@ pub async fn ensure_tenant(pool: &PgPool, tenant: &NewTenant<'_>) -> Result<i64,
          ), draft AS (
             INSERT INTO flow_drafts (tenant_id) SELECT tenant_id FROM t ON CONFLICT DO NOTHING
          )
-         SELECT tenant_id FROM t",
+         -- The announcement (super::notify_flow_changed), in this statement.
+         SELECT tenant_id FROM t, LATERAL (SELECT pg_notify($4, t.tenant_id::text)) AS n",
     )
     .bind(tenant.name)
     .bind(tenant.time_zone)
     .bind(tenant.language.as_str())
+    .bind(crate::flow_cache::CHANNEL)
     .fetch_one(pool)
     .await
 }
@@ -35,12 +37,14 @@ pub async fn set_tenant_active(
     tenant_id: i64,
     active: bool,
 ) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
     sqlx::query("UPDATE tenants SET status = $2, updated_at = now() WHERE tenant_id = $1")
         .bind(tenant_id)
         .bind(if active { "active" } else { "disabled" })
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    super::notify_flow_changed(&mut tx, tenant_id).await?;
+    tx.commit().await
 }
 
 /// Points `did` at `entry_node` of `tenant_id` (platform-level: a DID belongs
@@ -51,18 +55,24 @@ pub async fn assign_did<'e>(
     tenant_id: i64,
     entry: &crate::flow::model::EntryPoint,
 ) -> Result<bool, sqlx::Error> {
-    let assigned = sqlx::query(
-        "INSERT INTO dids (did, tenant_id, entry_node, language) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (did) DO UPDATE SET entry_node = EXCLUDED.entry_node, language = EXCLUDED.language
-         WHERE dids.tenant_id = EXCLUDED.tenant_id",
+    // The announcement (super::notify_flow_changed) in this statement.
+    let assigned: Option<i64> = sqlx::query_scalar(
+        "WITH a AS (
+             INSERT INTO dids (did, tenant_id, entry_node, language) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (did) DO UPDATE SET entry_node = EXCLUDED.entry_node, language = EXCLUDED.language
+             WHERE dids.tenant_id = EXCLUDED.tenant_id
+             RETURNING tenant_id
+         )
+         SELECT a.tenant_id FROM a, LATERAL (SELECT pg_notify($5, a.tenant_id::text)) AS n",
     )
     .bind(&entry.did)
     .bind(tenant_id)
     .bind(&entry.entry_node)
     .bind(entry.language.map(Language::as_str))
-    .execute(conn)
+    .bind(crate::flow_cache::CHANNEL)
+    .fetch_optional(conn)
     .await?;
-    Ok(assigned.rows_affected() == 1)
+    Ok(assigned.is_some())
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, PartialEq, Eq)]
@@ -127,7 +137,7 @@ pub async fn insert_tenant(
     tenant: &NewTenant<'_>,
 ) -> Result<TenantRow, sqlx::Error> {
     // With its draft (revision 0): a tenant without one is from before versions.
-    sqlx::query_as(concat!(
+    let row: TenantRow = sqlx::query_as(concat!(
         "WITH t AS (INSERT INTO tenants (name, time_zone, language) VALUES ($1, $2, $3) RETURNING *),
               draft AS (INSERT INTO flow_drafts (tenant_id) SELECT tenant_id FROM t)
          SELECT ",
@@ -137,8 +147,10 @@ pub async fn insert_tenant(
     .bind(tenant.name)
     .bind(tenant.time_zone)
     .bind(tenant.language.as_str())
-    .fetch_one(conn)
-    .await
+    .fetch_one(&mut *conn)
+    .await?;
+    super::notify_flow_changed(conn, row.tenant_id).await?;
+    Ok(row)
 }
 
 /// The changes a tenant update may carry; `None` leaves a field as it is.
@@ -155,7 +167,7 @@ pub async fn update_tenant(
     tenant_id: i64,
     changes: &TenantChanges<'_>,
 ) -> Result<Option<TenantRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let row = sqlx::query_as(concat!(
         "UPDATE tenants SET name = coalesce($2, name), time_zone = coalesce($3, time_zone),
                 language = coalesce($4, language), status = coalesce($5, status), updated_at = now()
          WHERE tenant_id = $1 RETURNING ",
@@ -171,8 +183,12 @@ pub async fn update_tenant(
             .active
             .map(|active| if active { "active" } else { "disabled" }),
     )
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    if row.is_some() {
+        super::notify_flow_changed(conn, tenant_id).await?;
+    }
+    Ok(row)
 }
 
 /// Deletes a tenant with its flows, DIDs and users. CDRs and call steps are
@@ -181,14 +197,18 @@ pub async fn delete_tenant(
     conn: &mut sqlx::PgConnection,
     tenant_id: i64,
 ) -> Result<Option<TenantRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let row = sqlx::query_as(concat!(
         "DELETE FROM tenants WHERE tenant_id = $1 RETURNING ",
         tenant_columns!(),
         ""
     ))
     .bind(tenant_id)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    if row.is_some() {
+        super::notify_flow_changed(conn, tenant_id).await?;
+    }
+    Ok(row)
 }
 
 /// A number of the DID directory.
@@ -251,7 +271,7 @@ pub async fn insert_directory_did(
     entry_node: Option<&str>,
     language: Option<Language>,
 ) -> Result<DidRow, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let row: DidRow = sqlx::query_as(concat!(
         "INSERT INTO dids (did, tenant_id, entry_node, language) VALUES ($1, $2, $3, $4) RETURNING ",
         did_columns!(),
         ""
@@ -260,8 +280,10 @@ pub async fn insert_directory_did(
     .bind(tenant_id)
     .bind(entry_node)
     .bind(language.map(Language::as_str))
-    .fetch_one(conn)
-    .await
+    .fetch_one(&mut *conn)
+    .await?;
+    super::notify_flow_changed(conn, tenant_id).await?;
+    Ok(row)
 }
 
 /// Platform-level: takes a number away from its tenant.
@@ -269,12 +291,16 @@ pub async fn delete_directory_did(
     conn: &mut sqlx::PgConnection,
     did: &str,
 ) -> Result<Option<DidRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let row: Option<DidRow> = sqlx::query_as(concat!(
         "DELETE FROM dids WHERE did = $1 RETURNING ",
         did_columns!(),
         ""
     ))
     .bind(did)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = &row {
+        super::notify_flow_changed(conn, row.tenant_id).await?;
+    }
+    Ok(row)
 }

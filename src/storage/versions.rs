@@ -46,7 +46,7 @@ pub async fn insert_version(
     tenant_id: i64,
     new: NewVersion<'_>,
 ) -> Result<VersionRow, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let row: VersionRow = sqlx::query_as(concat!(
         "INSERT INTO flow_versions (tenant_id, version, content, sha256, parent, restores, message, author_id, author_email)
          SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5, $6, $7, $8
          FROM flow_versions WHERE tenant_id = $1
@@ -61,8 +61,11 @@ pub async fn insert_version(
         .bind(new.message)
         .bind(new.author_id)
         .bind(new.author_email)
-        .fetch_one(conn)
-        .await
+        .fetch_one(&mut *conn)
+        .await?;
+    // Callers now hear this version: every node reloads the tenant.
+    super::notify_flow_changed(conn, tenant_id).await?;
+    Ok(row)
 }
 
 /// The live version: the newest.
@@ -243,7 +246,7 @@ pub async fn draft_revision<'e>(
 pub async fn bump_revision(conn: &mut PgConnection, tenant_id: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO flow_drafts (tenant_id, revision) VALUES ($1, 1)
-         ON CONFLICT (tenant_id) DO UPDATE SET revision = flow_drafts.revision + 1, updated_at = now()
+         ON CONFLICT (tenant_id) DO UPDATE SET revision = flow_drafts.revision + 1, updated_at = EXCLUDED.updated_at
          RETURNING revision",
     )
     .bind(tenant_id)
@@ -255,8 +258,11 @@ pub async fn bump_revision(conn: &mut PgConnection, tenant_id: i64) -> Result<i6
 /// of the version before); their flow is still to be frozen into version 1.
 pub async fn tenants_without_draft(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT tenant_id FROM tenants t
-         WHERE NOT EXISTS (SELECT 1 FROM flow_drafts d WHERE d.tenant_id = t.tenant_id)
+        // A set difference, not NOT EXISTS: Citus plans no correlated
+        // subquery over a reference table (tenants) and a distributed one.
+        "SELECT tenant_id FROM tenants
+         EXCEPT
+         SELECT tenant_id FROM flow_drafts
          ORDER BY tenant_id",
     )
     .fetch_all(pool)

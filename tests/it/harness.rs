@@ -4,20 +4,40 @@
 //!
 //! `DATABASE_URL`, when set, names a server to use instead (its user must be
 //! allowed to create databases).
+//!
+//! `IVRHUB_TEST_CITUS=1` runs the tests on Citus instead (off by default; it
+//! needs Citus installed: ../shared/citus/build.sh): a coordinator and two
+//! workers on loopback under var/test-citus/ (TCP ports 57440-57442, or from
+//! `IVRHUB_TEST_CITUS_PORT` on), each with the `citus` library preloaded. A
+//! database per test works there too, because Citus reaches a worker's
+//! shards in the database of the same name: the template is made on every
+//! node (the extension in each, the workers registered in the coordinator's,
+//! migrated and distributed through the coordinator), then closed to
+//! connections so that Citus's maintenance daemons let go of it; each test's
+//! database is a `CREATE DATABASE … TEMPLATE` of it on every node, the
+//! application talking to the coordinator's.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use ivrhub::config::ServeSettings;
-use ivrhub::pg_embedded::EmbeddedPostgres;
+use ivrhub::pg_embedded::{EmbeddedPostgres, ServerOptions};
 use ivrhub::startup::Application;
 use sqlx::PgPool;
 use tokio::sync::OnceCell;
 
-/// The maintenance URL of the server the tests use and the template's name.
+/// The maintenance URLs of the servers the tests use (one; on Citus the
+/// coordinator first, then the workers) and the template's name.
 struct TestServer {
-    maintenance_url: String,
+    nodes: Vec<String>,
     template: String,
+}
+
+impl TestServer {
+    /// The server the application talks to (the coordinator on Citus).
+    fn maintenance_url(&self) -> &str {
+        &self.nodes[0]
+    }
 }
 
 static SERVER: OnceCell<TestServer> = OnceCell::const_new();
@@ -27,23 +47,52 @@ async fn server() -> &'static TestServer {
     SERVER.get_or_init(start_server).await
 }
 
+/// Whether this run is on Citus (`IVRHUB_TEST_CITUS=1`).
+pub fn on_citus() -> bool {
+    std::env::var("IVRHUB_TEST_CITUS").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
+}
+
+/// The TCP port of the Citus test coordinator; the workers take the next two.
+fn citus_base_port() -> u16 {
+    std::env::var("IVRHUB_TEST_CITUS_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(57440)
+}
+
 async fn start_server() -> TestServer {
-    let maintenance_url = match std::env::var("DATABASE_URL") {
-        Ok(url) => url,
-        Err(_) => {
-            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("var")
-                .join("test-postgres");
+    let nodes = match std::env::var("DATABASE_URL") {
+        Ok(url) if !on_citus() => vec![url],
+        _ => {
+            let var = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("var");
             tokio::task::spawn_blocking(move || {
                 // One start at a time across test processes (nextest runs many).
-                let lock_path = root.with_extension("lock");
-                std::fs::create_dir_all(root.parent().unwrap()).unwrap();
+                let lock_path = var.join("test-postgres.lock");
+                std::fs::create_dir_all(&var).unwrap();
                 let lock = std::fs::File::create(&lock_path).unwrap();
                 let _guard =
                     nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive).unwrap();
-                EmbeddedPostgres::start(&root)
-                    .expect("starting the test PostgreSQL")
-                    .url("postgres")
+                if on_citus() {
+                    let base = citus_base_port();
+                    ["coordinator", "worker1", "worker2"]
+                        .iter()
+                        .zip(base..)
+                        .map(|(name, port)| {
+                            EmbeddedPostgres::start_with(
+                                &var.join("test-citus").join(name),
+                                citus_node_options(port),
+                            )
+                            .unwrap_or_else(|error| panic!("starting the Citus {name}: {error:#}"))
+                            .url("postgres")
+                        })
+                        .collect()
+                } else {
+                    vec![
+                        EmbeddedPostgres::start(&var.join("test-postgres"))
+                            .expect("starting the test PostgreSQL")
+                            .url("postgres"),
+                    ]
+                }
             })
             .await
             .unwrap()
@@ -53,20 +102,56 @@ async fn start_server() -> TestServer {
         "ivrhub_template_{:016x}",
         ivrhub::db::migrations_fingerprint()
     );
-    prepare_template(&maintenance_url, &template).await;
-    TestServer {
-        maintenance_url,
-        template,
+    prepare_template(&nodes, &template).await;
+    TestServer { nodes, template }
+}
+
+/// A node of the Citus test cluster: TCP on loopback (the nodes connect to
+/// each other), Citus preloaded, prepared transactions for its two-phase
+/// commits, few shards (each test database copies them all), and no fsync
+/// (test data).
+fn citus_node_options(port: u16) -> ServerOptions {
+    let settings = [
+        ("shared_preload_libraries", "citus"),
+        ("max_prepared_transactions", "300"),
+        ("citus.shard_count", "4"),
+        ("fsync", "off"),
+        ("synchronous_commit", "off"),
+    ];
+    ServerOptions {
+        port: Some(port),
+        tcp_loopback: true,
+        settings: settings
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect(),
+    }
+}
+
+/// A client of one node's maintenance database.
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connecting to the test server");
+    tokio::spawn(connection);
+    client
+}
+
+/// Runs `sql` on every node's maintenance database.
+async fn on_every_node(nodes: &[String], sql: &str) {
+    for url in nodes {
+        connect(url)
+            .await
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|error| panic!("{sql}: {error:?}"));
     }
 }
 
 /// Creates and migrates the template once per migration set; drops the
 /// databases that earlier test processes left behind.
-async fn prepare_template(maintenance_url: &str, template: &str) {
-    let (client, connection) = tokio_postgres::connect(maintenance_url, tokio_postgres::NoTls)
-        .await
-        .expect("connecting to the test server");
-    let driver = tokio::spawn(connection);
+async fn prepare_template(nodes: &[String], template: &str) {
+    let client = connect(&nodes[0]).await;
     client
         .execute("SELECT pg_advisory_lock(4242)", &[])
         .await
@@ -89,7 +174,9 @@ async fn prepare_template(maintenance_url: &str, template: &str) {
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 ivrhub::db::quote_ident(&name)
             );
-            client.batch_execute(&sql).await.ok();
+            for url in nodes {
+                connect(url).await.batch_execute(&sql).await.ok();
+            }
         }
     }
     let exists = client
@@ -99,27 +186,46 @@ async fn prepare_template(maintenance_url: &str, template: &str) {
         .is_some();
     if !exists {
         let building = format!("{template}_building");
-        client
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
-            .await
-            .unwrap();
-        client
-            .batch_execute(&format!("CREATE DATABASE {building}"))
-            .await
-            .unwrap();
-        ivrhub::db::migrate(&database_url(maintenance_url, &building))
+        on_every_node(
+            nodes,
+            &format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"),
+        )
+        .await;
+        on_every_node(nodes, &format!("CREATE DATABASE {building}")).await;
+        if nodes.len() > 1 {
+            add_citus_nodes(nodes, &building).await;
+        }
+        // On Citus, the migration distributes the tables (the extension is there).
+        ivrhub::db::migrate(&database_url(&nodes[0], &building))
             .await
             .expect("migrating the template");
-        // The migration's backend may take a moment to go away.
-        let rename = format!("ALTER DATABASE {building} RENAME TO {template}");
-        for attempt in 1.. {
-            match client.batch_execute(&rename).await {
-                Ok(()) => break,
-                Err(error) if attempt < 50 => {
-                    let _ = error;
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // Citus's maintenance daemons and the nodes' connections to each
+        // other stay in the database: close it to them before renaming
+        // (and cloning) it. A template needs no connections.
+        let (close, rename) = (
+            format!(
+                "ALTER DATABASE {building} ALLOW_CONNECTIONS false;
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{building}'"
+            ),
+            format!("ALTER DATABASE {building} RENAME TO {template}"),
+        );
+        for url in nodes {
+            let node = connect(url).await;
+            if nodes.len() > 1 {
+                node.batch_execute(&close)
+                    .await
+                    .unwrap_or_else(|error| panic!("{close}: {error:?}"));
+            }
+            // The migration's backend may take a moment to go away.
+            for attempt in 1.. {
+                match node.batch_execute(&rename).await {
+                    Ok(()) => break,
+                    Err(error) if attempt < 50 => {
+                        let _ = error;
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    Err(error) => panic!("renaming the template: {error:?}"),
                 }
-                Err(error) => panic!("renaming the template: {error}"),
             }
         }
     }
@@ -127,8 +233,33 @@ async fn prepare_template(maintenance_url: &str, template: &str) {
         .execute("SELECT pg_advisory_unlock(4242)", &[])
         .await
         .unwrap();
-    drop(client);
-    let _ = driver.await;
+}
+
+/// Makes `database` a Citus database on every node, the first the
+/// coordinator and the others its workers (by their loopback ports).
+async fn add_citus_nodes(nodes: &[String], database: &str) {
+    for url in nodes {
+        connect(&database_url(url, database))
+            .await
+            .batch_execute("CREATE EXTENSION IF NOT EXISTS citus")
+            .await
+            .expect("creating the citus extension (is Citus installed? ../shared/citus/build.sh)");
+    }
+    let coordinator = connect(&database_url(&nodes[0], database)).await;
+    let base = i32::from(citus_base_port());
+    coordinator
+        .execute(
+            "SELECT citus_set_coordinator_host('127.0.0.1', $1)",
+            &[&base],
+        )
+        .await
+        .expect("registering the coordinator");
+    for port in (base + 1..).take(nodes.len() - 1) {
+        coordinator
+            .execute("SELECT citus_add_node('127.0.0.1', $1)", &[&port])
+            .await
+            .expect("adding a worker");
+    }
 }
 
 /// `url` with its database replaced by `database`.
@@ -145,67 +276,68 @@ fn database_url(url: &str, database: &str) -> String {
     }
 }
 
-/// A fresh, migrated database of its own.
-pub async fn fresh_database() -> String {
-    let server = server().await;
-    let name = format!(
+/// Creates `name` on every node (as a copy of `template`, when given).
+async fn create_everywhere(server: &TestServer, name: &str, template: Option<&str>) {
+    for url in &server.nodes {
+        ivrhub::db::create_database(url, name, template)
+            .await
+            .expect("creating a test database");
+    }
+}
+
+/// The name of a database of this test process not used yet.
+fn next_database_name() -> String {
+    format!(
         "ivrhub_test_{}_{}",
         std::process::id(),
         NEXT_DB.fetch_add(1, Ordering::Relaxed)
-    );
-    ivrhub::db::create_database(&server.maintenance_url, &name, Some(&server.template))
-        .await
-        .expect("creating a test database");
-    database_url(&server.maintenance_url, &name)
+    )
 }
 
-/// A fresh database with nothing in it (not migrated).
+/// A fresh, migrated database of its own.
+pub async fn fresh_database() -> String {
+    let server = server().await;
+    let name = next_database_name();
+    create_everywhere(server, &name, Some(&server.template)).await;
+    database_url(server.maintenance_url(), &name)
+}
+
+/// A fresh database with nothing in it (not migrated; on Citus, without
+/// the extension).
 pub async fn empty_database() -> String {
     let url = unused_database_url().await;
     let server = server().await;
     let name = url.split('?').next().unwrap().rsplit('/').next().unwrap();
-    ivrhub::db::create_database(&server.maintenance_url, name, None)
-        .await
-        .expect("creating an empty test database");
+    create_everywhere(server, name, None).await;
     url
 }
 
 /// The URL of a test database that does not exist yet (see [`create_from_template`]).
 pub async fn unused_database_url() -> String {
     let server = server().await;
-    let name = format!(
-        "ivrhub_test_{}_{}",
-        std::process::id(),
-        NEXT_DB.fetch_add(1, Ordering::Relaxed)
-    );
-    database_url(&server.maintenance_url, &name)
+    database_url(server.maintenance_url(), &next_database_name())
 }
 
 /// Creates the (migrated) database `url` names.
 pub async fn create_from_template(url: &str) {
     let server = server().await;
     let name = url.split('?').next().unwrap().rsplit('/').next().unwrap();
-    ivrhub::db::create_database(&server.maintenance_url, name, Some(&server.template))
-        .await
-        .expect("creating a test database");
+    create_everywhere(server, name, Some(&server.template)).await;
 }
 
-/// Drops a test database at once, cutting its connections: the database is "down".
+/// Drops a test database at once, cutting its connections: the database is
+/// "down" (on Citus: on every node).
 pub async fn drop_database(url: &str) {
     let server = server().await;
     let name = url.split('?').next().unwrap().rsplit('/').next().unwrap();
-    let (client, connection) =
-        tokio_postgres::connect(&server.maintenance_url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!(
+    on_every_node(
+        &server.nodes,
+        &format!(
             "DROP DATABASE {} WITH (FORCE)",
             ivrhub::db::quote_ident(name)
-        ))
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
 }
 
 pub struct TestApp {

@@ -16,6 +16,7 @@ mod cdr_reports;
 mod console;
 mod demo_calls;
 mod deployment;
+mod distributable_schema;
 mod embedded_postgres;
 mod flow_changes;
 mod flow_tests;

@@ -26,11 +26,22 @@ async fn insert_cdr(app: &TestApp, tenant: i64, cdr: &Cdr<'_>) {
     insert_cdr_with_cause(app, tenant, cdr, ivrhub::cdr::cause_for_status(cdr.status)).await;
 }
 
+/// Stores the CDR for `tenant` whoever owns its DID (the tests' numbers
+/// need not be in the directory), as the CDR writer would
+/// (storage::cdrs::insert_cdrs): a CDR more than 23 hours old first makes
+/// its report day raw again, under the day's lock, in the same transaction.
 async fn insert_cdr_with_cause(app: &TestApp, tenant: i64, cdr: &Cdr<'_>, cause: Option<i16>) {
+    let start = DateTime::parse_from_rfc3339(cdr.start).unwrap().to_utc();
+    let mut tx = app.pool.begin().await.unwrap();
+    if start < Utc::now() - chrono::Duration::hours(23) {
+        ivrhub::storage::reports::mark_days_stale(&mut tx, &[(tenant, start.date_naive())])
+            .await
+            .unwrap();
+    }
     sqlx::query(
         "INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, call_start, call_time,
                            duration_secs, dial_secs, status, cause, raw)
-         VALUES ($1, $2, $3, $4, $5, $6::timestamptz, $6::timestamptz + make_interval(secs => coalesce($8, 0)),
+         VALUES ($1, $2, $3, $4, $5, $6, $6 + make_interval(secs => coalesce($8, 0)),
                  $7, $8, $9, $10, '{}')",
     )
     .bind(tenant)
@@ -38,41 +49,48 @@ async fn insert_cdr_with_cause(app: &TestApp, tenant: i64, cdr: &Cdr<'_>, cause:
     .bind(cdr.did)
     .bind(cdr.caller)
     .bind(cdr.target)
-    .bind(cdr.start)
+    .bind(start)
     .bind(cdr.duration)
     .bind(cdr.dial)
     .bind(cdr.status)
     .bind(cause)
-    .execute(&app.pool)
+    .execute(&mut *tx)
     .await
     .unwrap();
+    tx.commit().await.unwrap();
 }
 
 /// One logged step: (MENU sent, DTMF, from node, node answered, outcome, action).
 type Step<'a> = (&'a str, &'a str, Option<&'a str>, &'a str, &'a str, &'a str);
 
-/// Logs the steps of a call, one second apart from its start.
+/// Logs the steps of a call, one second apart from its start, as the step
+/// log does (storage::steps::insert_steps: late steps unroll their days).
 async fn insert_steps(app: &TestApp, tenant: i64, call_id: &str, start: &str, steps: &[Step<'_>]) {
-    for (seq, (menu, dtmf, from, node, outcome, action)) in steps.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO call_steps (tenant_id, call_id, at, did, caller_id, menu, dtmf, from_node,
-                                     node_key, outcome, action)
-             VALUES ($1, $2, $3::timestamptz + make_interval(secs => $4), '', '', $5, $6, $7, $8, $9, $10)",
+    let start = DateTime::parse_from_rfc3339(start).unwrap().to_utc();
+    let batch: Vec<_> = steps
+        .iter()
+        .enumerate()
+        .map(
+            |(seq, (menu, dtmf, from, node, outcome, action))| ivrhub::storage::steps::NewStep {
+                tenant_id: tenant,
+                call_id: call_id.into(),
+                at: start + chrono::Duration::seconds(seq as i64),
+                did: String::new(),
+                caller_id: String::new(),
+                menu: menu.to_string(),
+                dtmf: dtmf.to_string(),
+                from_node: from.map(str::to_owned),
+                node_key: Some(node.to_string()),
+                outcome: outcome.to_string(),
+                action: action.to_string(),
+                flow_version: None,
+                fallback: None,
+            },
         )
-        .bind(tenant)
-        .bind(call_id)
-        .bind(start)
-        .bind(seq as f64)
-        .bind(menu)
-        .bind(dtmf)
-        .bind(from)
-        .bind(node)
-        .bind(outcome)
-        .bind(action)
-        .execute(&app.pool)
+        .collect();
+    ivrhub::storage::steps::insert_steps(&app.pool, &batch)
         .await
         .unwrap();
-    }
 }
 
 const DID_1: &str = "0731111111";
