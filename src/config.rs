@@ -147,30 +147,31 @@ impl Default for AlertSettings {
     }
 }
 
-/// One wait between delivery attempts: 0 to a week, seconds.
-fn parse_retry_secs(text: &str) -> Result<f64, String> {
+/// Seconds within `range` (a number: `inf` and `NaN` are refused).
+fn parse_secs(text: &str, range: std::ops::RangeInclusive<f64>) -> Result<f64, String> {
     let secs: f64 = text
         .trim()
         .parse()
         .map_err(|_| format!("{text:?}: seconds, e.g. 30"))?;
-    if (0.0..=604_800.0).contains(&secs) {
+    if range.contains(&secs) {
         Ok(secs)
     } else {
-        Err(format!("{text:?}: 0 to 604800 seconds (a week)"))
+        Err(format!(
+            "{text:?}: {} to {} seconds",
+            range.start(),
+            range.end()
+        ))
     }
+}
+
+/// One wait between delivery attempts: 0 to a week.
+fn parse_retry_secs(text: &str) -> Result<f64, String> {
+    parse_secs(text, 0.0..=604_800.0)
 }
 
 /// The evaluator's lease: 0.05 s to an hour.
 fn parse_lease_secs(text: &str) -> Result<f64, String> {
-    let secs: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?}: seconds, e.g. 60"))?;
-    if (0.05..=3600.0).contains(&secs) {
-        Ok(secs)
-    } else {
-        Err(format!("{text:?}: 0.05 to 3600 seconds"))
-    }
+    parse_secs(text, 0.05..=3600.0)
 }
 
 /// `now` (the system's clock), or a fixed instant.
