@@ -7,7 +7,7 @@
 //!
 //! `IVRHUB_TEST_CITUS=1` runs the tests on Citus instead (off by default; it
 //! needs Citus installed: ../shared/citus/build.sh): a coordinator and two
-//! workers on loopback under var/test-citus/ (TCP ports 57440-57442, or from
+//! workers on loopback under var/test-citus/ (three TCP ports from 57440 on, a block per checkout, or from
 //! `IVRHUB_TEST_CITUS_PORT` on), each with the `citus` library preloaded. A
 //! database per test works there too, because Citus reaches a worker's
 //! shards in the database of the same name: the template is made on every
@@ -52,12 +52,22 @@ pub fn on_citus() -> bool {
     std::env::var("IVRHUB_TEST_CITUS").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
 }
 
-/// The TCP port of the Citus test coordinator; the workers take the next two.
+/// The TCP port of the Citus test coordinator; the workers take the next
+/// two. By default one block of three ports from 57440 per checkout (by its
+/// path), so that two checkouts' clusters do not take each other's ports.
 fn citus_base_port() -> u16 {
     std::env::var("IVRHUB_TEST_CITUS_PORT")
         .ok()
         .and_then(|p| p.parse().ok())
-        .unwrap_or(57440)
+        .unwrap_or_else(|| {
+            // FNV-1a of the checkout's path.
+            let hash = env!("CARGO_MANIFEST_DIR")
+                .bytes()
+                .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+                    (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+                });
+            57440 + 3 * (hash % 200) as u16
+        })
 }
 
 async fn start_server() -> TestServer {
@@ -98,8 +108,14 @@ async fn start_server() -> TestServer {
             .unwrap()
         }
     };
+    // On Citus the template records its workers' ports: one per port block.
+    let cluster = if on_citus() {
+        format!("_citus{}", citus_base_port())
+    } else {
+        String::new()
+    };
     let template = format!(
-        "ivrhub_template_{:016x}",
+        "ivrhub_template_{:016x}{cluster}",
         ivrhub::db::migrations_fingerprint()
     );
     prepare_template(&nodes, &template).await;
