@@ -123,6 +123,30 @@ impl TenantScope {
     }
 }
 
+/// The tenant a caller acts on, given `?tenant_id=` (`asked`): a tenant's
+/// user, their own (another tenant's id is 404: it does not exist, as far
+/// as they can tell); a platform admin, the tenant asked for (which must
+/// exist), or `None` when they asked for none.
+pub async fn tenant_asked(
+    caller: &Caller,
+    asked: Option<i64>,
+    state: Option<&ApiState>,
+) -> Result<Option<i64>, ApiError> {
+    match (caller.tenant_id, asked) {
+        (Some(own), None) => Ok(Some(own)),
+        (Some(own), Some(asked)) if asked == own => Ok(Some(own)),
+        (Some(_), Some(_)) => Err(ApiError::not_found("tenant")),
+        (None, Some(asked)) => {
+            let state = state.ok_or_else(|| ApiError::internal("ApiState missing"))?;
+            crate::storage::tenants::tenant(&state.pool, asked)
+                .await?
+                .ok_or_else(|| ApiError::not_found("tenant"))?;
+            Ok(Some(asked))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 impl FromRequest for TenantScope {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<TenantScope, ApiError>>>>;
@@ -135,26 +159,18 @@ impl FromRequest for TenantScope {
         let state = request.app_data::<web::Data<ApiState>>().cloned();
         Box::pin(async move {
             let caller = caller.await?;
-            let asked = query?.tenant_id;
-            let tenant_id = match (caller.tenant_id, asked) {
-                (Some(own), None) => own,
-                (Some(own), Some(asked)) if asked == own => own,
-                // Another tenant's data does not exist, as far as this caller can tell.
-                (Some(_), Some(_)) => return Err(ApiError::not_found("tenant")),
-                (None, Some(asked)) => {
-                    let state = state.ok_or_else(|| ApiError::internal("ApiState missing"))?;
-                    crate::storage::tenants::tenant(&state.pool, asked)
-                        .await?
-                        .ok_or_else(|| ApiError::not_found("tenant"))?;
-                    asked
-                }
-                (None, None) => {
-                    return Err(ApiError::bad_field(
-                        "tenant_id",
-                        "platform admins must say which tenant: ?tenant_id=",
-                    ));
-                }
-            };
+            let tenant_id = tenant_asked(
+                &caller,
+                query?.tenant_id,
+                state.as_ref().map(|s| s.get_ref()),
+            )
+            .await?
+            .ok_or_else(|| {
+                ApiError::bad_field(
+                    "tenant_id",
+                    "platform admins must say which tenant: ?tenant_id=",
+                )
+            })?;
             Ok(TenantScope { tenant_id, caller })
         })
     }

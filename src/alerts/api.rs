@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::rule::{MAX_RULES, RuleSpec};
 use super::state::{EventKind, RuleState};
-use crate::admin::extract::{Caller, TenantQuery};
+use crate::admin::extract::{Caller, TenantQuery, tenant_asked};
 use crate::admin::json::ApiJson;
 use crate::admin::pagination::{Page, PageQuery, page};
 use crate::admin::state::ApiState;
@@ -71,19 +71,8 @@ impl FromRequest for AlertScope {
         let state = request.app_data::<web::Data<ApiState>>().cloned();
         Box::pin(async move {
             let caller = caller.await?;
-            let owner = match (caller.tenant_id, asked?) {
-                (Some(own), None) => Some(own),
-                (Some(own), Some(asked)) if asked == own => Some(own),
-                (Some(_), Some(_)) => return Err(ApiError::not_found("tenant")),
-                (None, None) => None,
-                (None, Some(asked)) => {
-                    let state = state.ok_or_else(|| ApiError::internal("ApiState missing"))?;
-                    crate::storage::tenants::tenant(&state.pool, asked)
-                        .await?
-                        .ok_or_else(|| ApiError::not_found("tenant"))?;
-                    Some(asked)
-                }
-            };
+            // A platform admin who names no tenant: the platform-wide rules.
+            let owner = tenant_asked(&caller, asked?, state.as_ref().map(|s| s.get_ref())).await?;
             Ok(AlertScope { owner, caller })
         })
     }

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::rule::{Condition, Metric, RuleSpec};
+use super::rule::{Metric, RuleSpec};
 use super::state::{Observation, change_pct};
 use crate::error::ApiError;
 use crate::reports::{aggregates, funnel};
@@ -48,10 +48,6 @@ pub async fn observe(
     };
     // A fall is a negative change, a rise a positive one: the state machine
     // reads both from the same number.
-    debug_assert!(matches!(
-        rule.condition,
-        Condition::RisesByPct | Condition::FallsByPct
-    ));
     Ok(Seen {
         observation: Observation {
             value: change,
