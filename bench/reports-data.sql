@@ -169,7 +169,7 @@ FROM (
 ORDER BY started;
 
 INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, call_time, call_start,
-                  duration_secs, dial_secs, status, cause, raw, received_at)
+                  duration_secs, dial_secs, status, cause, raw, received_at, started_at)
 SELECT tenant_id, call_id, did, caller_id, target,
        started + make_interval(secs => coalesce(dial_secs, 0)), started,
        duration_secs, dial_secs, status, cause,
@@ -179,7 +179,7 @@ SELECT tenant_id, call_id, did, caller_id, target,
                           'CALL_START_EPOCH', extract(epoch FROM started)::bigint,
                           'CALL_DURATION', duration_secs, 'CALL_DAILTIME', dial_secs,
                           'CALL_STATUS', status),
-       started + make_interval(secs => coalesce(dial_secs, 0) + duration_secs + 2)
+       started + make_interval(secs => coalesce(dial_secs, 0) + duration_secs + 2), started
 FROM bench_calls;
 
 INSERT INTO cdr_claims (call_id, tenant_id, claimed_at)
@@ -202,7 +202,9 @@ BEGIN
         IF r.conname IS NOT NULL THEN
             EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I %s', r.tbl, r.conname, r.condef);
         ELSE
-            EXECUTE r.def;
+            -- A partitioned table's index reads `ON ONLY` (the parent alone):
+            -- built on every partition instead.
+            EXECUTE replace(r.def, ' ON ONLY ', ' ON ');
         END IF;
     END LOOP;
 END $$;

@@ -1,7 +1,7 @@
 -- pgbench script for bench/reports: one batch of 2000 call steps per
 -- transaction through the statement ivrhub's step log runs
 -- (storage::steps::insert_steps, copied here), spread over the bench
--- tenants. Run with the V5 roll-up trigger on call_steps disabled and enabled.
+-- tenants.
 \set b random(1, 2000000000)
 INSERT INTO call_steps (tenant_id, call_id, at, did, caller_id, menu, dtmf, from_node, node_key, outcome, action)
 SELECT s.tenant_id, s.call_id, s.at, s.did, s.caller_id, s.menu, s.dtmf, s.from_node, s.node_key, s.outcome, s.action

@@ -1,8 +1,7 @@
 -- pgbench script for bench/reports: one batch of 512 new CDRs per
 -- transaction through the statement ivrhub's CDR writer runs
 -- (storage::cdrs::insert_cdrs, copied here: claims, routing by DID, tenant
--- rows and orphans), spread over the bench tenants' DIDs. Run with the V5
--- roll-up triggers disabled (as before V5) and enabled, to see what they cost.
+-- rows and orphans), spread over the bench tenants' DIDs.
 \set b random(1, 2000000000)
 WITH input AS (
     SELECT * FROM jsonb_to_recordset((
@@ -23,7 +22,8 @@ WITH input AS (
             call_time timestamptz, call_start timestamptz,
             duration_secs bigint, dial_secs bigint, status text, cause smallint, raw jsonb)
 ), routed AS (
-    SELECT DISTINCT ON (i.call_id) i.*, d.tenant_id
+    SELECT DISTINCT ON (i.call_id) i.*, d.tenant_id,
+           coalesce(i.call_start, i.call_time, now()) AS started_at
     FROM input i LEFT JOIN dids d ON d.did = i.did
     ORDER BY i.call_id
 ), claimed AS (
@@ -33,17 +33,27 @@ WITH input AS (
     RETURNING call_id
 ), owned AS (
     INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, call_time, call_start,
-                      duration_secs, dial_secs, status, cause, raw)
+                      duration_secs, dial_secs, status, cause, raw, started_at)
     SELECT r.tenant_id, r.call_id, r.did, r.caller_id, r.target, r.call_time, r.call_start,
-           r.duration_secs, r.dial_secs, r.status, r.cause, r.raw
+           r.duration_secs, r.dial_secs, r.status, r.cause, r.raw, r.started_at
     FROM routed r JOIN claimed c USING (call_id)
-    WHERE r.tenant_id IS NOT NULL
+    WHERE r.tenant_id IS NOT NULL AND r.started_at >= now() - make_interval(days => 29)
     ORDER BY r.tenant_id, r.call_id
+), owned_late AS (
+    INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, call_time, call_start,
+                      duration_secs, dial_secs, status, cause, raw, started_at)
+    SELECT r.tenant_id, r.call_id, r.did, r.caller_id, r.target, r.call_time, r.call_start,
+           r.duration_secs, r.dial_secs, r.status, r.cause, r.raw, r.started_at
+    FROM routed r JOIN claimed c USING (call_id)
+    WHERE r.tenant_id IS NOT NULL AND r.started_at < now() - make_interval(days => 29)
+    ORDER BY r.tenant_id, r.call_id
+    ON CONFLICT DO NOTHING
 )
 INSERT INTO orphan_cdrs (call_id, did, caller_id, target, call_time, call_start,
-                         duration_secs, dial_secs, status, cause, raw)
+                         duration_secs, dial_secs, status, cause, raw, started_at)
 SELECT r.call_id, r.did, r.caller_id, r.target, r.call_time, r.call_start,
-       r.duration_secs, r.dial_secs, r.status, r.cause, r.raw
+       r.duration_secs, r.dial_secs, r.status, r.cause, r.raw, r.started_at
 FROM routed r JOIN claimed c USING (call_id)
 WHERE r.tenant_id IS NULL
-ORDER BY r.call_id;
+ORDER BY r.call_id
+ON CONFLICT DO NOTHING;

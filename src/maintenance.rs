@@ -1,17 +1,28 @@
 //! The maintenance task: on the one node holding the `maintenance` lease,
-//! every `IVRHUB_MAINTENANCE_SECS`, it keeps `call_steps`' monthly
-//! partitions (V13) ahead of time and applies the steps' retention.
+//! every `IVRHUB_MAINTENANCE_SECS`, it keeps the monthly partitions of
+//! `call_steps` (V13), `cdrs` and `orphan_cdrs` (V15) ahead of time, applies
+//! retention, and removes expired CDR claims.
 //!
 //! * **Ahead**: the partitions of this month and the next two exist. A
 //!   month that cannot be created (permissions, disk, rows of that month
 //!   already in the default partition) is logged and counted
-//!   (`ivrhub_partitions_total{action="failed"}`); steps keep going into
+//!   (`ivrhub_partitions_total{action="failed"}`); rows keep going into
 //!   the default partition meanwhile, so ingestion never stops on it.
-//! * **Retention**: a partition whose every step is older than
+//! * **Steps**: a partition whose every step is older than
 //!   `IVRHUB_STEP_RETENTION_DAYS` is detached, then dropped — never a mass
-//!   `DELETE`. Before the first drop of a pass, every closed day not rolled
-//!   up yet is rolled up, so the funnel of those days still answers from
-//!   the roll-ups (`report_funnel_daily`), which are kept for good.
+//!   `DELETE`.
+//! * **CDRs**: each tenant's are kept its `cdr_retention_months` whole
+//!   months before the current one (unset: for good). A month is shared by
+//!   every tenant: when none keeps a row of it, it is dropped; when some
+//!   do, it is rewritten with their rows only ([`rewrite_partition`]). The
+//!   CDRs of numbers no tenant owns (`orphan_cdrs`) are kept.
+//! * **Roll-ups first**: before raw rows go, every closed day up to the
+//!   end of their month is rolled up, so the reports of those days answer
+//!   from the roll-ups (`report_*_daily`, `report_cdr_hourly`), which are
+//!   kept for good.
+//! * **Claims**: CDR claims older than `storage::cdrs::CLAIM_DAYS` are
+//!   removed, 10 000 at a time (the claim table stays bounded: a month of
+//!   calls).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +31,7 @@ use chrono::{DateTime, Datelike, Months, NaiveDate, TimeZone, Utc};
 use sqlx::PgPool;
 
 use crate::metrics::Metrics;
+use crate::storage::cdrs::CLAIM_DAYS;
 
 /// The lease's name in `leases`.
 pub const LEASE: &str = "maintenance";
@@ -29,6 +41,11 @@ const MONTHS_AHEAD: u32 = 2;
 /// comparison (`compare=previous` over 30 days reaches 60 days back) must
 /// find them raw or rolled up, and a day is rolled up only once closed.
 pub const MIN_STEP_RETENTION_DAYS: u32 = 62;
+/// The shortest CDR retention a tenant may set, whole months before the
+/// current one: at least 89 days, for the same comparisons as the steps'.
+pub const MIN_CDR_RETENTION_MONTHS: u32 = 3;
+/// The longest one (longer: leave it unset, kept for good).
+pub const MAX_CDR_RETENTION_MONTHS: u32 = 1200;
 
 /// One monthly partition, as the catalog describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +62,12 @@ pub struct Partition {
 pub struct Pass {
     pub created: Vec<String>,
     pub dropped: Vec<String>,
+    /// CDR partitions copied without the rows of tenants whose retention
+    /// ended.
+    pub rewritten: Vec<String>,
     pub failed: Vec<String>,
+    /// Expired CDR claims removed.
+    pub claims_removed: u64,
 }
 
 /// Runs the task on this node: try the lease, work if held.
@@ -68,6 +90,7 @@ pub fn spawn(
                     Ok(pass) => {
                         metrics.count_partitions("created", pass.created.len());
                         metrics.count_partitions("dropped", pass.dropped.len());
+                        metrics.count_partitions("rewritten", pass.rewritten.len());
                         metrics.count_partitions("failed", pass.failed.len());
                         if pass != Pass::default() {
                             tracing::info!(?pass, "maintenance pass");
@@ -85,14 +108,78 @@ pub fn spawn(
     })
 }
 
-/// One pass at `now`: partitions ahead, then retention.
+/// The tables kept in monthly partitions (V13, V15), each by the month of
+/// its time column: a step's time, a call's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Partitioned {
+    CallSteps,
+    Cdrs,
+    OrphanCdrs,
+}
+
+impl Partitioned {
+    pub const ALL: [Partitioned; 3] = [
+        Partitioned::CallSteps,
+        Partitioned::Cdrs,
+        Partitioned::OrphanCdrs,
+    ];
+
+    pub fn table(self) -> &'static str {
+        match self {
+            Partitioned::CallSteps => "call_steps",
+            Partitioned::Cdrs => "cdrs",
+            Partitioned::OrphanCdrs => "orphan_cdrs",
+        }
+    }
+
+    /// The name of a month's partition: `cdrs_2027_01`.
+    fn month_name(self, from: DateTime<Utc>) -> String {
+        format!("{}_{}_{:02}", self.table(), from.year(), from.month())
+    }
+}
+
+/// One pass at `now`: partitions ahead, then retention (call steps after
+/// `step_retention_days`, each tenant's CDRs after its
+/// `cdr_retention_months`; the CDRs of numbers no tenant owns are kept),
+/// then the expired CDR claims.
 pub async fn run(
     pool: &PgPool,
     now: DateTime<Utc>,
-    retention_days: u32,
+    step_retention_days: u32,
 ) -> Result<Pass, sqlx::Error> {
     let mut pass = Pass::default();
-    let existing = partitions(pool).await?;
+    for table in Partitioned::ALL {
+        let existing = partitions(pool, table).await?;
+        create_ahead(pool, table, &existing, now, &mut pass).await;
+        match table {
+            Partitioned::CallSteps => {
+                let horizon = now - chrono::Duration::days(i64::from(step_retention_days));
+                let expired: Vec<&Partition> = existing
+                    .iter()
+                    .filter(|p| p.to.is_some_and(|end| end <= horizon))
+                    .collect();
+                if rolled_up_before(pool, &expired, now, &mut pass).await? {
+                    for partition in expired {
+                        drop_partition(pool, table, partition, &mut pass).await;
+                    }
+                }
+            }
+            Partitioned::Cdrs => cdr_retention(pool, &existing, now, &mut pass).await?,
+            Partitioned::OrphanCdrs => {}
+        }
+    }
+    pass.claims_removed = remove_expired_claims(pool, now).await?;
+    Ok(pass)
+}
+
+/// The partitions of this month and the next [`MONTHS_AHEAD`].
+async fn create_ahead(
+    pool: &PgPool,
+    table: Partitioned,
+    existing: &[Partition],
+    now: DateTime<Utc>,
+    pass: &mut Pass,
+) {
     let this_month = month_start(now);
     for n in 0..=MONTHS_AHEAD {
         let from = this_month + Months::new(n);
@@ -105,9 +192,10 @@ pub async fn run(
         if covered {
             continue;
         }
-        let name = format!("call_steps_{}_{:02}", from.year(), from.month());
+        let name = table.month_name(from);
         let statement = format!(
-            "CREATE TABLE {name} PARTITION OF call_steps FOR VALUES FROM ('{}') TO ('{}')",
+            "CREATE TABLE {name} PARTITION OF {} FOR VALUES FROM ('{}') TO ('{}')",
+            table.table(),
             from.to_rfc3339(),
             to.to_rfc3339()
         );
@@ -117,47 +205,228 @@ pub async fn run(
         {
             Ok(_) => pass.created.push(name),
             Err(error) => {
-                tracing::error!(%error, partition = name, "a month's partition could not be created: its steps go to the default partition");
+                tracing::error!(%error, partition = name, "a month's partition could not be created: its rows go to the default partition");
                 pass.failed.push(name);
             }
         }
     }
-    let horizon = now - chrono::Duration::days(i64::from(retention_days));
-    let expired: Vec<&Partition> = existing
-        .iter()
-        .filter(|p| p.to.is_some_and(|end| end <= horizon))
-        .collect();
-    if let Some(last) = expired.iter().filter_map(|p| p.to).max() {
-        // The funnel of those days must outlive them.
-        let last_day = (last - chrono::Duration::days(1)).date_naive();
-        let rolled = crate::reports::rollup::roll_up_until(pool, last_day, now).await?;
-        if rolled.failed > 0 {
-            // Dropping would lose what the roll-ups do not have yet.
-            tracing::error!(
-                failed = rolled.failed,
-                "days not rolled up: expired partitions kept for the next pass"
-            );
-            pass.failed.extend(expired.iter().map(|p| p.name.clone()));
-            return Ok(pass);
+}
+
+/// Rolls up every closed day up to the end of the last of `expired`, so
+/// that the reports of those days outlive their raw rows. False (and the
+/// partitions reported failed, to be tried next pass) when a day could
+/// not be rolled up: dropping would lose what the roll-ups do not have.
+async fn rolled_up_before(
+    pool: &PgPool,
+    expired: &[&Partition],
+    now: DateTime<Utc>,
+    pass: &mut Pass,
+) -> Result<bool, sqlx::Error> {
+    let Some(last) = expired.iter().filter_map(|p| p.to).max() else {
+        return Ok(true);
+    };
+    let last_day = (last - chrono::Duration::days(1)).date_naive();
+    let rolled = crate::reports::rollup::roll_up_until(pool, last_day, now).await?;
+    if rolled.failed > 0 {
+        tracing::error!(
+            failed = rolled.failed,
+            "days not rolled up: expired partitions kept for the next pass"
+        );
+        pass.failed.extend(expired.iter().map(|p| p.name.clone()));
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+async fn drop_partition(pool: &PgPool, table: Partitioned, partition: &Partition, pass: &mut Pass) {
+    let statement = format!(
+        "ALTER TABLE {table} DETACH PARTITION {name}; DROP TABLE {name};",
+        table = table.table(),
+        name = partition.name
+    );
+    match sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+        .execute(pool)
+        .await
+    {
+        Ok(_) => pass.dropped.push(partition.name.clone()),
+        Err(error) => {
+            tracing::error!(%error, partition = partition.name, "an expired partition could not be dropped");
+            pass.failed.push(partition.name.clone());
         }
     }
-    for partition in expired {
-        let statement = format!(
-            "ALTER TABLE call_steps DETACH PARTITION {name}; DROP TABLE {name};",
-            name = partition.name
-        );
-        match sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(pool)
-            .await
-        {
-            Ok(_) => pass.dropped.push(partition.name.clone()),
-            Err(error) => {
-                tracing::error!(%error, partition = partition.name, "an expired partition could not be dropped");
-                pass.failed.push(partition.name.clone());
+}
+
+/// Each tenant's CDRs are kept `cdr_retention_months` whole months before
+/// the current one (none set: for good). A month's partition is shared by
+/// every tenant, so a partition holding expired rows is dropped when no
+/// tenant keeps any of its rows, and otherwise rewritten with the rows
+/// kept ([`rewrite_partition`]) — never a mass `DELETE`.
+async fn cdr_retention(
+    pool: &PgPool,
+    existing: &[Partition],
+    now: DateTime<Utc>,
+    pass: &mut Pass,
+) -> Result<(), sqlx::Error> {
+    let this_month = month_start(now);
+    let retention: Vec<(i64, i32)> = sqlx::query_as(
+        "SELECT tenant_id, cdr_retention_months FROM tenants
+         WHERE cdr_retention_months IS NOT NULL ORDER BY tenant_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let horizons: Vec<(i64, DateTime<Utc>)> = retention
+        .into_iter()
+        .filter_map(|(tenant, months)| {
+            Some((tenant, cdr_horizon(now, u32::try_from(months).ok()?)))
+        })
+        .collect();
+    let mut work: Vec<(&Partition, Vec<i64>, bool)> = Vec::new();
+    for partition in existing {
+        let Some(to) = partition.to else { continue };
+        if to > this_month {
+            continue;
+        }
+        let candidates: Vec<i64> = horizons
+            .iter()
+            .filter(|(_, horizon)| to <= *horizon)
+            .map(|(tenant, _)| *tenant)
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        // Those of them with rows in it: an index probe on (tenant_id,
+        // started_at) each (a single-shard query on Citus).
+        let mut expired = Vec::new();
+        for tenant in candidates {
+            let has_rows: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT EXISTS (SELECT 1 FROM {name} WHERE tenant_id = $1)",
+                name = partition.name
+            )))
+            .bind(tenant)
+            .fetch_one(pool)
+            .await?;
+            if has_rows {
+                expired.push(tenant);
             }
         }
+        if expired.is_empty() {
+            continue;
+        }
+        let kept: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT EXISTS (SELECT 1 FROM {name} WHERE tenant_id <> ALL($1))",
+            name = partition.name
+        )))
+        .bind(&expired)
+        .fetch_one(pool)
+        .await?;
+        work.push((partition, expired, kept));
     }
-    Ok(pass)
+    let partitions: Vec<&Partition> = work.iter().map(|(p, _, _)| *p).collect();
+    if !rolled_up_before(pool, &partitions, now, pass).await? {
+        return Ok(());
+    }
+    for (partition, expired, kept) in work {
+        if kept {
+            match rewrite_partition(pool, partition, &expired).await {
+                Ok(()) => pass.rewritten.push(partition.name.clone()),
+                Err(error) => {
+                    tracing::error!(%error, partition = partition.name, "a partition could not be rewritten without its expired CDRs");
+                    pass.failed.push(partition.name.clone());
+                }
+            }
+        } else {
+            drop_partition(pool, Partitioned::Cdrs, partition, pass).await;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces a month of `cdrs` by a copy without the rows of `expired`
+/// tenants, in one transaction: writes to that month wait (a share lock)
+/// while the kept rows are copied, reads go on; then the copy takes the
+/// partition's place (detach, attach with a bound check that spares the
+/// scan), and the old one is dropped. The parent is locked exclusively only
+/// for the swap.
+async fn rewrite_partition(
+    pool: &PgPool,
+    partition: &Partition,
+    expired: &[i64],
+) -> Result<(), sqlx::Error> {
+    let name = &partition.name;
+    let kept = format!("{name}_kept");
+    let bound = match (partition.from, partition.to) {
+        (Some(from), Some(to)) => (
+            format!(
+                "started_at >= '{}' AND started_at < '{}'",
+                from.to_rfc3339(),
+                to.to_rfc3339()
+            ),
+            format!("FROM ('{}') TO ('{}')", from.to_rfc3339(), to.to_rfc3339()),
+        ),
+        (None, Some(to)) => (
+            format!("started_at < '{}'", to.to_rfc3339()),
+            format!("FROM (MINVALUE) TO ('{}')", to.to_rfc3339()),
+        ),
+        _ => return Ok(()),
+    };
+    let (check, values) = bound;
+    let mut tx = pool.begin().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE {name} IN SHARE MODE;
+         CREATE TABLE {kept} (LIKE {name} INCLUDING DEFAULTS INCLUDING CONSTRAINTS);"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {kept} SELECT * FROM {name} WHERE tenant_id <> ALL($1)"
+    )))
+    .bind(expired)
+    .execute(&mut *tx)
+    .await?;
+    // The indexes after the copy (faster than row by row); ATTACH makes
+    // them the partitioned indexes' parts.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE {kept} ADD CONSTRAINT {kept}_bound CHECK (started_at IS NOT NULL AND {check});
+         CREATE UNIQUE INDEX ON {kept} (tenant_id, call_id, started_at);
+         CREATE INDEX ON {kept} (tenant_id, started_at)
+             INCLUDE (status, duration_secs, dial_secs, cause, caller_id, did, target);
+         ALTER TABLE cdrs DETACH PARTITION {name};
+         ALTER TABLE cdrs ATTACH PARTITION {kept} FOR VALUES {values};
+         ALTER TABLE {kept} DROP CONSTRAINT {kept}_bound;
+         DROP TABLE {name};
+         ALTER TABLE {kept} RENAME TO {name};"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Removes the CDR claims older than [`CLAIM_DAYS`], a batch at a time.
+async fn remove_expired_claims(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    const BATCH: i64 = 10_000;
+    let before = now - chrono::Duration::days(i64::from(CLAIM_DAYS));
+    let mut removed = 0;
+    loop {
+        let done = sqlx::query(
+            "DELETE FROM cdr_claims WHERE call_id IN (
+                 SELECT call_id FROM cdr_claims WHERE claimed_at < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(BATCH)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        removed += done;
+        if done < BATCH as u64 {
+            return Ok(removed);
+        }
+    }
+}
+
+/// Where a tenant's CDRs kept `months` whole months before the current one
+/// begin: older ones are removed.
+pub fn cdr_horizon(now: DateTime<Utc>, months: u32) -> DateTime<Utc> {
+    month_start(now) - Months::new(months)
 }
 
 fn month_start(at: DateTime<Utc>) -> DateTime<Utc> {
@@ -165,8 +434,8 @@ fn month_start(at: DateTime<Utc>) -> DateTime<Utc> {
     Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
 }
 
-/// `call_steps`' partitions, read from the catalog (bounds in UTC).
-pub async fn partitions(pool: &PgPool) -> Result<Vec<Partition>, sqlx::Error> {
+/// A table's partitions, read from the catalog (bounds in UTC).
+pub async fn partitions(pool: &PgPool, table: Partitioned) -> Result<Vec<Partition>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET LOCAL TimeZone = 'UTC'")
         .execute(&mut *tx)
@@ -174,8 +443,9 @@ pub async fn partitions(pool: &PgPool) -> Result<Vec<Partition>, sqlx::Error> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid)
          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-         WHERE i.inhparent = 'call_steps'::regclass ORDER BY 1",
+         WHERE i.inhparent = $1::regclass ORDER BY 1",
     )
+    .bind(table.table())
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;

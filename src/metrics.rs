@@ -22,7 +22,7 @@
 //! | `ivrhub_alert_evaluator_leader` | gauge | |
 //! | `ivrhub_alert_deliveries_total` | counter | `outcome` (`delivered`, `retry`, `failed`) |
 //! | `ivrhub_alert_delivery_seconds` | histogram | |
-//! | `ivrhub_partitions_total` | counter | `action` (`created`, `dropped`, `failed`) |
+//! | `ivrhub_partitions_total` | counter | `action` (`created`, `dropped`, `rewritten`, `failed`) |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

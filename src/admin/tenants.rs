@@ -9,11 +9,13 @@ use utoipa::ToSchema;
 use super::audit_api::{Event, record};
 use super::checks::Problems;
 use super::extract::Caller;
+use super::flow_validation::nullable;
 use super::json::ApiJson;
 use super::pagination::{Page, PageQuery, page};
 use super::state::ApiState;
 use crate::auth::Role;
 use crate::error::{ApiError, ErrorBody};
+use crate::maintenance::{MAX_CDR_RETENTION_MONTHS, MIN_CDR_RETENTION_MONTHS};
 use crate::storage::audit::AuditAction;
 use crate::storage::tenants::{self, NewTenant, TenantChanges, TenantRow};
 use crate::voicenter::types::Language;
@@ -30,6 +32,11 @@ pub struct TenantView {
     /// `active`, or `disabled`: calls to its numbers are rejected (cause 21).
     #[schema(example = "active")]
     pub status: String,
+    /// Whole months of call records (CDRs) kept before the current month;
+    /// older ones are removed by the maintenance task (their days stay in
+    /// the reports' daily roll-ups). `null`: kept for good (the default).
+    #[schema(example = 24)]
+    pub cdr_retention_months: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -42,6 +49,7 @@ impl From<TenantRow> for TenantView {
             time_zone: row.time_zone,
             language: Language::parse(&row.language).unwrap_or_default(),
             status: row.status,
+            cdr_retention_months: row.cdr_retention_months,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -73,6 +81,14 @@ pub struct UpdateTenant {
     /// `active` or `disabled` (platform admins only).
     #[schema(example = "disabled")]
     pub status: Option<String>,
+    /// Whole months of CDRs kept before the current month, from
+    /// `MIN_CDR_RETENTION_MONTHS` (3: the reports compare a period with the
+    /// one before it, and a day is rolled up only once closed) to 1200;
+    /// `null`: for good. Shortening it removes the older CDRs at the next
+    /// maintenance pass, for good.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, example = 24)]
+    pub cdr_retention_months: Option<Option<i64>>,
 }
 
 fn check_name_and_zone(name: Option<&str>, time_zone: Option<&str>) -> Problems {
@@ -208,6 +224,7 @@ pub async fn update_tenant(
         time_zone,
         language,
         status,
+        cdr_retention_months,
     } = body.0;
     if !caller.role.can_administer_tenant() {
         return Err(ApiError::forbidden("only admins may change a tenant"));
@@ -227,6 +244,22 @@ pub async fn update_tenant(
             None
         }
     };
+    let retention = cdr_retention_months.map(|months| {
+        months.and_then(|months| {
+            let allowed = i64::from(MIN_CDR_RETENTION_MONTHS)..=i64::from(MAX_CDR_RETENTION_MONTHS);
+            if allowed.contains(&months) {
+                i32::try_from(months).ok()
+            } else {
+                problems.add(
+                    "cdr_retention_months",
+                    format!(
+                        "must be from {MIN_CDR_RETENTION_MONTHS} to {MAX_CDR_RETENTION_MONTHS} whole months, or null to keep CDRs for good"
+                    ),
+                );
+                None
+            }
+        })
+    });
     problems.finish("the tenant")?;
     let mut tx = state.pool.begin().await?;
     let before = tenants::tenant(&state.pool, tenant_id)
@@ -237,6 +270,7 @@ pub async fn update_tenant(
         time_zone: time_zone.as_deref(),
         language,
         active,
+        cdr_retention_months: retention,
     };
     let row = tenants::update_tenant(&mut tx, tenant_id, &changes)
         .await

@@ -637,8 +637,14 @@ pub async fn summary_of(
     let usable = Grain::Status.answers(filter);
     let plan = rollup::plan(pool, tenants, filter, now, Grain::Status).await?;
     let figures = dial_figures(pool, tenants, filter, &plan);
+    let raw_kept_from = match tenants {
+        Tenants::One(tenant_id) => crate::storage::tenants::cdr_retention_months(pool, tenant_id)
+            .await?
+            .map(|months| crate::maintenance::cdr_horizon(now, months).date_naive()),
+        _ => None,
+    };
     let callers = async {
-        match rollup::callers_span(&plan, now) {
+        match rollup::callers_span(&plan, now, raw_kept_from) {
             Some((first, last)) if usable && filter.status.is_none() => {
                 sql::unique_callers_rolled(pool, plan.tenant_id, first, last, &plan.raw).await
             }

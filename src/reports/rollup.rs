@@ -190,12 +190,20 @@ where
 /// calls but the tenant's callers active since `first` are read, so the
 /// range must reach near today — its rolled-up days at least a quarter of
 /// the days from `first` to the last closed day. (A short range long ago
-/// counts its few calls raw.) The caller must not filter by DID, status or
-/// target, which the roll-up of callers does not keep.
-pub fn callers_span(plan: &Plan, now: DateTime<Utc>) -> Option<(NaiveDate, NaiveDate)> {
+/// counts its few calls raw.) Whatever it costs, the roll-up answers when
+/// the range starts before `raw_kept_from`, the first day whose raw CDRs
+/// the tenant's retention keeps: the raw rows may be gone. The caller must
+/// not filter by DID, status or target, which the roll-up of callers does
+/// not keep.
+pub fn callers_span(
+    plan: &Plan,
+    now: DateTime<Utc>,
+    raw_kept_from: Option<NaiveDate>,
+) -> Option<(NaiveDate, NaiveDate)> {
     let (first, last) = (*plan.rolled.first()?, *plan.rolled.last()?);
     let since_first = (last_closed_day(now) - first).num_days() + 1;
-    (plan.rolled.len() as i64 * 4 >= since_first).then_some((first, last))
+    let raw_gone = raw_kept_from.is_some_and(|kept| first < kept);
+    (raw_gone || plan.rolled.len() as i64 * 4 >= since_first).then_some((first, last))
 }
 
 /// Tenants whose roll-up is being written by this process.

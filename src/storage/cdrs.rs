@@ -99,7 +99,14 @@ fn json_without_nul(value: &mut serde_json::Value) {
 /// in `cdr_claims` (platform-wide, by call id); only calls claimed now are
 /// written, to the tenant owning the DID or to `orphan_cdrs`. So duplicates,
 /// within the batch or with rows already stored, are skipped whatever
-/// happened to the DID meanwhile: retries never double-count.
+/// happened to the DID meanwhile: retries never double-count. Claims are
+/// kept [`CLAIM_DAYS`]; a retry arriving later than that is still skipped by
+/// the tables' keys (tenant, call id, start) when its report has a start
+/// (`CALL_START` or `CALL_TIME`) and its DID still routes where it did.
+///
+/// `started_at`, the instant a CDR counts at in reports and the month
+/// partition it lands in (V15), is the call flow's start as Voicenter
+/// reported it, else the call time, else when the report was received.
 /// Rows go in in key order, so that concurrent batches holding the same calls
 /// wait for each other instead of deadlocking (each holding a key the other
 /// needs).
@@ -133,12 +140,22 @@ pub async fn insert_cdrs(pool: &PgPool, batch: &[NewCdr]) -> Result<(), sqlx::Er
     // distributed deadlock and cancels one, which then goes again here (the
     // other has its locks by then). On a single PostgreSQL key order keeps
     // deadlocks away and this never loops.
+    //
+    // A row that meets a stored one although its call was claimed just now
+    // (its claim expired, yet it started less than FRESH_DAYS ago: a clock
+    // gone wrong) makes the batch go again with every row checked, instead
+    // of failing it for good.
     let mut attempt = 1;
+    let mut check_all = false;
     loop {
-        match insert_cdrs_once(pool, batch, &late).await {
+        match insert_cdrs_once(pool, batch, &late, check_all).await {
             Err(error) if attempt < DEADLOCK_ATTEMPTS && is_deadlock(&error) => {
                 tracing::warn!(%error, attempt, "CDR batch deadlocked; again");
                 attempt += 1;
+            }
+            Err(error) if !check_all && is_unique_violation(&error) => {
+                tracing::warn!(%error, "a CDR batch met stored rows of calls claimed anew; again, every row checked");
+                check_all = true;
             }
             result => return result,
         }
@@ -147,6 +164,11 @@ pub async fn insert_cdrs(pool: &PgPool, batch: &[NewCdr]) -> Result<(), sqlx::Er
 
 /// How many times a CDR batch is tried when it deadlocks (see [`insert_cdrs`]).
 const DEADLOCK_ATTEMPTS: u32 = 3;
+
+/// SQLSTATE 23505 (unique violation).
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(error) if error.code().as_deref() == Some("23505"))
+}
 
 /// SQLSTATE 40P01 (deadlock detected; also Citus's distributed deadlocks).
 fn is_deadlock(error: &sqlx::Error) -> bool {
@@ -158,9 +180,10 @@ async fn insert_cdrs_once(
     pool: &PgPool,
     batch: &[NewCdr],
     late: &[&NewCdr],
+    check_all: bool,
 ) -> Result<(), sqlx::Error> {
     if late.is_empty() {
-        return insert_cdrs_statement(pool, batch).await;
+        return insert_cdrs_statement(pool, batch, check_all).await;
     }
     let mut tx = pool.begin().await?;
     let days: Vec<(i64, chrono::NaiveDate)> = sqlx::query_as(
@@ -179,7 +202,7 @@ async fn insert_cdrs_once(
     .fetch_all(&mut *tx)
     .await?;
     super::reports::mark_days_stale(&mut tx, &days).await?;
-    insert_cdrs_statement(&mut *tx, batch).await?;
+    insert_cdrs_statement(&mut *tx, batch, check_all).await?;
     tx.commit().await
 }
 
@@ -188,10 +211,23 @@ async fn insert_cdrs_once(
 /// servers that close days and of the database may differ a little.
 const LATE_CDR_HOURS: i64 = 23;
 
+/// How long a call's claim is kept (the maintenance task removes older ones):
+/// far beyond Voicenter's retries, which stop within hours.
+pub const CLAIM_DAYS: u32 = 30;
+
+/// A CDR that started at most this many days ago cannot be a retry whose
+/// claim expired (a claim outlives its call's start by [`CLAIM_DAYS`], less
+/// a day for clocks that differ), so its row needs no conflict check: on
+/// time, the claim alone deduplicates, and `ON CONFLICT` costs ~7 % of the
+/// statement (bench/reports' ingestion, 2026-12-01). Older ones take the
+/// key's check.
+const FRESH_DAYS: i32 = CLAIM_DAYS as i32 - 1;
+
 /// [`insert_cdrs`]'s one statement.
 async fn insert_cdrs_statement<'e>(
     conn: impl sqlx::PgExecutor<'e>,
     batch: &[NewCdr],
+    check_all: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "WITH input AS (
@@ -200,7 +236,8 @@ async fn insert_cdrs_statement<'e>(
                  call_time timestamptz, call_start timestamptz,
                  duration_secs bigint, dial_secs bigint, status text, cause smallint, raw jsonb)
          ), routed AS (
-             SELECT DISTINCT ON (i.call_id) i.*, d.tenant_id
+             SELECT DISTINCT ON (i.call_id) i.*, d.tenant_id,
+                    coalesce(i.call_start, i.call_time, now()) AS started_at
              FROM input i LEFT JOIN dids d ON d.did = i.did
              ORDER BY i.call_id
          ), claimed AS (
@@ -210,22 +247,35 @@ async fn insert_cdrs_statement<'e>(
              RETURNING call_id
          ), owned AS (
              INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, call_time, call_start,
-                               duration_secs, dial_secs, status, cause, raw)
+                               duration_secs, dial_secs, status, cause, raw, started_at)
              SELECT r.tenant_id, r.call_id, r.did, r.caller_id, r.target, r.call_time, r.call_start,
-                    r.duration_secs, r.dial_secs, r.status, r.cause, r.raw
+                    r.duration_secs, r.dial_secs, r.status, r.cause, r.raw, r.started_at
              FROM routed r JOIN claimed c USING (call_id)
              WHERE r.tenant_id IS NOT NULL
+               AND $2::integer IS NOT NULL AND r.started_at >= now() - make_interval(days => $2)
              ORDER BY r.tenant_id, r.call_id
+         ), owned_late AS (
+             INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, call_time, call_start,
+                               duration_secs, dial_secs, status, cause, raw, started_at)
+             SELECT r.tenant_id, r.call_id, r.did, r.caller_id, r.target, r.call_time, r.call_start,
+                    r.duration_secs, r.dial_secs, r.status, r.cause, r.raw, r.started_at
+             FROM routed r JOIN claimed c USING (call_id)
+             WHERE r.tenant_id IS NOT NULL
+               AND NOT ($2::integer IS NOT NULL AND r.started_at >= now() - make_interval(days => $2))
+             ORDER BY r.tenant_id, r.call_id
+             ON CONFLICT DO NOTHING
          )
          INSERT INTO orphan_cdrs (call_id, did, caller_id, target, call_time, call_start,
-                                  duration_secs, dial_secs, status, cause, raw)
+                                  duration_secs, dial_secs, status, cause, raw, started_at)
          SELECT r.call_id, r.did, r.caller_id, r.target, r.call_time, r.call_start,
-                r.duration_secs, r.dial_secs, r.status, r.cause, r.raw
+                r.duration_secs, r.dial_secs, r.status, r.cause, r.raw, r.started_at
          FROM routed r JOIN claimed c USING (call_id)
          WHERE r.tenant_id IS NULL
-         ORDER BY r.call_id",
+         ORDER BY r.call_id
+         ON CONFLICT DO NOTHING",
     )
     .bind(sqlx::types::Json(batch))
+    .bind((!check_all).then_some(FRESH_DAYS))
     .execute(conn)
     .await?;
     Ok(())

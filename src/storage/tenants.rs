@@ -82,6 +82,8 @@ pub struct TenantRow {
     pub time_zone: String,
     pub language: String,
     pub status: String,
+    /// Whole months of CDRs kept before the current one; `None`: for good.
+    pub cdr_retention_months: Option<i32>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -89,7 +91,7 @@ pub struct TenantRow {
 /// The columns of a row, in `concat!`-able form (sqlx takes only literal SQL).
 macro_rules! tenant_columns {
     () => {
-        "tenant_id, name, time_zone, language, status, created_at, updated_at"
+        "tenant_id, name, time_zone, language, status, cdr_retention_months, created_at, updated_at"
     };
 }
 
@@ -160,6 +162,24 @@ pub struct TenantChanges<'a> {
     pub time_zone: Option<&'a str>,
     pub language: Option<Language>,
     pub active: Option<bool>,
+    /// `Some(None)`: CDRs kept for good.
+    pub cdr_retention_months: Option<Option<i32>>,
+}
+
+/// A tenant's CDR retention, whole months (`None`: for good, or no such
+/// tenant).
+pub async fn cdr_retention_months(
+    pool: &PgPool,
+    tenant_id: i64,
+) -> Result<Option<u32>, sqlx::Error> {
+    let months: Option<Option<i32>> =
+        sqlx::query_scalar("SELECT cdr_retention_months FROM tenants WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(months
+        .flatten()
+        .and_then(|months| u32::try_from(months).ok()))
 }
 
 pub async fn update_tenant(
@@ -169,7 +189,9 @@ pub async fn update_tenant(
 ) -> Result<Option<TenantRow>, sqlx::Error> {
     let row = sqlx::query_as(concat!(
         "UPDATE tenants SET name = coalesce($2, name), time_zone = coalesce($3, time_zone),
-                language = coalesce($4, language), status = coalesce($5, status), updated_at = now()
+                language = coalesce($4, language), status = coalesce($5, status),
+                cdr_retention_months = CASE WHEN $6 THEN $7 ELSE cdr_retention_months END,
+                updated_at = now()
          WHERE tenant_id = $1 RETURNING ",
         tenant_columns!(),
         ""
@@ -183,6 +205,8 @@ pub async fn update_tenant(
             .active
             .map(|active| if active { "active" } else { "disabled" }),
     )
+    .bind(changes.cdr_retention_months.is_some())
+    .bind(changes.cdr_retention_months.flatten())
     .fetch_optional(&mut *conn)
     .await?;
     if row.is_some() {

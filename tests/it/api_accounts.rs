@@ -82,6 +82,12 @@ fn role_table() -> Vec<(&'static str, &'static str, Option<Value>, [u16; 4])> {
             [200, 403, 403, 403],
         ),
         (
+            "PATCH",
+            "/api/v1/tenants/{T}",
+            Some(json!({"cdr_retention_months": 24})),
+            [200, 200, 403, 403],
+        ),
+        (
             "GET",
             "/api/v1/users?tenant_id={T}",
             None,
@@ -192,6 +198,11 @@ async fn another_tenant_sees_nothing_of_mine() {
             format!("/api/v1/tenants/{a}"),
             Some(json!({"name": "Taken over"})),
         ),
+        (
+            "PATCH",
+            format!("/api/v1/tenants/{a}"),
+            Some(json!({"cdr_retention_months": 3})),
+        ),
         ("GET", format!("/api/v1/users/{user_a}"), None),
         (
             "PATCH",
@@ -219,6 +230,7 @@ async fn another_tenant_sees_nothing_of_mine() {
     // Nothing changed.
     let (_, tenant) = get(&app, &root, &format!("/api/v1/tenants/{a}")).await;
     assert_eq!(tenant["name"], "Tenant A");
+    assert_eq!(tenant["cdr_retention_months"], Value::Null);
     let (_, user) = get(&app, &admin_a, &format!("/api/v1/users/{user_a}")).await;
     assert_eq!(user["role"], "editor");
     assert!(

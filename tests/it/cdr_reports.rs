@@ -344,8 +344,8 @@ async fn batches_with_the_same_calls_in_another_order_do_not_deadlock() {
     let insert_one = "WITH claimed AS (
                           INSERT INTO cdr_claims (call_id, tenant_id) VALUES ($2, $1)
                           ON CONFLICT DO NOTHING RETURNING call_id)
-                      INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, status, raw)
-                      SELECT $1, call_id, $3, '', '', 'BUSY', '{}' FROM claimed";
+                      INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, status, raw, started_at)
+                      SELECT $1, call_id, $3, '', '', 'BUSY', '{}', now() FROM claimed";
     // Whatever order a batch arrives in (and whatever order the plan
     // produces), it must not deadlock with a batch inserting in key order.
     for (round, reversed) in [("a", false), ("b", true)] {

@@ -209,7 +209,7 @@ async fn prepare_template(nodes: &[String], template: &str) {
         .await;
         on_every_node(nodes, &format!("CREATE DATABASE {building}")).await;
         if nodes.len() > 1 {
-            add_citus_nodes(nodes, &building).await;
+            add_citus_nodes(nodes, &building, citus_base_port()).await;
         }
         // On Citus, the migration distributes the tables (the extension is there).
         ivrhub::db::migrate(&database_url(&nodes[0], &building))
@@ -253,7 +253,7 @@ async fn prepare_template(nodes: &[String], template: &str) {
 
 /// Makes `database` a Citus database on every node, the first the
 /// coordinator and the others its workers (by their loopback ports).
-async fn add_citus_nodes(nodes: &[String], database: &str) {
+async fn add_citus_nodes(nodes: &[String], database: &str, base: u16) {
     for url in nodes {
         connect(&database_url(url, database))
             .await
@@ -262,7 +262,7 @@ async fn add_citus_nodes(nodes: &[String], database: &str) {
             .expect("creating the citus extension (is Citus installed? ../shared/citus/build.sh)");
     }
     let coordinator = connect(&database_url(&nodes[0], database)).await;
-    let base = i32::from(citus_base_port());
+    let base = i32::from(base);
     coordinator
         .execute(
             "SELECT citus_set_coordinator_host('127.0.0.1', $1)",
@@ -275,6 +275,68 @@ async fn add_citus_nodes(nodes: &[String], database: &str) {
             .execute("SELECT citus_add_node('127.0.0.1', $1)", &[&port])
             .await
             .expect("adding a worker");
+    }
+}
+
+/// A Citus cluster of a test's own (a coordinator and two workers on
+/// loopback, under var/test-citus-own/, ports 600 above the shared
+/// cluster's block), for a test that breaks it: stopping a worker of the
+/// shared cluster would fail every other test. Its database is made anew
+/// and migrated (so distributed) by [`OwnCitusCluster::start`].
+pub struct OwnCitusCluster {
+    pub nodes: Vec<EmbeddedPostgres>,
+    /// The coordinator's database.
+    pub url: String,
+}
+
+impl OwnCitusCluster {
+    pub async fn start() -> OwnCitusCluster {
+        let base = citus_base_port() + 600;
+        let var = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("var/test-citus-own");
+        let nodes: Vec<EmbeddedPostgres> = tokio::task::spawn_blocking(move || {
+            ["coordinator", "worker1", "worker2"]
+                .iter()
+                .zip(base..)
+                .map(|(name, port)| {
+                    EmbeddedPostgres::start_with(&var.join(name), citus_node_options(port))
+                        .unwrap_or_else(|error| panic!("starting the Citus {name}: {error:#}"))
+                })
+                .collect()
+        })
+        .await
+        .unwrap();
+        let urls: Vec<String> = nodes.iter().map(|node| node.url("postgres")).collect();
+        let database = "ivrhub_own";
+        on_every_node(
+            &urls,
+            &format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+        )
+        .await;
+        on_every_node(&urls, &format!("CREATE DATABASE {database}")).await;
+        add_citus_nodes(&urls, database, base).await;
+        let url = database_url(&urls[0], database);
+        ivrhub::db::migrate(&url)
+            .await
+            .expect("migrating the own Citus cluster");
+        OwnCitusCluster { nodes, url }
+    }
+
+    /// Starts node `n` again (after [`EmbeddedPostgres::stop`]), on its port.
+    pub async fn restart(&mut self, n: usize) {
+        let (root, port) = (self.nodes[n].root().to_owned(), self.nodes[n].port());
+        self.nodes[n] = tokio::task::spawn_blocking(move || {
+            EmbeddedPostgres::start_with(&root, citus_node_options(port))
+                .expect("restarting a node")
+        })
+        .await
+        .unwrap();
+    }
+
+    /// Stops every node this process started.
+    pub fn stop(&self) {
+        for node in &self.nodes {
+            node.stop().ok();
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod api_flows;
 mod batch_writers;
 mod bilingual_flows;
 mod cdr_reports;
+mod citus_outage;
 mod console;
 mod demo_calls;
 mod deployment;

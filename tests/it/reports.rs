@@ -40,9 +40,9 @@ async fn insert_cdr_with_cause(app: &TestApp, tenant: i64, cdr: &Cdr<'_>, cause:
     }
     sqlx::query(
         "INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, call_start, call_time,
-                           duration_secs, dial_secs, status, cause, raw)
+                           duration_secs, dial_secs, status, cause, raw, started_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6 + make_interval(secs => coalesce($8, 0)),
-                 $7, $8, $9, $10, '{}')",
+                 $7, $8, $9, $10, '{}', $6)",
     )
     .bind(tenant)
     .bind(cdr.call_id)
@@ -980,11 +980,11 @@ async fn roll_ups_give_the_same_figures_as_the_raw_tables_and_follow_late_calls(
     // `later` has every day of the data closed and is near enough for the
     // distinct callers to come from the roll-up of callers too.
     assert_eq!(
-        rollup::callers_span(&plan, later),
+        rollup::callers_span(&plan, later, None),
         Some((day("2026-11-22"), day("2026-11-22")))
     );
     assert_eq!(
-        rollup::callers_span(&plan, utc("2027-01-01T00:00:00Z")),
+        rollup::callers_span(&plan, utc("2027-01-01T00:00:00Z"), None),
         None,
         "a short range long ago counts its callers raw"
     );
@@ -1188,7 +1188,7 @@ async fn a_day_rolled_up_by_an_older_node_is_read_raw_and_rolled_up_again() {
         .await
         .unwrap();
     assert_eq!((plan.rolled.len(), plan.raw.len()), (0, 1), "read raw");
-    assert_eq!(rollup::callers_span(&plan, later), None);
+    assert_eq!(rollup::callers_span(&plan, later, None), None);
     let summary = aggregates::summary_of(&app.pool, one, &both_days, later)
         .await
         .unwrap();
@@ -1209,7 +1209,7 @@ async fn a_day_rolled_up_by_an_older_node_is_read_raw_and_rolled_up_again() {
     let plan = rollup::plan(&app.pool, one, &both_days, later, rollup::Grain::Status)
         .await
         .unwrap();
-    assert!(rollup::callers_span(&plan, later).is_some());
+    assert!(rollup::callers_span(&plan, later, None).is_some());
     let summary = aggregates::summary_of(&app.pool, one, &both_days, later)
         .await
         .unwrap();
@@ -1795,7 +1795,7 @@ async fn every_report_equals_a_direct_sql_computation() {
     let (other, _) = tenant_with_admin(&app, &root, "Noise").await;
     for (owner, calls) in [(tenant, 400), (other, 50)] {
         sqlx::query(
-            "INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, call_start, duration_secs, dial_secs, status, cause, raw)
+            "INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, call_start, duration_secs, dial_secs, status, cause, raw, started_at)
              SELECT $1, $1 || '-' || i, '073' || (i % 3), '05' || (i * 7 % 37),
                     CASE WHEN i % 11 = 0 THEN '' ELSE '050' || (i * 13 % 9) END,
                     timestamptz '2026-11-20T21:30:00Z' + (i * 617 % 259200) * interval '1 second',
@@ -1803,7 +1803,8 @@ async fn every_report_equals_a_direct_sql_computation() {
                     CASE WHEN i % 17 = 0 THEN NULL ELSE i * 3 % 41 END,
                     (ARRAY['ANSWER', 'ANSWER', 'ANSWER', 'NOANSWER', 'BUSY', 'CANCEL', 'CONGESTION', 'WEIRD'])[1 + i % 8],
                     (ARRAY[16, 16, 16, 19, 17, 16, 42, NULL])[1 + i % 8],
-                    '{}'
+                    '{}',
+                    timestamptz '2026-11-20T21:30:00Z' + (i * 617 % 259200) * interval '1 second'
              FROM generate_series(1, $2) i",
         )
         .bind(owner)
