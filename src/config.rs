@@ -70,6 +70,15 @@ pub struct FallbackSettings {
     pub fallback_rec: Option<crate::flow::model::Rec>,
 }
 
+/// What the maintenance task keeps (each tenant's CDRs: its own setting).
+#[derive(Args, Debug, Clone)]
+pub struct RetentionSettings {
+    /// Days call steps are kept (the funnel of older days answers from its
+    /// roll-ups, which are kept for good); at least 62.
+    #[arg(long, env = "IVRHUB_STEP_RETENTION_DAYS", default_value_t = 400, value_parser = clap::value_parser!(u32).range(i64::from(crate::maintenance::MIN_STEP_RETENTION_DAYS)..=36_500))]
+    pub step_retention_days: u32,
+}
+
 /// Alerts: the evaluator (one node of a cluster at a time) and the webhook
 /// deliveries (every node).
 #[derive(Args, Debug, Clone)]
@@ -269,10 +278,8 @@ pub struct ServeSettings {
     #[command(flatten)]
     pub alerting: AlertSettings,
 
-    /// Days call steps are kept (the funnel of older days answers from its
-    /// roll-ups, which are kept for good); at least 62.
-    #[arg(long, env = "IVRHUB_STEP_RETENTION_DAYS", default_value_t = 400, value_parser = clap::value_parser!(u32).range(i64::from(crate::maintenance::MIN_STEP_RETENTION_DAYS)..=36_500))]
-    pub step_retention_days: u32,
+    #[command(flatten)]
+    pub retention: RetentionSettings,
 
     /// How often the maintenance task (partitions ahead, retention) runs on
     /// the node holding its lease, seconds (0: never, on this node).
@@ -308,7 +315,9 @@ impl ServeSettings {
                 alerts: false,
                 ..AlertSettings::default()
             },
-            step_retention_days: 400,
+            retention: RetentionSettings {
+                step_retention_days: 400,
+            },
             // Tests run the maintenance pass themselves.
             maintenance_secs: 0,
         }

@@ -62,6 +62,15 @@ enum Command {
         #[arg(long)]
         since: Option<chrono::NaiveDate>,
     },
+    /// Run one pass of the maintenance task now (partitions ahead,
+    /// retention, expired CDR claims), as `serve` does hourly on one node,
+    /// print what it did, and exit.
+    Maintain {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        retention: ivrhub::config::RetentionSettings,
+    },
     /// Walk a scripted call through a tenant's flow, as the webhook would
     /// answer it (nothing is written): `--press 1 --no-answer --silence …`
     /// in the order given.
@@ -174,6 +183,39 @@ async fn main() -> Result<()> {
                         "{} report days failed to roll up (see the log); run it again",
                         outcome.failed
                     );
+                }
+                Ok(())
+            }
+            .await;
+            stop(embedded);
+            result
+        }
+        Command::Maintain {
+            database,
+            retention,
+        } => {
+            let (url, embedded) = database_url(&database).await?;
+            let result = async {
+                db::migrate(&url).await?;
+                let pool = db::connect_pool(&url, 2).await?;
+                let started = std::time::Instant::now();
+                let pass = ivrhub::maintenance::run(
+                    &pool,
+                    chrono::Utc::now(),
+                    retention.step_retention_days,
+                )
+                .await?;
+                println!(
+                    "maintenance pass in {:.1} s: created {:?}, dropped {:?}, rewritten {:?}, failed {:?}, {} expired CDR claims removed",
+                    started.elapsed().as_secs_f64(),
+                    pass.created,
+                    pass.dropped,
+                    pass.rewritten,
+                    pass.failed,
+                    pass.claims_removed
+                );
+                if !pass.failed.is_empty() {
+                    anyhow::bail!("some partitions failed (see the log); they are tried again next pass");
                 }
                 Ok(())
             }

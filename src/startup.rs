@@ -106,7 +106,7 @@ impl Application {
             crate::maintenance::spawn(
                 pool.clone(),
                 Duration::from_secs(settings.maintenance_secs),
-                settings.step_retention_days,
+                settings.retention.step_retention_days,
                 Arc::clone(&metrics),
                 node.clone(),
             )

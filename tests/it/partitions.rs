@@ -565,3 +565,52 @@ async fn cdr_retention_is_a_tenant_setting_with_checked_bounds() {
         (200, Value::Null)
     );
 }
+
+/// `ivrhub maintain` runs one pass from the command line (what an operator
+/// runs after an upgrade, or the bench before timing): it says what it did;
+/// a retention below the minimum is refused before anything is touched.
+#[tokio::test]
+async fn the_maintain_command_runs_one_pass_and_refuses_a_too_short_retention() {
+    let url = empty_database().await;
+    let run = |retention: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ivrhub"));
+        command
+            .arg("maintain")
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "warn");
+        if let Some(days) = retention {
+            command.env("IVRHUB_STEP_RETENTION_DAYS", days);
+        }
+        command.output().unwrap()
+    };
+    let refused = run(Some("30"));
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("IVRHUB_STEP_RETENTION_DAYS") || message.contains("step-retention-days"),
+        "{message}"
+    );
+    let done = run(None);
+    let out = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{out} {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(out.starts_with("maintenance pass in "), "{out}");
+    let pool = ivrhub::db::connect_pool(&url, 1).await.unwrap();
+    for table in Partitioned::ALL {
+        let months = maintenance::partitions(&pool, table)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|p| p.name.contains("_20"))
+            .count();
+        assert_eq!(
+            months,
+            2,
+            "{}: the months ahead of the one V13/V15 covers",
+            table.table()
+        );
+    }
+}
