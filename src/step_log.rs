@@ -24,6 +24,9 @@ const QUEUE: usize = 65_536;
 const MAX_BATCH: usize = 2_000;
 /// How long a step may wait to share its batch with others.
 const LINGER: Duration = Duration::from_millis(50);
+/// Batches being written at once: while one commits (the WAL flush, when
+/// PostgreSQL's CPU is idle), the next is sent.
+const WRITES_IN_FLIGHT: usize = 2;
 
 /// Why a step was not logged (`ivrhub_steps_dropped_total`'s `reason`,
 /// `step_log_gaps.reason`).
@@ -139,6 +142,7 @@ async fn write_steps(
     metrics: Arc<crate::metrics::Metrics>,
     gaps: Gaps,
 ) {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(WRITES_IN_FLIGHT));
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let linger_until = tokio::time::Instant::now() + LINGER;
@@ -151,12 +155,22 @@ async fn write_steps(
             }
         }
         metrics.step_batch_size.observe(batch.len() as f64);
-        for (reason, lost) in write_isolating(&pool, &batch).await {
-            drop_steps(&metrics, &gaps, reason, lost);
-        }
-        write_gaps(&pool, &gaps).await;
-        batch.clear();
+        // The next batch fills while this one is written (and commits).
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            break;
+        };
+        let batch = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+        let (pool, metrics, gaps) = (pool.clone(), metrics.clone(), gaps.clone());
+        tokio::spawn(async move {
+            for (reason, lost) in write_isolating(&pool, &batch).await {
+                drop_steps(&metrics, &gaps, reason, lost);
+            }
+            write_gaps(&pool, &gaps).await;
+            drop(permit);
+        });
     }
+    // Every batch written before the log says it is done.
+    let _all = in_flight.acquire_many(WRITES_IN_FLIGHT as u32).await;
     write_gaps(&pool, &gaps).await;
 }
 
