@@ -1,7 +1,7 @@
 -- pgbench script for bench/reports: one batch of 512 new CDRs per
 -- transaction through the statement ivrhub's CDR writer runs
 -- (storage::cdrs::insert_cdrs, copied here: claims, routing by DID, tenant
--- rows and orphans), spread over the bench tenants' DIDs.
+-- rows and orphans; FRESH_DAYS written as 29), spread over the bench tenants' DIDs.
 \set b random(1, 2000000000)
 WITH input AS (
     SELECT * FROM jsonb_to_recordset((

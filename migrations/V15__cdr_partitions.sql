@@ -26,7 +26,7 @@
 --
 -- `started_at` was a generated column (V4), which cannot be a partition
 -- key: it becomes a plain column (its values are kept) that the CDR writer
--- fills with the same expression (storage::cdrs::STARTED_AT).
+-- fills with the same rule (storage::cdrs::insert_cdrs).
 --
 -- Deduplication stays exact and independent of the partition: a call is
 -- claimed once in `cdr_claims` (V3), by call id, platform-wide, and the
@@ -92,7 +92,8 @@ CREATE INDEX orphan_cdrs_started ON orphan_cdrs (started_at);
 
 DO $$
 DECLARE
-    bound timestamptz := date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '1 month';
+    -- Next month's start in UTC, whatever the session's time zone.
+    bound timestamptz := (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC';
 BEGIN
     -- Reports dated after the bound (a start in the future) leave the old
     -- table, to come back through the new one once it is whole. The bound's

@@ -132,6 +132,14 @@ impl Partitioned {
         }
     }
 
+    /// The column its partitions are ranges of.
+    fn time_column(self) -> &'static str {
+        match self {
+            Partitioned::CallSteps => "at",
+            Partitioned::Cdrs | Partitioned::OrphanCdrs => "started_at",
+        }
+    }
+
     /// The name of a month's partition: `cdrs_2027_01`.
     fn month_name(self, from: DateTime<Utc>) -> String {
         format!("{}_{}_{:02}", self.table(), from.year(), from.month())
@@ -160,7 +168,7 @@ pub async fn run(
                     .collect();
                 if rolled_up_before(pool, &expired, now, &mut pass).await? {
                     for partition in expired {
-                        drop_partition(pool, table, partition, &mut pass).await;
+                        drop_partition(pool, table, partition, None, &mut pass).await;
                     }
                 }
             }
@@ -172,7 +180,11 @@ pub async fn run(
     Ok(pass)
 }
 
-/// The partitions of this month and the next [`MONTHS_AHEAD`].
+/// The partitions of this month and the next [`MONTHS_AHEAD`]. A month a
+/// partition covers only in part (a bound off the month's start, as one
+/// computed in another time zone would be) gets a partition for the rest.
+/// Rows of the month already in the default partition (a report dated
+/// ahead) move into the new one, in the same transaction.
 async fn create_ahead(
     pool: &PgPool,
     table: Partitioned,
@@ -182,34 +194,60 @@ async fn create_ahead(
 ) {
     let this_month = month_start(now);
     for n in 0..=MONTHS_AHEAD {
-        let from = this_month + Months::new(n);
-        let to = from + Months::new(1);
-        let covered = existing.iter().any(|p| {
-            p.to.is_some()
-                && p.from.is_none_or(|start| start < to)
-                && p.to.is_some_and(|end| end > from)
-        });
-        if covered {
+        let month = this_month + Months::new(n);
+        let to = month + Months::new(1);
+        // Where the month stops being covered: after the partitions that
+        // cover its start (partitions never overlap).
+        let mut from = month;
+        while let Some(end) = existing
+            .iter()
+            .filter(|p| p.from.is_none_or(|start| start <= from))
+            .filter_map(|p| p.to)
+            .find(|end| *end > from)
+        {
+            from = end;
+        }
+        if from >= to {
             continue;
         }
-        let name = table.month_name(from);
-        let statement = format!(
-            "CREATE TABLE {name} PARTITION OF {} FOR VALUES FROM ('{}') TO ('{}')",
-            table.table(),
-            from.to_rfc3339(),
-            to.to_rfc3339()
-        );
-        match sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(pool)
-            .await
-        {
-            Ok(_) => pass.created.push(name),
+        let name = table.month_name(month);
+        match create_partition(pool, table, &name, from, to).await {
+            Ok(()) => pass.created.push(name),
             Err(error) => {
                 tracing::error!(%error, partition = name, "a month's partition could not be created: its rows go to the default partition");
                 pass.failed.push(name);
             }
         }
     }
+}
+
+async fn create_partition(
+    pool: &PgPool,
+    table: Partitioned,
+    name: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    // The parent first, as every query takes it (then its partitions):
+    // taking the default partition first deadlocks with a reader. `CREATE
+    // TABLE … PARTITION OF` locks the parent exclusively anyway.
+    let (parent, column) = (table.table(), table.time_column());
+    let (from, to) = (from.to_rfc3339(), to.to_rfc3339());
+    let mut tx = pool.begin().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SET LOCAL lock_timeout = '5s';
+         LOCK TABLE {parent} IN ACCESS EXCLUSIVE MODE;
+         LOCK TABLE {parent}_default IN ACCESS EXCLUSIVE MODE;
+         CREATE TEMP TABLE moving (LIKE {parent}_default) ON COMMIT DROP;
+         WITH moved AS (DELETE FROM {parent}_default
+                        WHERE {column} >= '{from}' AND {column} < '{to}' RETURNING *)
+             INSERT INTO moving SELECT * FROM moved;
+         CREATE TABLE {name} PARTITION OF {parent} FOR VALUES FROM ('{from}') TO ('{to}');
+         INSERT INTO {name} SELECT * FROM moving;"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
 }
 
 /// Rolls up every closed day up to the end of the last of `expired`, so
@@ -238,20 +276,56 @@ async fn rolled_up_before(
     Ok(true)
 }
 
-async fn drop_partition(pool: &PgPool, table: Partitioned, partition: &Partition, pass: &mut Pass) {
-    let statement = format!(
-        "ALTER TABLE {table} DETACH PARTITION {name}; DROP TABLE {name};",
-        table = table.table(),
-        name = partition.name
-    );
-    match sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-        .execute(pool)
-        .await
-    {
-        Ok(_) => pass.dropped.push(partition.name.clone()),
+/// Detaches and drops a partition. For CDRs, `unless_kept` names the
+/// tenants whose rows in it expired: with writes to the partition stopped
+/// (a share lock: reads go on), it is dropped only if still no other
+/// tenant has a row in it (a late CDR may have arrived since it was looked
+/// at). The detach then locks the parent exclusively for a moment.
+async fn drop_partition(
+    pool: &PgPool,
+    table: Partitioned,
+    partition: &Partition,
+    unless_kept: Option<&[i64]>,
+    pass: &mut Pass,
+) {
+    let name = &partition.name;
+    let dropped = async {
+        let mut tx = pool.begin().await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = '5s';
+             LOCK TABLE {name} IN SHARE MODE;"
+        )))
+        .execute(&mut *tx)
+        .await?;
+        if let Some(expired) = unless_kept {
+            let kept: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT EXISTS (SELECT 1 FROM {name} WHERE tenant_id <> ALL($1))"
+            )))
+            .bind(expired)
+            .fetch_one(&mut *tx)
+            .await?;
+            if kept {
+                return Ok(false);
+            }
+        }
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE {table} DETACH PARTITION {name}; DROP TABLE {name};",
+            table = table.table()
+        )))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok::<bool, sqlx::Error>(true)
+    };
+    match dropped.await {
+        Ok(true) => pass.dropped.push(name.clone()),
+        // Rewritten at the next pass.
+        Ok(false) => {
+            tracing::info!(partition = %name, "a late CDR arrived in an expired month: kept for the next pass")
+        }
         Err(error) => {
-            tracing::error!(%error, partition = partition.name, "an expired partition could not be dropped");
-            pass.failed.push(partition.name.clone());
+            tracing::error!(%error, partition = %name, "an expired partition could not be dropped");
+            pass.failed.push(name.clone());
         }
     }
 }
@@ -335,7 +409,7 @@ async fn cdr_retention(
                 }
             }
         } else {
-            drop_partition(pool, Partitioned::Cdrs, partition, pass).await;
+            drop_partition(pool, Partitioned::Cdrs, partition, Some(&expired), pass).await;
         }
     }
     Ok(())
@@ -371,8 +445,14 @@ async fn rewrite_partition(
     };
     let (check, values) = bound;
     let mut tx = pool.begin().await?;
+    // A month of CDRs takes longer to copy than the pool's statement
+    // timeout; the locks are waited for a bounded time (a writer of that
+    // month already holding its lock on `cdrs` would otherwise deadlock
+    // with the swap: the pass fails, and the next one tries again).
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "LOCK TABLE {name} IN SHARE MODE;
+        "SET LOCAL statement_timeout = 0;
+         SET LOCAL lock_timeout = '5s';
+         LOCK TABLE {name} IN SHARE MODE;
          CREATE TABLE {kept} (LIKE {name} INCLUDING DEFAULTS INCLUDING CONSTRAINTS);"
     )))
     .execute(&mut *tx)
@@ -383,13 +463,17 @@ async fn rewrite_partition(
     .bind(expired)
     .execute(&mut *tx)
     .await?;
-    // The indexes after the copy (faster than row by row); ATTACH makes
-    // them the partitioned indexes' parts.
+    // The indexes, the bound and the foreign key after the copy, while only
+    // this month's writes wait; ATTACH then finds them all (the indexes
+    // become the partitioned indexes' parts, the bound spares its scan, the
+    // foreign key its check), so `cdrs` is locked exclusively for the swap
+    // alone.
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "ALTER TABLE {kept} ADD CONSTRAINT {kept}_bound CHECK (started_at IS NOT NULL AND {check});
          CREATE UNIQUE INDEX ON {kept} (tenant_id, call_id, started_at);
          CREATE INDEX ON {kept} (tenant_id, started_at)
              INCLUDE (status, duration_secs, dial_secs, cause, caller_id, did, target);
+         ALTER TABLE {kept} ADD FOREIGN KEY (tenant_id) REFERENCES tenants (tenant_id);
          ALTER TABLE cdrs DETACH PARTITION {name};
          ALTER TABLE cdrs ATTACH PARTITION {kept} FOR VALUES {values};
          ALTER TABLE {kept} DROP CONSTRAINT {kept}_bound;
@@ -398,7 +482,11 @@ async fn rewrite_partition(
     )))
     .execute(&mut *tx)
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ANALYZE {name}")))
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Removes the CDR claims older than [`CLAIM_DAYS`], a batch at a time.
@@ -426,7 +514,9 @@ async fn remove_expired_claims(pool: &PgPool, now: DateTime<Utc>) -> Result<u64,
 /// Where a tenant's CDRs kept `months` whole months before the current one
 /// begin: older ones are removed.
 pub fn cdr_horizon(now: DateTime<Utc>, months: u32) -> DateTime<Utc> {
-    month_start(now) - Months::new(months)
+    month_start(now)
+        .checked_sub_months(Months::new(months))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 fn month_start(at: DateTime<Utc>) -> DateTime<Utc> {

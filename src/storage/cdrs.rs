@@ -186,10 +186,11 @@ async fn insert_cdrs_once(
         return insert_cdrs_statement(pool, batch, check_all).await;
     }
     let mut tx = pool.begin().await?;
-    let days: Vec<(i64, chrono::NaiveDate)> = sqlx::query_as(
-        "SELECT DISTINCT d.tenant_id, (l.started_at AT TIME ZONE 'UTC')::date
+    let days: Vec<(i64, chrono::NaiveDate, Option<i32>)> = sqlx::query_as(
+        "SELECT DISTINCT d.tenant_id, (l.started_at AT TIME ZONE 'UTC')::date, t.cdr_retention_months
          FROM unnest($1::text[], $2::timestamptz[]) AS l (did, started_at)
          JOIN dids d ON d.did = l.did
+         JOIN tenants t ON t.tenant_id = d.tenant_id
          WHERE l.started_at < now() - make_interval(hours => $3)",
     )
     .bind(late.iter().map(|cdr| cdr.did.clone()).collect::<Vec<_>>())
@@ -201,6 +202,22 @@ async fn insert_cdrs_once(
     .bind(LATE_CDR_HOURS as i32)
     .fetch_all(&mut *tx)
     .await?;
+    // A day before the tenant's retention keeps its roll-up: its raw rows
+    // are gone, and rolling it up again would replace its figures by the
+    // late row's alone.
+    let now = Utc::now();
+    let days: Vec<(i64, chrono::NaiveDate)> = days
+        .into_iter()
+        .filter(|(_, day, months)| {
+            months
+                .and_then(|m| u32::try_from(m).ok())
+                .is_none_or(|months| {
+                    day.and_time(chrono::NaiveTime::MIN).and_utc()
+                        >= crate::maintenance::cdr_horizon(now, months)
+                })
+        })
+        .map(|(tenant, day, _)| (tenant, day))
+        .collect();
     super::reports::mark_days_stale(&mut tx, &days).await?;
     insert_cdrs_statement(&mut *tx, batch, check_all).await?;
     tx.commit().await
@@ -237,7 +254,10 @@ async fn insert_cdrs_statement<'e>(
                  duration_secs bigint, dial_secs bigint, status text, cause smallint, raw jsonb)
          ), routed AS (
              SELECT DISTINCT ON (i.call_id) i.*, d.tenant_id,
-                    coalesce(i.call_start, i.call_time, now()) AS started_at
+                    coalesce(i.call_start, i.call_time, now()) AS started_at,
+                    coalesce($2::integer IS NOT NULL
+                             AND coalesce(i.call_start, i.call_time, now())
+                                 >= now() - make_interval(days => $2), false) AS fresh
              FROM input i LEFT JOIN dids d ON d.did = i.did
              ORDER BY i.call_id
          ), claimed AS (
@@ -251,8 +271,7 @@ async fn insert_cdrs_statement<'e>(
              SELECT r.tenant_id, r.call_id, r.did, r.caller_id, r.target, r.call_time, r.call_start,
                     r.duration_secs, r.dial_secs, r.status, r.cause, r.raw, r.started_at
              FROM routed r JOIN claimed c USING (call_id)
-             WHERE r.tenant_id IS NOT NULL
-               AND $2::integer IS NOT NULL AND r.started_at >= now() - make_interval(days => $2)
+             WHERE r.tenant_id IS NOT NULL AND r.fresh
              ORDER BY r.tenant_id, r.call_id
          ), owned_late AS (
              INSERT INTO cdrs (tenant_id, call_id, did, caller_id, target, call_time, call_start,
@@ -260,8 +279,7 @@ async fn insert_cdrs_statement<'e>(
              SELECT r.tenant_id, r.call_id, r.did, r.caller_id, r.target, r.call_time, r.call_start,
                     r.duration_secs, r.dial_secs, r.status, r.cause, r.raw, r.started_at
              FROM routed r JOIN claimed c USING (call_id)
-             WHERE r.tenant_id IS NOT NULL
-               AND NOT ($2::integer IS NOT NULL AND r.started_at >= now() - make_interval(days => $2))
+             WHERE r.tenant_id IS NOT NULL AND NOT r.fresh
              ORDER BY r.tenant_id, r.call_id
              ON CONFLICT DO NOTHING
          )
