@@ -13,6 +13,15 @@ use ivrhub::voicenter::types::{Action, Encoding};
 use crate::harness::{OwnCitusCluster, TestApp, on_citus};
 use crate::voicenter_client::{Call, DEMO_DID, json_hangup};
 
+async fn hangup(app: &TestApp, call_id: &str) -> crate::harness::Response {
+    app.post(
+        "/voicenter",
+        "application/json",
+        json_hangup(DEMO_DID, call_id, "ANSWER"),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_missing_worker_keeps_calls_flowing_and_reports_are_retried_not_lost() {
     if !on_citus() {
@@ -41,13 +50,7 @@ async fn a_missing_worker_keeps_calls_flowing_and_reports_are_retried_not_lost()
     let calls: Vec<String> = (0..24).map(|n| format!("outage-{n:027}")).collect();
     let mut first: BTreeMap<&str, u16> = BTreeMap::new();
     for id in &calls {
-        let response = app
-            .post(
-                "/voicenter",
-                "application/json",
-                json_hangup(DEMO_DID, id, "ANSWER"),
-            )
-            .await;
+        let response = hangup(&app, id).await;
         assert!(
             [200, 503].contains(&response.status),
             "{id}: {} {}",
@@ -66,14 +69,7 @@ async fn a_missing_worker_keeps_calls_flowing_and_reports_are_retried_not_lost()
     for id in &calls {
         let mut status = 0;
         for _ in 0..50 {
-            let response = app
-                .post(
-                    "/voicenter",
-                    "application/json",
-                    json_hangup(DEMO_DID, id, "ANSWER"),
-                )
-                .await;
-            status = response.status;
+            status = hangup(&app, id).await.status;
             if status == 200 {
                 break;
             }
