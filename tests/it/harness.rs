@@ -298,6 +298,9 @@ impl OwnCitusCluster {
                 .iter()
                 .zip(base..)
                 .map(|(name, port)| {
+                    // Left running by a run that failed half-way: stopped, so
+                    // that this run starts (and can stop) every node itself.
+                    stop_leftover(&var.join(name));
                     EmbeddedPostgres::start_with(&var.join(name), citus_node_options(port))
                         .unwrap_or_else(|error| panic!("starting the Citus {name}: {error:#}"))
                 })
@@ -336,6 +339,26 @@ impl OwnCitusCluster {
     pub fn stop(&self) {
         for node in &self.nodes {
             node.stop().ok();
+        }
+    }
+}
+
+/// Stops the server whose data folder is `root/data`, if one runs there.
+fn stop_leftover(root: &std::path::Path) {
+    let pid_file = root.join("data/postmaster.pid");
+    let pid = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|text| text.lines().next()?.trim().parse::<i32>().ok());
+    if let Some(pid) = pid {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        for _ in 0..100 {
+            if !pid_file.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
     }
 }
