@@ -297,16 +297,10 @@ async fn drop_partition(
         )))
         .execute(&mut *tx)
         .await?;
-        if let Some(expired) = unless_kept {
-            let kept: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT EXISTS (SELECT 1 FROM {name} WHERE tenant_id <> ALL($1))"
-            )))
-            .bind(expired)
-            .fetch_one(&mut *tx)
-            .await?;
-            if kept {
-                return Ok(false);
-            }
+        if let Some(expired) = unless_kept
+            && keeps_other_tenants(&mut *tx, name, expired).await?
+        {
+            return Ok(false);
         }
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "ALTER TABLE {table} DETACH PARTITION {name}; DROP TABLE {name};",
@@ -350,9 +344,7 @@ async fn cdr_retention(
     .await?;
     let horizons: Vec<(i64, DateTime<Utc>)> = retention
         .into_iter()
-        .filter_map(|(tenant, months)| {
-            Some((tenant, cdr_horizon(now, u32::try_from(months).ok()?)))
-        })
+        .filter_map(|(tenant, months)| Some((tenant, cdrs_kept_from(now, Some(months))?)))
         .collect();
     let mut work: Vec<(&Partition, Vec<i64>, bool)> = Vec::new();
     for partition in existing {
@@ -386,13 +378,7 @@ async fn cdr_retention(
         if expired.is_empty() {
             continue;
         }
-        let kept: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT EXISTS (SELECT 1 FROM {name} WHERE tenant_id <> ALL($1))",
-            name = partition.name
-        )))
-        .bind(&expired)
-        .fetch_one(pool)
-        .await?;
+        let kept = keeps_other_tenants(pool, &partition.name, &expired).await?;
         work.push((partition, expired, kept));
     }
     let partitions: Vec<&Partition> = work.iter().map(|(p, _, _)| *p).collect();
@@ -511,12 +497,30 @@ async fn remove_expired_claims(pool: &PgPool, now: DateTime<Utc>) -> Result<u64,
     }
 }
 
-/// Where a tenant's CDRs kept `months` whole months before the current one
-/// begin: older ones are removed.
-pub fn cdr_horizon(now: DateTime<Utc>, months: u32) -> DateTime<Utc> {
-    month_start(now)
-        .checked_sub_months(Months::new(months))
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+/// Where the CDRs of a tenant keeping `months` whole months before the
+/// current one (`tenants.cdr_retention_months`) begin: older ones are
+/// removed. `None`: kept for good.
+pub fn cdrs_kept_from(now: DateTime<Utc>, months: Option<i32>) -> Option<DateTime<Utc>> {
+    let months = u32::try_from(months?).ok()?;
+    Some(
+        month_start(now)
+            .checked_sub_months(Months::new(months))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC),
+    )
+}
+
+/// Whether a partition holds a row of a tenant other than `expired`.
+async fn keeps_other_tenants<'e>(
+    conn: impl sqlx::PgExecutor<'e>,
+    partition: &str,
+    expired: &[i64],
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT EXISTS (SELECT 1 FROM {partition} WHERE tenant_id <> ALL($1))"
+    )))
+    .bind(expired)
+    .fetch_one(conn)
+    .await
 }
 
 fn month_start(at: DateTime<Utc>) -> DateTime<Utc> {

@@ -196,10 +196,6 @@ async fn write_gaps(pool: &PgPool, gaps: &Gaps) {
     }
 }
 
-fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(error) if error.code().as_deref() == Some("23503"))
-}
-
 /// Writes `batch`; when the database refuses a part for something a row
 /// carries, writes its halves separately, down to single rows, so that only
 /// the refused rows are lost (k bad rows cost about 2·k·log₂(n) statements).
@@ -214,7 +210,11 @@ async fn write_isolating<'a>(
         match insert_steps(pool, part).await {
             Ok(()) => {}
             // A tenant deleted meanwhile: the rest of the part is written.
-            Err(error) if is_foreign_key_violation(&error) => {
+            Err(error)
+                if error
+                    .as_database_error()
+                    .is_some_and(|error| error.is_foreign_key_violation()) =>
+            {
                 if let Err(error) = insert_steps_of_live_tenants(pool, part).await {
                     tracing::error!(%error, size = part.len(), "call steps not logged");
                     lost.push((DropReason::Database, part));

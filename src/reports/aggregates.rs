@@ -638,9 +638,11 @@ pub async fn summary_of(
     let plan = rollup::plan(pool, tenants, filter, now, Grain::Status).await?;
     let figures = dial_figures(pool, tenants, filter, &plan);
     let raw_kept_from = match tenants {
-        Tenants::One(tenant_id) => crate::storage::tenants::cdr_retention_months(pool, tenant_id)
-            .await?
-            .map(|months| crate::maintenance::cdr_horizon(now, months).date_naive()),
+        Tenants::One(tenant_id) => crate::maintenance::cdrs_kept_from(
+            now,
+            crate::storage::tenants::cdr_retention_months(pool, tenant_id).await?,
+        )
+        .map(|kept| kept.date_naive()),
         _ => None,
     };
     let callers = async {

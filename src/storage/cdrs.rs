@@ -23,6 +23,12 @@ pub struct NewCdr {
 }
 
 impl NewCdr {
+    /// When the report says the call started (`started_at` without the
+    /// fallback to its arrival, which only the database's clock gives).
+    fn reported_start(&self) -> Option<DateTime<Utc>> {
+        self.call_start.or(self.call_time)
+    }
+
     fn has_nul(&self) -> bool {
         [
             &self.call_id,
@@ -128,11 +134,7 @@ pub async fn insert_cdrs(pool: &PgPool, batch: &[NewCdr]) -> Result<(), sqlx::Er
     let late_before = Utc::now() - chrono::Duration::hours(LATE_CDR_HOURS - 1);
     let late: Vec<&NewCdr> = batch
         .iter()
-        .filter(|cdr| {
-            cdr.call_start
-                .or(cdr.call_time)
-                .is_some_and(|at| at < late_before)
-        })
+        .filter(|cdr| cdr.reported_start().is_some_and(|at| at < late_before))
         .collect();
     // On Citus the claim table is distributed by call id: a batch claims its
     // calls shard by shard, in parallel, so key order no longer orders the
@@ -153,7 +155,12 @@ pub async fn insert_cdrs(pool: &PgPool, batch: &[NewCdr]) -> Result<(), sqlx::Er
                 tracing::warn!(%error, attempt, "CDR batch deadlocked; again");
                 attempt += 1;
             }
-            Err(error) if !check_all && is_unique_violation(&error) => {
+            Err(error)
+                if !check_all
+                    && error
+                        .as_database_error()
+                        .is_some_and(|error| error.is_unique_violation()) =>
+            {
                 tracing::warn!(%error, "a CDR batch met stored rows of calls claimed anew; again, every row checked");
                 check_all = true;
             }
@@ -164,11 +171,6 @@ pub async fn insert_cdrs(pool: &PgPool, batch: &[NewCdr]) -> Result<(), sqlx::Er
 
 /// How many times a CDR batch is tried when it deadlocks (see [`insert_cdrs`]).
 const DEADLOCK_ATTEMPTS: u32 = 3;
-
-/// SQLSTATE 23505 (unique violation).
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(error) if error.code().as_deref() == Some("23505"))
-}
 
 /// SQLSTATE 40P01 (deadlock detected; also Citus's distributed deadlocks).
 fn is_deadlock(error: &sqlx::Error) -> bool {
@@ -196,7 +198,7 @@ async fn insert_cdrs_once(
     .bind(late.iter().map(|cdr| cdr.did.clone()).collect::<Vec<_>>())
     .bind(
         late.iter()
-            .map(|cdr| cdr.call_start.or(cdr.call_time))
+            .map(|cdr| cdr.reported_start())
             .collect::<Vec<_>>(),
     )
     .bind(LATE_CDR_HOURS as i32)
@@ -209,12 +211,8 @@ async fn insert_cdrs_once(
     let days: Vec<(i64, chrono::NaiveDate)> = days
         .into_iter()
         .filter(|(_, day, months)| {
-            months
-                .and_then(|m| u32::try_from(m).ok())
-                .is_none_or(|months| {
-                    day.and_time(chrono::NaiveTime::MIN).and_utc()
-                        >= crate::maintenance::cdr_horizon(now, months)
-                })
+            crate::maintenance::cdrs_kept_from(now, *months)
+                .is_none_or(|kept| day.and_time(chrono::NaiveTime::MIN).and_utc() >= kept)
         })
         .map(|(tenant, day, _)| (tenant, day))
         .collect();
@@ -253,12 +251,11 @@ async fn insert_cdrs_statement<'e>(
                  call_time timestamptz, call_start timestamptz,
                  duration_secs bigint, dial_secs bigint, status text, cause smallint, raw jsonb)
          ), routed AS (
-             SELECT DISTINCT ON (i.call_id) i.*, d.tenant_id,
-                    coalesce(i.call_start, i.call_time, now()) AS started_at,
+             SELECT DISTINCT ON (i.call_id) i.*, d.tenant_id, s.started_at,
                     coalesce($2::integer IS NOT NULL
-                             AND coalesce(i.call_start, i.call_time, now())
-                                 >= now() - make_interval(days => $2), false) AS fresh
-             FROM input i LEFT JOIN dids d ON d.did = i.did
+                             AND s.started_at >= now() - make_interval(days => $2), false) AS fresh
+             FROM input i LEFT JOIN dids d ON d.did = i.did,
+                  LATERAL (SELECT coalesce(i.call_start, i.call_time, now()) AS started_at) s
              ORDER BY i.call_id
          ), claimed AS (
              INSERT INTO cdr_claims (call_id, tenant_id)

@@ -171,15 +171,13 @@ pub struct TenantChanges<'a> {
 pub async fn cdr_retention_months(
     pool: &PgPool,
     tenant_id: i64,
-) -> Result<Option<u32>, sqlx::Error> {
+) -> Result<Option<i32>, sqlx::Error> {
     let months: Option<Option<i32>> =
         sqlx::query_scalar("SELECT cdr_retention_months FROM tenants WHERE tenant_id = $1")
             .bind(tenant_id)
             .fetch_optional(pool)
             .await?;
-    Ok(months
-        .flatten()
-        .and_then(|months| u32::try_from(months).ok()))
+    Ok(months.flatten())
 }
 
 pub async fn update_tenant(
