@@ -18,6 +18,7 @@
 //! application talking to the coordinator's.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use ivrhub::config::ServeSettings;
@@ -97,8 +98,12 @@ async fn start_server() -> TestServer {
                         })
                         .collect()
                 } else {
+                    let options = ServerOptions {
+                        settings: owned(TEST_WAL),
+                        ..ServerOptions::default()
+                    };
                     vec![
-                        EmbeddedPostgres::start(&var.join("test-postgres"))
+                        EmbeddedPostgres::start_with(&var.join("test-postgres"), options)
                             .expect("starting the test PostgreSQL")
                             .url("postgres"),
                     ]
@@ -122,10 +127,23 @@ async fn start_server() -> TestServer {
     TestServer { nodes, template }
 }
 
+/// Every test server's WAL kept small: each test database is a copy of
+/// the template written through the WAL, and the default (1 GB) let a run
+/// keep ~500 MB of it per server (four servers on Citus), which a CI
+/// machine's disk did not always have.
+const TEST_WAL: &[(&str, &str)] = &[("max_wal_size", "96MB"), ("min_wal_size", "32MB")];
+
+fn owned(settings: &[(&str, &str)]) -> Vec<(String, String)> {
+    settings
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
 /// A node of the Citus test cluster: TCP on loopback (the nodes connect to
 /// each other), Citus preloaded, prepared transactions for its two-phase
-/// commits, few shards (each test database copies them all), and no fsync
-/// (test data).
+/// commits, few shards (each test database copies them all), no fsync
+/// (test data) and a small WAL.
 fn citus_node_options(port: u16) -> ServerOptions {
     let settings = [
         ("shared_preload_libraries", "citus"),
@@ -133,14 +151,15 @@ fn citus_node_options(port: u16) -> ServerOptions {
         ("citus.shard_count", "4"),
         ("fsync", "off"),
         ("synchronous_commit", "off"),
+        // Autovacuum enters a database closed to connections and starts
+        // Citus's maintenance daemon there, which then holds the template
+        // open: its rename and every copy of it wait 5 s and fail.
+        ("autovacuum", "off"),
     ];
     ServerOptions {
         port: Some(port),
         tcp_loopback: true,
-        settings: settings
-            .iter()
-            .map(|(name, value)| (name.to_string(), value.to_string()))
-            .collect(),
+        settings: owned(&[&settings[..], TEST_WAL].concat()),
     }
 }
 
@@ -216,33 +235,37 @@ async fn prepare_template(nodes: &[String], template: &str) {
             .await
             .expect("migrating the template");
         // Citus's maintenance daemons and the nodes' connections to each
-        // other stay in the database: close it to them before renaming
-        // (and cloning) it. A template needs no connections.
-        let (close, rename) = (
+        // other stay in the database: close it to them on every node, then
+        // rename (and later clone) it. A template needs no connections.
+        let (close, end_sessions, rename) = (
+            format!("ALTER DATABASE {building} ALLOW_CONNECTIONS false"),
             format!(
-                "ALTER DATABASE {building} ALLOW_CONNECTIONS false;
-                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{building}'"
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{building}'"
             ),
             format!("ALTER DATABASE {building} RENAME TO {template}"),
         );
+        if nodes.len() > 1 {
+            on_every_node(nodes, &format!("{close}; {end_sessions}")).await;
+            // Ended sessions may bring a daemon back at once: let it fail.
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
         for url in nodes {
             let node = connect(url).await;
-            if nodes.len() > 1 {
-                node.batch_execute(&close)
-                    .await
-                    .unwrap_or_else(|error| panic!("{close}: {error:?}"));
-            }
-            // The migration's backend may take a moment to go away.
-            for attempt in 1.. {
-                match node.batch_execute(&rename).await {
-                    Ok(()) => break,
-                    Err(error) if attempt < 50 => {
-                        let _ = error;
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let mut first = true;
+            // The migration's backend may take a moment to go away, and on
+            // Citus a session may still arrive (see [`while_in_use`]).
+            while_in_use("renaming the template", || {
+                let again = !std::mem::replace(&mut first, false);
+                let (node, end_sessions, rename) = (&node, &end_sessions, &rename);
+                async move {
+                    if again {
+                        node.batch_execute(end_sessions).await?;
+                        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                     }
-                    Err(error) => panic!("renaming the template: {error:?}"),
+                    node.batch_execute(rename).await
                 }
-            }
+            })
+            .await;
         }
     }
     client
@@ -377,12 +400,51 @@ fn database_url(url: &str, database: &str) -> String {
     }
 }
 
+/// Runs `attempt` until no other session is in its way, and panics with
+/// `what` on any other error or after about four minutes.
+///
+/// Renaming or copying a database needs it to have no other session, and
+/// PostgreSQL waits 5 s for one before giving up. On Citus a closed
+/// database still gets sessions for a while after its own were ended:
+/// Citus's maintenance daemon, restarted every 5 s after it fails, and
+/// Citus's own connections, which reconnect as soon as they fail. Retrying
+/// 100 ms after a failure met the next of those every time (a fresh
+/// cluster lost minutes, then the test); a pause of 0.3 to 1.5 s, varied,
+/// falls between them.
+async fn while_in_use<F, Fut>(what: &str, mut attempt: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), tokio_postgres::Error>>,
+{
+    for tries in 1.. {
+        match attempt().await {
+            Ok(()) => return,
+            Err(error)
+                if tries < 40
+                    && error.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) =>
+            {
+                eprintln!("{what}: {error}; trying again");
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .subsec_nanos();
+                let pause = 300 + u64::from(nanos % 1_200);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            Err(error) => panic!("{what}: {error:?}"),
+        }
+    }
+}
+
 /// Creates `name` on every node (as a copy of `template`, when given).
 async fn create_everywhere(server: &TestServer, name: &str, template: Option<&str>) {
+    let mut sql = format!("CREATE DATABASE {}", ivrhub::db::quote_ident(name));
+    if let Some(template) = template {
+        sql.push_str(&format!(" TEMPLATE {}", ivrhub::db::quote_ident(template)));
+    }
     for url in &server.nodes {
-        ivrhub::db::create_database(url, name, template)
-            .await
-            .expect("creating a test database");
+        let node = connect(url).await;
+        while_in_use("creating a test database", || node.batch_execute(&sql)).await;
     }
 }
 
@@ -455,6 +517,59 @@ pub struct TestApp {
     /// maintenance task (when its settings run it).
     pub node: String,
     pub maintenance: Option<tokio::task::AbortHandle>,
+    /// The database this app was given by [`TestApp::spawn_with`] (shared
+    /// with [`TestApp::another_node`]), dropped when the last app on it is
+    /// done; none for a database the test brought itself.
+    own_database: Option<Arc<OwnDatabase>>,
+}
+
+/// A test's own database, dropped on every node when the last app on it is
+/// done, so that a run's disk holds the databases of the tests running, not
+/// of every test run so far (~10 MB each, ~30 MB on Citus; CI's disk is not
+/// always large). A failed test's database is kept for a look; the next run
+/// drops it with the other leftovers (see [`prepare_template`]).
+struct OwnDatabase {
+    name: String,
+}
+
+impl Drop for OwnDatabase {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let Some(server) = SERVER.get() else {
+            return;
+        };
+        let nodes = server.nodes.clone();
+        let sql = format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            ivrhub::db::quote_ident(&self.name)
+        );
+        // Drop runs inside the test's runtime: a thread with a runtime of
+        // its own does the work, and the test waits for it.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for dropping a test database")
+                .block_on(async {
+                    for url in &nodes {
+                        connect(url)
+                            .await
+                            .batch_execute(&sql)
+                            .await
+                            .map_err(|error| format!("{sql}: {error}"))?;
+                    }
+                    Ok::<(), String>(())
+                })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("leaving a test database behind: {error}"),
+            Err(_) => eprintln!("leaving the test database {} behind", self.name),
+        }
+    }
 }
 
 pub struct Response {
@@ -471,12 +586,28 @@ impl TestApp {
 
     pub async fn spawn_with(settings: ServeSettings) -> TestApp {
         let database_url = fresh_database().await;
-        TestApp::spawn_on(settings, database_url).await
+        let name = database_url
+            .split('?')
+            .next()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap();
+        let own = Arc::new(OwnDatabase {
+            name: name.to_owned(),
+        });
+        TestApp {
+            own_database: Some(own),
+            ..TestApp::spawn_on(settings, database_url).await
+        }
     }
 
     /// Another node of the same deployment: the app on the database of `self`.
     pub async fn another_node(&self) -> TestApp {
-        TestApp::spawn_on(ServeSettings::for_tests(), self.database_url.clone()).await
+        TestApp {
+            own_database: self.own_database.clone(),
+            ..TestApp::spawn_on(ServeSettings::for_tests(), self.database_url.clone()).await
+        }
     }
 
     /// The app on the database `database_url` (migrated at start).
@@ -510,6 +641,7 @@ impl TestApp {
             alerts,
             node,
             maintenance,
+            own_database: None,
         }
     }
 
