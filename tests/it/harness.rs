@@ -610,7 +610,10 @@ impl TestApp {
         }
     }
 
-    /// The app on the database `database_url` (migrated at start).
+    /// The app on the database `database_url` (migrated at start). The
+    /// database is the caller's: one given by [`TestApp::spawn_with`] is
+    /// dropped when that app (and its [`TestApp::another_node`]s) are done,
+    /// so an app spawned here on it must not outlive them.
     pub async fn spawn_on(settings: ServeSettings, database_url: String) -> TestApp {
         // Logs show with `RUST_LOG=… cargo test -- --nocapture`.
         let _ = tracing_subscriber::fmt()
