@@ -191,26 +191,31 @@ async fn prepare_template(nodes: &[String], template: &str) {
         .execute("SELECT pg_advisory_lock(4242)", &[])
         .await
         .unwrap();
-    let leftovers = client
-        .query(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'ivrhub_test_%'",
-            &[],
-        )
-        .await
-        .unwrap();
-    for row in leftovers {
-        let name: String = row.get(0);
-        let pid = name.split('_').nth(2).and_then(|p| p.parse::<i32>().ok());
-        let alive = pid.is_some_and(|pid| {
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-        });
-        if !alive {
-            let sql = format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                ivrhub::db::quote_ident(&name)
-            );
-            for url in nodes {
-                connect(url).await.batch_execute(&sql).await.ok();
+    // Listed on every node: a drop that failed on a worker leaves its copy
+    // there alone. A name with this process's pid is a leftover too (pids
+    // come round again), since this process has made no database yet.
+    for url in nodes {
+        let node = connect(url).await;
+        let leftovers = node
+            .query(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'ivrhub_test_%'",
+                &[],
+            )
+            .await
+            .unwrap();
+        for row in leftovers {
+            let name: String = row.get(0);
+            let pid = name.split('_').nth(2).and_then(|p| p.parse::<i32>().ok());
+            let alive = pid.is_some_and(|pid| {
+                pid != std::process::id() as i32
+                    && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+            });
+            if !alive {
+                let sql = format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    ivrhub::db::quote_ident(&name)
+                );
+                node.batch_execute(&sql).await.ok();
             }
         }
     }
@@ -527,7 +532,8 @@ pub struct TestApp {
 /// done, so that a run's disk holds the databases of the tests running, not
 /// of every test run so far (~10 MB each, ~30 MB on Citus; CI's disk is not
 /// always large). A failed test's database is kept for a look; the next run
-/// drops it with the other leftovers (see [`prepare_template`]).
+/// drops it with the other leftovers (see [`prepare_template`]), as it does
+/// the few databases tests take from [`fresh_database`] themselves.
 struct OwnDatabase {
     name: String,
 }
@@ -553,7 +559,10 @@ impl Drop for OwnDatabase {
                 .build()
                 .expect("a runtime for dropping a test database")
                 .block_on(async {
-                    for url in &nodes {
+                    // Workers first, the coordinator last; a copy a failed
+                    // drop leaves is found by the next run's sweep, which
+                    // lists every node.
+                    for url in nodes.iter().rev() {
                         connect(url)
                             .await
                             .batch_execute(&sql)
