@@ -7,7 +7,7 @@
 //!
 //! `IVRHUB_TEST_CITUS=1` runs the tests on Citus instead (off by default; it
 //! needs Citus installed: ../shared/citus/build.sh): a coordinator and two
-//! workers on loopback under var/test-citus/ (three TCP ports from 57440 on, a block per checkout, or from
+//! workers on loopback under var/test-citus/ (three TCP ports from 24000 on, a block per checkout, or from
 //! `IVRHUB_TEST_CITUS_PORT` on), each with the `citus` library preloaded. A
 //! database per test works there too, because Citus reaches a worker's
 //! shards in the database of the same name: the template is made on every
@@ -54,8 +54,16 @@ pub fn on_citus() -> bool {
 }
 
 /// The TCP port of the Citus test coordinator; the workers take the next
-/// two. By default one block of three ports from 57440 per checkout (by its
-/// path), so that two checkouts' clusters do not take each other's ports.
+/// two. By default one block of three ports from [`CITUS_PORTS_FROM`] per
+/// checkout (by its path), so that two checkouts' clusters do not take each
+/// other's ports.
+/// The first port of the Citus test clusters' blocks (24000–24599, and
+/// 600 above for a test's own cluster), below Linux's ephemeral range
+/// (32768–60999): a block inside it (57440 on, before) was once taken by
+/// a client connection the suite had just made, and a worker could not
+/// listen (`Address already in use`; CI lost the whole Citus run).
+const CITUS_PORTS_FROM: u16 = 24_000;
+
 fn citus_base_port() -> u16 {
     std::env::var("IVRHUB_TEST_CITUS_PORT")
         .ok()
@@ -67,7 +75,7 @@ fn citus_base_port() -> u16 {
                 .fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
                     (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
                 });
-            57440 + 3 * (hash % 200) as u16
+            CITUS_PORTS_FROM + 3 * (hash % 200) as u16
         })
 }
 
