@@ -167,10 +167,7 @@ async fn main() -> Result<()> {
         }
         Command::Openapi { check, path } => openapi(check, &path),
         Command::Rollup { database, since } => {
-            let (url, embedded) = database_url(&database).await?;
-            let result = async {
-                db::migrate(&url).await?;
-                let pool = db::connect_pool(&url, 2).await?;
+            on_migrated_database(&database, |pool| async move {
                 let started = std::time::Instant::now();
                 let outcome = rollup::roll_up_history(&pool, since, chrono::Utc::now()).await?;
                 println!(
@@ -185,19 +182,14 @@ async fn main() -> Result<()> {
                     );
                 }
                 Ok(())
-            }
-            .await;
-            stop(embedded);
-            result
+            })
+            .await
         }
         Command::Maintain {
             database,
             retention,
         } => {
-            let (url, embedded) = database_url(&database).await?;
-            let result = async {
-                db::migrate(&url).await?;
-                let pool = db::connect_pool(&url, 2).await?;
+            on_migrated_database(&database, |pool| async move {
                 let started = std::time::Instant::now();
                 let pass = ivrhub::maintenance::run(
                     &pool,
@@ -218,10 +210,8 @@ async fn main() -> Result<()> {
                     anyhow::bail!("some partitions failed (see the log); they are tried again next pass");
                 }
                 Ok(())
-            }
-            .await;
-            stop(embedded);
-            result
+            })
+            .await
         }
         Command::Simulate {
             database,
@@ -291,17 +281,12 @@ async fn main() -> Result<()> {
             email,
             password,
         } => {
-            let (url, embedded) = database_url(&database).await?;
-            let result = async {
-                db::migrate(&url).await?;
-                let pool = db::connect_pool(&url, 2).await?;
+            on_migrated_database(&database, |pool| async move {
                 bootstrap::create_platform_admin(&pool, &email, &password).await?;
                 println!("platform admin {email} created");
                 Ok(())
-            }
-            .await;
-            stop(embedded);
-            result
+            })
+            .await
         }
     }
 }
@@ -395,6 +380,23 @@ async fn database_url(settings: &DatabaseSettings) -> Result<(String, Option<Emb
         return Err(error);
     }
     Ok((cluster.url(EMBEDDED_DATABASE), Some(cluster)))
+}
+
+/// Runs `job` on a pool of the migrated database, starting the private
+/// PostgreSQL first (and stopping it after) when no URL is given.
+async fn on_migrated_database<F, Fut>(settings: &DatabaseSettings, job: F) -> Result<()>
+where
+    F: FnOnce(sqlx::PgPool) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let (url, embedded) = database_url(settings).await?;
+    let result = async {
+        db::migrate(&url).await?;
+        job(db::connect_pool(&url, 2).await?).await
+    }
+    .await;
+    stop(embedded);
+    result
 }
 
 fn stop(embedded: Option<EmbeddedPostgres>) {
