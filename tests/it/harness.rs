@@ -399,6 +399,11 @@ fn stop_leftover(root: &std::path::Path) {
     }
 }
 
+/// The database a URL names.
+fn database_name(url: &str) -> &str {
+    url.split('?').next().unwrap().rsplit('/').next().unwrap()
+}
+
 /// `url` with its database replaced by `database`.
 fn database_url(url: &str, database: &str) -> String {
     let (before_query, query) = url
@@ -483,7 +488,7 @@ pub async fn fresh_database() -> String {
 pub async fn empty_database() -> String {
     let url = unused_database_url().await;
     let server = server().await;
-    let name = url.split('?').next().unwrap().rsplit('/').next().unwrap();
+    let name = database_name(&url);
     create_everywhere(server, name, None).await;
     url
 }
@@ -497,7 +502,7 @@ pub async fn unused_database_url() -> String {
 /// Creates the (migrated) database `url` names.
 pub async fn create_from_template(url: &str) {
     let server = server().await;
-    let name = url.split('?').next().unwrap().rsplit('/').next().unwrap();
+    let name = database_name(url);
     create_everywhere(server, name, Some(&server.template)).await;
 }
 
@@ -505,7 +510,7 @@ pub async fn create_from_template(url: &str) {
 /// "down" (on Citus: on every node).
 pub async fn drop_database(url: &str) {
     let server = server().await;
-    let name = url.split('?').next().unwrap().rsplit('/').next().unwrap();
+    let name = database_name(url);
     on_every_node(
         &server.nodes,
         &format!(
@@ -603,15 +608,8 @@ impl TestApp {
 
     pub async fn spawn_with(settings: ServeSettings) -> TestApp {
         let database_url = fresh_database().await;
-        let name = database_url
-            .split('?')
-            .next()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap();
         let own = Arc::new(OwnDatabase {
-            name: name.to_owned(),
+            name: database_name(&database_url).to_owned(),
         });
         TestApp {
             own_database: Some(own),
